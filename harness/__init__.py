@@ -1,0 +1,1 @@
+"""RML-LAMA evaluation harness: attribution, localizers, models, tasks and runs."""

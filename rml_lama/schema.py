@@ -1,0 +1,24 @@
+"""The row schema of RML-LAMA: one row per fact and language."""
+
+from __future__ import annotations
+
+import datasets
+
+# Query origins. A template records where it came from; queries inherit it.
+ORIGINS = ("mlama", "pararel", "mpararel", "curated", "claude")
+
+FEATURES = datasets.Features(
+    {
+        "uuid": datasets.Value("string"),  # the same fact in every language (mLAMA uuid)
+        "relation": datasets.Value("string"),  # Wikidata property id, e.g. "P36"
+        "subject": datasets.Value("string"),  # subject label in this language
+        "subject_uri": datasets.Value("string"),  # Wikidata id, e.g. "Q142"
+        "object": datasets.Value("string"),  # object label in this language (the answer)
+        "object_uri": datasets.Value("string"),
+        "language": datasets.Value("string"),
+        "templates": datasets.Sequence(datasets.Value("string")),  # [X] ... [Y] (+ punctuation)
+        "queries": datasets.Sequence(datasets.Value("string")),  # text before [Y], [X] filled in
+        "template_origins": datasets.Sequence(datasets.Value("string")),  # one of ORIGINS each
+    }
+)
+COLUMNS: tuple[str, ...] = tuple(FEATURES)
