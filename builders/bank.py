@@ -13,7 +13,7 @@ import yaml
 
 from builders import sources as src
 from builders.errors import BuildError
-from builders.validate import clean_whitespace
+from builders.validate import normalize
 from rml_lama.relations import RELATIONS
 
 BANK_DIR = Path(__file__).resolve().parent / "bank"
@@ -82,8 +82,8 @@ def check_provenance(templates: list[Template], root: Path) -> list[str]:
             continue
         key = (t.origin, t.language, t.relation)
         if key not in cache:
-            cache[key] = {clean_whitespace(p) for p in source_patterns(root, *key)}
-        if clean_whitespace(t.template) not in cache[key]:
+            cache[key] = {normalize(p) for p in source_patterns(root, *key)}
+        if normalize(t.template) not in cache[key]:
             problems.append(
                 f"{t.where}: claims origin {t.origin!r}, but {t.template!r} is not among that "
                 f"source's patterns for {t.relation} ({t.language}); mark it 'curated'"

@@ -1,0 +1,30 @@
+"""Shared fixtures: where the public sources are, and small bank folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _sources() -> Path:
+    env = os.environ.get("RML_LAMA_SOURCES")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def sources_dir() -> Path:
+    path = _sources()
+    if not (path / "mlama1.1").is_dir():
+        pytest.fail(f"the source data is missing at {path}; set RML_LAMA_SOURCES")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Keep every test away from the user's cache unless it sets its own."""
+    if "RML_LAMA_CACHE" not in os.environ:
+        monkeypatch.setenv("RML_LAMA_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
