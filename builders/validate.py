@@ -61,8 +61,7 @@ def check_y_final(template: str, language: str) -> str | None:
 
 
 def check_length(template: str, language: str) -> str | None:
-    text = strip_placeholders(template)
-    if not text:
+    if not any(ch.isalnum() for ch in strip_placeholders(template)):
         return "has no words besides [X] and [Y]"
     if len(template) > MAX_TEMPLATE_CHARS:
         return f"is {len(template)} characters long, more than {MAX_TEMPLATE_CHARS}"
