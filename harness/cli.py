@@ -1,0 +1,202 @@
+"""``rml-eval``: localize language-agnostic knowledge neurons and measure them.
+
+    rml-eval --localizer matrice,amig,random --model tiny-gpt --facts 20
+    rml-eval list
+    rml-eval demo
+    accelerate launch --num_processes 8 -m harness.cli --localizer matrice --model llama3
+
+The CLI only parses options and calls :func:`harness.evaluate.evaluate`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from pathlib import Path
+
+import click
+
+from harness import registry
+from rml_lama import LANGUAGE_CODES
+
+
+def _split(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _parse_value(text: str):
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def parse_localizer_options(items: tuple[str, ...]) -> dict[str, dict]:
+    """``("matrice.tau=0.3", ...)`` → ``{"matrice": {"tau": 0.3}}``."""
+    out: dict[str, dict] = {}
+    for item in items:
+        name, sep, rest = item.partition(".")
+        key, eq, value = rest.partition("=")
+        if not sep or not eq or not key:
+            raise click.BadParameter(
+                f"{item!r}: expected LOCALIZER.KEY=VALUE, e.g. matrice.tau=0.3",
+                param_hint="--localizer-option",
+            )
+        out.setdefault(name, {})[key] = _parse_value(value)
+    return out
+
+
+def _fail(e: Exception) -> None:
+    click.echo(f"rml-eval: error: {e}", err=True)
+    sys.exit(2)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--localizer", "localizers", help="Localizer name(s), comma-separated "
+              "(see `rml-eval list`).")
+@click.option("--model", help="Model: a registered name, hf:ORG/NAME or a local path.")
+@click.option("--languages", help=f"Comma-separated (default: {','.join(LANGUAGE_CODES)}).")
+@click.option("--relations", help="Comma-separated relation ids (default: all).")
+@click.option("--facts", type=int, help="At most this many facts (dataset order).")
+@click.option("--fact-ids", type=click.Path(exists=True, dir_okay=False),
+              help="A file with one fact uuid per line.")
+@click.option("--tasks", default="layer-distribution,suppress-enhance,ablation",
+              show_default=True, help="Task name(s), comma-separated.")
+@click.option("--dataset", help="Dataset folder or Hub id (default: the built rml_lama/).")
+@click.option("--device", help="cpu, cuda, cuda:1 … (default: the process's accelerator).")
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]))
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--steps", type=int, default=20, show_default=True,
+              help="Riemann steps M of integrated gradients.")
+@click.option("--all-queries", is_flag=True,
+              help="ΔP over every query, not only those the model answers correctly.")
+@click.option("--localizer-option", "loc_opts", multiple=True,
+              help="LOCALIZER.KEY=VALUE, e.g. matrice.tau=0.3 (repeatable).")
+@click.option("--plugin", "plugins", multiple=True,
+              help="Import this module first (it registers localizers/tasks/models).")
+@click.option("--out", type=click.Path(file_okay=False), default="runs/latest", show_default=True,
+              help="Run folder.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out, skipping facts done.")
+@click.option("--attribution-cache", type=click.Path(file_okay=False),
+              help="Folder for an on-disk attribution cache shared across runs.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, dataset, device,
+         dtype, seed, steps, all_queries, loc_opts, plugins, out, resume, attribution_cache,
+         quiet) -> None:
+    """Localize language-agnostic knowledge neurons with one or more localizers and
+    measure them on tasks. Subcommands: list, demo, models."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if ctx.invoked_subcommand is not None:
+        return
+    if not localizers or not model:
+        click.echo(ctx.get_help())
+        _fail(ValueError("--localizer and --model are required (or use a subcommand)"))
+    from harness.data import read_fact_ids
+    from harness.evaluate import EvalConfig, evaluate
+
+    try:
+        cfg = EvalConfig(
+            model=model,
+            localizers=_split(localizers) or [],
+            tasks=_split(tasks) or [],
+            languages=_split(languages) or list(LANGUAGE_CODES),
+            relations=_split(relations),
+            facts=facts,
+            fact_ids=read_fact_ids(fact_ids) if fact_ids else None,
+            dataset=dataset,
+            out=out,
+            resume=resume,
+            device=device,
+            dtype=dtype,
+            seed=seed,
+            steps=steps,
+            correct_only=not all_queries,
+            localizer_options=parse_localizer_options(loc_opts),
+            plugins=list(plugins),
+            attribution_cache=attribution_cache,
+            progress=not quiet,
+        )
+        run = evaluate(cfg)
+    except (ValueError, LookupError, FileNotFoundError, FileExistsError, OSError) as e:
+        _fail(e)
+    if (run.path / "summary.json").exists():
+        print_summary(run.summary())
+        click.echo(f"run folder: {run.path}")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:+.3f}" if abs(v) < 100 else f"{v:.3g}"
+    return str(v)
+
+
+def print_summary(summary: dict) -> None:
+    """A short table per task."""
+    for task, rows in summary["tasks"].items():
+        click.echo(f"\n== {task}")
+        if not rows:
+            click.echo("(no results)")
+            continue
+        if task == "layer-distribution":
+            locs = sorted({r["localizer"] for r in rows})
+            layers = sorted({r["layer"] for r in rows})
+            share = {(r["localizer"], r["layer"]): r["share"] for r in rows}
+            click.echo("localizer".ljust(16) + "".join(f"L{layer:<6}" for layer in layers))
+            for loc in locs:
+                click.echo(loc.ljust(16) + "".join(
+                    f"{share.get((loc, layer), 0):<7.2f}" for layer in layers))
+            continue
+        cols = [c for c in rows[0] if c != "localizer"]
+        click.echo("localizer".ljust(16) + "".join(c[:11].ljust(12) for c in cols))
+        for r in rows:
+            click.echo(r["localizer"].ljust(16) + "".join(_fmt(r[c]).ljust(12) for c in cols))
+
+
+@main.command("list")
+def list_cmd() -> None:
+    """List models, localizers and tasks with one-line descriptions."""
+    for kind, title in (("model", "models"), ("localizer", "localizers"), ("task", "tasks")):
+        click.echo(f"{title}:")
+        for e in registry.entries(kind):
+            origin = "" if e.origin == "builtin" else f"  [{e.origin}]"
+            click.echo(f"  {e.name:<22} {e.description}{origin}")
+        for name, why in registry.failures(kind).items():
+            click.echo(f"  {name:<22} (failed to load: {why})")
+
+
+@main.command()
+@click.option("--sources", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Source data for building the dataset if it is missing.")
+@click.option("--facts", type=int, default=12, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default="runs/demo", show_default=True)
+@click.option("--leaderboard", "board", type=click.Path(file_okay=False), default="leaderboard",
+              show_default=True)
+def demo(sources, facts, out, board) -> None:
+    """The main job: build the dataset if missing, train or load tiny-gpt, run MATRICE, AMIG
+    and Random on known facts with every task, and write the leaderboard."""
+    from harness.demo import run_demo
+
+    try:
+        run_demo(sources=sources, facts=facts, out=out, leaderboard=board)
+    except (ValueError, LookupError, FileNotFoundError, OSError) as e:
+        _fail(e)
+
+
+def _mount_models() -> None:
+    try:
+        from harness.models.cli import models
+    except ImportError:
+        return
+    main.add_command(models, "models")
+
+
+_mount_models()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Facts for a run: RML-LAMA rows grouped by fact, with cloze queries per language.
+
+The dataset is read with ``datasets.load_dataset``: the local ``rml_lama`` folder by
+default, or any folder or Hub id holding the same configs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.attribution import ClozeQuery
+from rml_lama import DATASET_DIR, LANGUAGES, check_languages, check_relations
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One fact with its queries in every selected language."""
+
+    uuid: str
+    relation: str
+    queries: dict[str, tuple[ClozeQuery, ...]]  # language -> queries (answer = object label)
+    subjects: dict[str, str] = field(default_factory=dict)  # language -> subject label
+    objects: dict[str, str] = field(default_factory=dict)  # language -> object label
+    object_uri: str = ""
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.queries)
+
+
+def row_queries(row: dict) -> tuple[ClozeQuery, ...]:
+    """The cloze queries of one dataset row (one fact in one language)."""
+    space = LANGUAGES[row["language"]].spaced
+    out = []
+    for template, prefix in zip(row["templates"], row["queries"]):
+        suffix = template.split("[Y]", 1)[1]
+        out.append(ClozeQuery(prefix=prefix, answer=row["object"], suffix=suffix, space=space))
+    return tuple(out)
+
+
+def load_facts(
+    languages: Sequence[str],
+    relations: Sequence[str] | None = None,
+    fact_ids: Sequence[str] | None = None,
+    limit: int | None = None,
+    dataset: str | Path | None = None,
+) -> list[Fact]:
+    """Facts present in every language, in dataset order, filtered and cut to ``limit``."""
+    import datasets
+
+    languages = check_languages(list(languages))
+    if relations is not None:
+        relations = check_relations(list(relations))
+    where = str(dataset) if dataset is not None else str(DATASET_DIR)
+    if dataset is None and not (Path(where) / "manifest.json").exists():
+        raise FileNotFoundError(
+            f"RML-LAMA is not built in {where}; run `rml-build build` first (see the README)"
+        )
+    tables = {
+        lang: datasets.load_dataset(where, lang, split="test").to_list() for lang in languages
+    }
+    by_lang = {lang: {r["uuid"]: r for r in rows} for lang, rows in tables.items()}
+    order = [r["uuid"] for r in tables[languages[0]]]
+    wanted = set(fact_ids) if fact_ids is not None else None
+    if wanted is not None:
+        missing = sorted(wanted - set(order))
+        if missing:
+            raise ValueError(
+                f"--fact-ids: {len(missing)} id(s) not in the dataset, e.g. {missing[0]}"
+            )
+    facts = []
+    for uuid in order:
+        if wanted is not None and uuid not in wanted:
+            continue
+        if not all(uuid in by_lang[lang] for lang in languages):
+            continue
+        first = by_lang[languages[0]][uuid]
+        if relations is not None and first["relation"] not in relations:
+            continue
+        facts.append(Fact(
+            uuid=uuid,
+            relation=first["relation"],
+            queries={lang: row_queries(by_lang[lang][uuid]) for lang in languages},
+            subjects={lang: by_lang[lang][uuid]["subject"] for lang in languages},
+            objects={lang: by_lang[lang][uuid]["object"] for lang in languages},
+            object_uri=first["object_uri"],
+        ))
+        if limit is not None and len(facts) >= limit:
+            break
+    return facts
+
+
+def read_fact_ids(path: str | Path) -> list[str]:
+    """One uuid per line (blank lines and ``#`` comments ignored)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    ids = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    if not ids:
+        raise ValueError(f"--fact-ids {path}: the file lists no fact id")
+    return ids

@@ -1,0 +1,237 @@
+"""The evaluation loop behind ``rml-eval``: localize each fact's LAKNs, run the tasks, store.
+
+    from harness.evaluate import EvalConfig, evaluate
+    run = evaluate(EvalConfig(model="tiny-gpt", localizers=["matrice", "random"], facts=10))
+
+Facts are sharded over processes when launched with ``accelerate launch`` (data parallel
+over facts): each process writes its own shards, and rank 0 merges them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from harness import registry
+from harness.data import Fact, load_facts
+from harness.runs import RunFolder
+from harness.tasks.base import TaskContext, neuron_pairs
+from rml_lama import DATASET_DIR, LANGUAGE_CODES, check_languages, check_relations
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TASKS = ("layer-distribution", "suppress-enhance", "ablation")
+
+
+@dataclass
+class EvalConfig:
+    model: str  # registry name, hf:ORG/NAME or a local path
+    localizers: list[str]  # registry names
+    tasks: list[str] = field(default_factory=lambda: list(DEFAULT_TASKS))
+    languages: list[str] = field(default_factory=lambda: list(LANGUAGE_CODES))
+    relations: list[str] | None = None  # None: all
+    facts: int | None = None  # at most this many facts (dataset order)
+    fact_ids: list[str] | None = None  # exactly these facts
+    dataset: str | None = None  # dataset folder or Hub id (default: the built rml_lama/)
+    out: str = "runs/latest"  # run folder
+    resume: bool = False
+    device: str | None = None  # None: the process's accelerator, else cpu
+    dtype: str | None = None  # float32, bfloat16, float16; None: the model's default
+    seed: int = 0
+    steps: int = 20  # Riemann steps M of the attribution
+    correct_only: bool = True  # ΔP over the queries the model answers correctly
+    localizer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    task_options: dict[str, Any] = field(default_factory=dict)
+    plugins: list[str] = field(default_factory=list)  # modules to import (--plugin)
+    shard_size: int = 4  # facts per shard: the most a killed run has to redo
+    attribution_cache: str | None = None  # on-disk attribution cache folder
+    progress: bool = True
+
+    def resolved(self) -> dict:
+        """What the run folder records: everything that determines the results."""
+        d = asdict(self)
+        for k in ("out", "resume", "progress", "attribution_cache"):
+            d.pop(k)
+        d["dataset_hash"] = dataset_hash(self.dataset)
+        d["package_version"] = package_version()
+        return d
+
+
+def package_version() -> str:
+    try:
+        return version("rml-lama")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def dataset_hash(dataset: str | None) -> str:
+    folder = Path(dataset) if dataset else DATASET_DIR
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        return json.loads(manifest.read_text())["content_hash"]
+    return f"hub:{dataset}" if dataset else "unbuilt"
+
+
+def check_config(cfg: EvalConfig) -> list[str]:
+    """Fail on unknown names before any model is loaded; returns every localizer needed."""
+    for module in cfg.plugins:
+        registry.load_plugin_module(module)
+    cfg.languages = check_languages(cfg.languages)
+    if cfg.relations is not None:
+        cfg.relations = check_relations(cfg.relations)
+    tasks = [registry.get("task", t) for t in cfg.tasks]
+    needed = list(dict.fromkeys(cfg.localizers))
+    for name in needed:
+        registry.get("localizer", name)
+    for task in tasks:
+        for name in task.requires:
+            if name not in needed:
+                needed.append(name)
+    for name in cfg.localizer_options:
+        if name not in needed:
+            raise ValueError(
+                f"--localizer-option: {name!r} is not among the run's localizers "
+                f"({', '.join(needed)})"
+            )
+    from harness.models import resolve_model
+
+    resolve_model(cfg.model)  # raises listing the valid model names
+    return needed
+
+
+def _distributed() -> tuple[int, int, Any]:
+    from accelerate import PartialState
+
+    state = PartialState()
+    return state.process_index, state.num_processes, state
+
+
+def evaluate(cfg: EvalConfig) -> RunFolder:
+    """Run (or resume) an evaluation; returns the run folder, merged and summarized."""
+    import torch
+
+    from harness.adapters import get_adapter
+    from harness.localizers import AttributionProvider, run_localizers
+    from harness.models import load_model
+
+    names = check_config(cfg)
+    facts = load_facts(cfg.languages, cfg.relations, cfg.fact_ids, cfg.facts, cfg.dataset)
+    if not facts:
+        raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
+    rank, world, state = _distributed()
+    run = RunFolder(cfg.out)
+    if rank == 0:
+        run.start(cfg.resolved(), cfg.resume)
+    state.wait_for_everyone()
+
+    device = cfg.device or (str(state.device) if world > 1 else "cpu")
+    torch.manual_seed(cfg.seed)
+    loaded = load_model(cfg.model, device=device, dtype=cfg.dtype)
+    adapter = get_adapter(loaded.model, loaded.tokenizer)
+    provider = AttributionProvider(adapter, model_id=cfg.model, steps=cfg.steps,
+                                   cache_dir=cfg.attribution_cache)
+    localizers = {
+        name: registry.get("localizer", name)(**_with_seed(cfg, name)) for name in names
+    }
+    tasks = {t: registry.get("task", t)() for t in cfg.tasks}
+    ctx = TaskContext(adapter=adapter, model_name=cfg.model, correct_only=cfg.correct_only,
+                      seed=cfg.seed, options=dict(cfg.task_options))
+    ctx.options.setdefault("loaded_model", loaded)
+
+    done = run.done_facts()
+    mine = [f for i, f in enumerate(facts) if i % world == rank and f.uuid not in done]
+    seq = run.next_seq(rank)
+    pending: list[tuple[Fact, list[dict], dict[str, list[dict]]]] = []
+    bar = tqdm(mine, desc=f"rml-eval[{rank}]" if world > 1 else "rml-eval",
+               disable=not cfg.progress or (rank != 0 and world > 1), unit="fact")
+    for fact in bar:
+        neurons, records = _one_fact(fact, provider, localizers, tasks, ctx, run_localizers)
+        pending.append((fact, neurons, records))
+        if len(pending) >= cfg.shard_size:
+            _flush(run, rank, seq, pending)
+            seq, pending = seq + 1, []
+    if pending:
+        _flush(run, rank, seq, pending)
+    state.wait_for_everyone()
+    if rank == 0:
+        run.merge([f.uuid for f in facts], cfg.tasks)
+        run.write_summary(summarize(run, tasks))
+    state.wait_for_everyone()
+    return run
+
+
+def _with_seed(cfg: EvalConfig, name: str) -> dict:
+    opts = dict(cfg.localizer_options.get(name, {}))
+    factory = registry.get("localizer", name)
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "seed" in params and "seed" not in opts:
+        opts["seed"] = cfg.seed
+    return opts
+
+
+def _one_fact(fact, provider, localizers, tasks, ctx, run_localizers):
+    ctx.cache.clear()
+    results = run_localizers(fact, provider, localizers)
+    sets, neurons = {}, []
+    for name, res in results.items():
+        if isinstance(res, Exception):
+            log.warning("localizer %s failed on fact %s: %s", name, fact.uuid, res)
+            continue
+        sets[name] = res
+        scores = getattr(res, "scores", None)
+        scores = scores.tolist() if hasattr(scores, "tolist") else list(scores or [])
+        for j, (layer, idx) in enumerate(neuron_pairs(res)):
+            neurons.append({"fact": fact.uuid, "relation": fact.relation, "localizer": name,
+                            "layer": layer, "index": idx,
+                            "score": float(scores[j]) if j < len(scores) else float("nan")})
+    records = {}
+    for tname, task in tasks.items():
+        wanted = {n: s for n, s in sets.items()}
+        if any(n not in wanted for n in task.requires):
+            missing = [n for n in task.requires if n not in wanted]
+            log.warning("task %s skipped for fact %s: no result from %s", tname, fact.uuid, missing)
+            records[tname] = []
+            continue
+        rows = task.evaluate(ctx, fact, wanted)
+        for r in rows:
+            r.setdefault("fact", fact.uuid)
+            r.setdefault("relation", fact.relation)
+        records[tname] = rows
+    provider.clear()
+    return neurons, records
+
+
+def _flush(run: RunFolder, rank: int, seq: int, pending: list) -> None:
+    facts = [f.uuid for f, _, _ in pending]
+    neurons = [n for _, ns, _ in pending for n in ns]
+    tasks = {t for _, _, rec in pending for t in rec}
+    records = {t: [r for _, _, rec in pending for r in rec.get(t, [])] for t in sorted(tasks)}
+    run.write_shard(rank, seq, facts, neurons, records)
+
+
+def summarize(run: RunFolder, tasks: dict[str, Any]) -> dict:
+    cfg = run.config()
+    out = {"config": cfg, "tasks": {}}
+    for name, task in tasks.items():
+        out["tasks"][name] = task.summarize(run.results(name))
+    neurons = run.neurons()
+    counts: dict[str, dict[str, int]] = {}
+    for r in neurons:
+        c = counts.setdefault(r["localizer"], {})
+        c[r["fact"]] = c.get(r["fact"], 0) + 1
+    out["localizers"] = {
+        loc: {"facts": len(c), "mean_neurons": sum(c.values()) / max(len(c), 1)}
+        for loc, c in counts.items()
+    }
+    return out

@@ -1,0 +1,167 @@
+"""A run folder: resolved config, per-fact shards, merged tables and a summary.
+
+::
+
+    <run>/config.json                 model, localizers, tasks, options, dataset hash, version
+    <run>/shards/<rank>-<seq>.*.parquet  neuron sets and task records of a few facts
+    <run>/shards/<rank>-<seq>.done.json  the facts of that shard: written last (commit mark)
+    <run>/neurons.parquet             merged neuron sets (fact, localizer, layer, index, score)
+    <run>/results/<task>.parquet      merged per-fact task records
+    <run>/summary.json                every task's summary table
+
+Every file is written to a temporary name and renamed, and a shard counts only once its
+``done`` file exists, so a run killed at any point resumes without redoing finished facts
+and ends with the same results as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+NEURON_COLUMNS = ("fact", "relation", "localizer", "layer", "index", "score")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True, default=_jsonable)
+    atomic_write_bytes(path, (text + "\n").encode())
+
+
+def _jsonable(o: Any) -> Any:
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON-serializable: {type(o).__name__}")
+
+
+def write_table(path: Path, rows: Sequence[dict], columns: Sequence[str] | None = None) -> None:
+    if rows:
+        table = pa.Table.from_pylist(list(rows))
+    else:
+        table = pa.table({c: pa.array([], pa.string()) for c in (columns or ())})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_table(path: Path) -> list[dict]:
+    return pq.read_table(path).to_pylist() if path.exists() else []
+
+
+class RunFolder:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.shards = self.path / "shards"
+
+    # -- config ---------------------------------------------------------------------------
+
+    def start(self, config: dict, resume: bool) -> None:
+        """Create the folder, or check that a resumed one was made with the same config."""
+        cfg_path = self.path / "config.json"
+        if cfg_path.exists():
+            old = json.loads(cfg_path.read_text())
+            if not resume:
+                raise FileExistsError(
+                    f"{self.path} already holds a run; pass --resume to continue it, or "
+                    "choose another --out"
+                )
+            diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+            if diff:
+                raise ValueError(
+                    f"--resume: {cfg_path} was made with other settings ({', '.join(diff)}); "
+                    "use the same options or another --out"
+                )
+            return
+        atomic_write_json(cfg_path, config)
+
+    def config(self) -> dict:
+        return json.loads((self.path / "config.json").read_text())
+
+    # -- shards ---------------------------------------------------------------------------
+
+    def done_facts(self) -> set[str]:
+        done: set[str] = set()
+        for marker in self.shards.glob("*.done.json"):
+            done.update(json.loads(marker.read_text())["facts"])
+        return done
+
+    def next_seq(self, rank: int) -> int:
+        seqs = [int(p.name.split(".")[0].split("-")[1]) for p in self.shards.glob(f"r{rank}-*.done.json")]
+        return max(seqs, default=-1) + 1
+
+    def write_shard(
+        self, rank: int, seq: int, facts: list[str], neurons: list[dict],
+        records: dict[str, list[dict]],
+    ) -> None:
+        stem = f"r{rank}-{seq:06d}"
+        write_table(self.shards / f"{stem}.neurons.parquet", neurons, NEURON_COLUMNS)
+        for task, rows in records.items():
+            write_table(self.shards / f"{stem}.{task}.parquet", rows)
+        atomic_write_json(self.shards / f"{stem}.done.json",
+                          {"facts": facts, "tasks": sorted(records)})
+
+    def _committed(self) -> list[tuple[str, dict]]:
+        return sorted(
+            (p.name[: -len(".done.json")], json.loads(p.read_text()))
+            for p in self.shards.glob("*.done.json")
+        )
+
+    def collect(self, task: str | None) -> list[dict]:
+        """All committed rows of the neuron sets (task None) or of one task."""
+        rows = []
+        for stem, _ in self._committed():
+            name = "neurons" if task is None else task
+            rows += read_table(self.shards / f"{stem}.{name}.parquet")
+        return rows
+
+    # -- merge ----------------------------------------------------------------------------
+
+    def merge(self, fact_order: Iterable[str], tasks: Sequence[str]) -> None:
+        """Write the merged, fact-ordered tables (independent of sharding and resumes)."""
+        rank_of = {uuid: i for i, uuid in enumerate(fact_order)}
+
+        def ordered(rows: list[dict]) -> list[dict]:
+            return sorted(rows, key=lambda r: (rank_of.get(r["fact"], len(rank_of)),
+                                               json.dumps(r, sort_keys=True, default=str)))
+
+        write_table(self.path / "neurons.parquet", ordered(self.collect(None)), NEURON_COLUMNS)
+        for task in tasks:
+            write_table(self.path / "results" / f"{task}.parquet", ordered(self.collect(task)))
+
+    def write_summary(self, summary: dict) -> None:
+        atomic_write_json(self.path / "summary.json", summary)
+
+    def summary(self) -> dict:
+        return json.loads((self.path / "summary.json").read_text())
+
+    def results(self, task: str) -> list[dict]:
+        return read_table(self.path / "results" / f"{task}.parquet")
+
+    def neurons(self) -> list[dict]:
+        return read_table(self.path / "neurons.parquet")
