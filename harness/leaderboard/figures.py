@@ -1,0 +1,145 @@
+"""Leaderboard figures (matplotlib, Agg canvas, no pyplot state): PNG files.
+
+- ``layer-distribution.png`` (paper Fig. 4): the share of LAKNs per layer, one line per
+  localizer, one panel per model;
+- ``delta-p.png`` (paper Fig. 5): mean ΔP per language, grouped bars (one bar per
+  localizer), enhance and suppress panels, one row of panels per model.
+
+:data:`FIGURES` maps a task to its figure builders, ``builder(rows, models) -> Figure``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from harness.leaderboard.sources import MODEL, row_localizer, write_file
+from harness.leaderboard.tables import ABLATION, language_order, localizer_label, localizer_order
+
+DPI = 110
+# One colour per localizer across every figure; others take the remaining tab10 colours.
+COLORS = {"random": "#7f7f7f", "amig": "#1f77b4", "matrice": "#d62728",
+          "matrice-no-uaq": "#ff7f0e", "matrice-no-ual": "#2ca02c"}
+_SPARE = ["#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"]
+
+
+def color(name: str, others: Sequence[str]) -> str:
+    if name in COLORS:
+        return COLORS[name]
+    extra = [n for n in others if n not in COLORS]
+    return _SPARE[extra.index(name) % len(_SPARE)] if name in extra else _SPARE[0]
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    id: str  # file stem
+    title: str  # alt text and caption
+    draw: Callable[[Sequence[dict], Sequence[str]], Figure | None]
+
+
+def _finite(v: object) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, int | float) or math.isnan(v):
+        return None
+    return float(v)
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def layer_distribution(rows: Sequence[dict], models: Sequence[str]) -> Figure | None:
+    present = [m for m in models if any(r[MODEL] == m for r in rows)]
+    if not present:
+        return None
+    locs = localizer_order([row_localizer(r) or "" for r in rows])
+    fig = _new_figure(max(4.8 * len(present), 6.0), 3.8)
+    axes = fig.subplots(1, len(present), squeeze=False)[0]
+    for ax, model in zip(axes, present, strict=True):
+        for loc in locs:
+            pts = sorted((int(r["layer"]), _finite(r.get("share")))
+                         for r in rows if r[MODEL] == model and row_localizer(r) == loc)
+            pts = [(x, y) for x, y in pts if y is not None]
+            if pts:
+                ax.plot([x for x, _ in pts], [100 * y for _, y in pts], marker="o", markersize=3,
+                        label=localizer_label(loc), color=color(loc, locs))
+        ax.set_title(model)
+        ax.set_xlabel("layer")
+        ax.set_ylabel("share of LAKNs (%)")
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper")
+    return fig
+
+
+def delta_p(rows: Sequence[dict], models: Sequence[str]) -> Figure | None:
+    present = [m for m in models if any(r[MODEL] == m for r in rows)]
+    if not present:
+        return None
+    # Fig. 5 compares localizers; the ablation variants are in the ΔP tables and Table II
+    locs = [n for n in localizer_order([row_localizer(r) or "" for r in rows]) if n not in ABLATION[1:]]
+    fig = _new_figure(11.0, 3.4 * len(present) + 0.4)
+    axes = fig.subplots(len(present), 2, squeeze=False)
+    width = 0.8 / max(len(locs), 1)
+    for i, model in enumerate(present):
+        mrows = [r for r in rows if r[MODEL] == model]
+        langs = language_order([str(r["language"]) for r in mrows])
+        for j, (key, name) in enumerate((("dp_enhance", "enhance"), ("dp_suppress", "suppress"))):
+            ax = axes[i][j]
+            for k, loc in enumerate(locs):
+                by = {r["language"]: _finite(r.get(key)) for r in mrows if row_localizer(r) == loc}
+                xs = [x + (k - (len(locs) - 1) / 2) * width for x in range(len(langs))]
+                ys = [100 * v if (v := by.get(lang)) is not None else math.nan for lang in langs]
+                ax.bar(xs, ys, width, label=localizer_label(loc), color=color(loc, locs))
+            ax.axhline(0, color="black", linewidth=0.6)
+            ax.set_xticks(range(len(langs)), langs)
+            ax.set_ylabel("ΔP (%)")
+            ax.set_title(f"{model}: {name}" if len(present) > 1 else name)
+            ax.grid(axis="y", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper")
+    return fig
+
+
+FIGURES: dict[str, list[FigureSpec]] = {
+    "layer-distribution": [FigureSpec(
+        "layer-distribution", "Share of LAKNs per layer, per localizer and model (Fig. 4)",
+        layer_distribution)],
+    "suppress-enhance": [FigureSpec(
+        "delta-p", "Mean ΔP per language when the LAKNs are enhanced or suppressed (Fig. 5)",
+        delta_p)],
+}
+
+
+def png_bytes(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
+
+
+def build_figures(rows_by_task: dict[str, list[dict]], models: Sequence[str],
+                  folder: Path) -> list[tuple[FigureSpec, Path]]:
+    """Draw every figure whose task has rows; returns (spec, path) pairs."""
+    out = []
+    for task, specs in FIGURES.items():
+        rows = rows_by_task.get(task)
+        if not rows:
+            continue
+        for spec in specs:
+            fig = spec.draw(rows, models)
+            if fig is None:
+                continue
+            path = folder / f"{spec.id}.png"
+            write_file(path, png_bytes(fig))
+            out.append((spec, path))
+    return out

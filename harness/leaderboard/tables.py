@@ -1,0 +1,406 @@
+"""Leaderboard tables in the paper's layout, as Markdown and CSV.
+
+Each task maps to a builder in :data:`TABLES`: ``builder(rows, models) -> [Table, ...]``,
+where ``rows`` are the task's summary rows from every source, tagged with ``model``. Rows are
+localizers; columns are languages (or layers, or metrics), one column group per model. A
+cell holds a value and, where the task has it, the number of queries behind it.
+
+Adding a task is a few lines::
+
+    TABLES["my-task"] = per_language("my-task", [Metric(("accuracy",), "acc", "Accuracy", "rate")])
+
+A task with no builder whose rows have a localizer and a language gets one table per
+numeric field; any other is skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.leaderboard.sources import LOCALIZER_STATS, MODEL, row_localizer, write_file
+from rml_lama import LANGUAGE_CODES
+
+log = logging.getLogger(__name__)
+
+# Display names and the row order of the paper (Random, AMIG, MATRICE, then the ablations).
+LOCALIZER_LABELS = {
+    "random": "Random",
+    "amig": "AMIG",
+    "matrice": "MATRICE",
+    "matrice-no-uaq": "w/o UaQ",
+    "matrice-no-ual": "w/o UaL",
+}
+ABLATION = ("matrice", "matrice-no-uaq", "matrice-no-ual")
+N_KEYS = ("queries", "n", "facts")  # the count shown next to a value, first present
+LANGUAGE_KEYS = ("language", "target", "lang")
+
+
+def localizer_label(name: str) -> str:
+    return LOCALIZER_LABELS.get(name, name)
+
+
+def localizer_order(names: Sequence[str]) -> list[str]:
+    known = list(LOCALIZER_LABELS)
+    return sorted(dict.fromkeys(names), key=lambda n: (known.index(n) if n in known else len(known), n))
+
+
+def language_order(codes: Sequence[str]) -> list[str]:
+    known = list(LANGUAGE_CODES)
+    return sorted(dict.fromkeys(codes), key=lambda c: (known.index(c) if c in known else len(known), c))
+
+
+# -- values --------------------------------------------------------------------------------
+
+FORMATS: dict[str, Callable[[float], str]] = {
+    "pct_change": lambda v: f"{100 * v:+.1f}%",  # ΔP, Eq. 14
+    "rate": lambda v: f"{100 * v:.1f}%",  # accuracies and shares in [0, 1]
+    "ratio": lambda v: f"{v:.3f}",  # normalized to a reference = 1.000
+    "num": lambda v: f"{v:.3g}",
+    "int": lambda v: f"{v:.0f}",
+}
+
+
+def _number(v: object) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return None if math.isnan(v) else float(v)
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: float | None  # None: missing or NaN
+    n: int | None = None  # queries (or facts) behind the value
+    fmt: str = "num"
+
+    def text(self, with_n: bool = True) -> str:
+        if self.value is None:
+            return "–"
+        s = FORMATS[self.fmt](self.value)
+        return f"{s} (n={self.n})" if with_n and self.n is not None else s
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # CSV header: "model:label"
+    label: str  # the header shown
+    group: str  # column group: the model
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str  # localizer name
+    label: str  # its display name
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    id: str  # file stem and HTML id
+    title: str
+    caption: str
+    columns: tuple[Column, ...]  # after the localizer column
+    rows: tuple[Row, ...]
+    has_n: bool = False  # cells carry counts (CSV gets a "...:n" column each)
+    row_header: str = "Localizer"
+
+    @property
+    def groups(self) -> list[tuple[str, int]]:
+        """(model, number of columns) in order."""
+        out: list[tuple[str, int]] = []
+        for c in self.columns:
+            if out and out[-1][0] == c.group:
+                out[-1] = (c.group, out[-1][1] + 1)
+            else:
+                out.append((c.group, 1))
+        return out
+
+    def headers(self) -> list[str]:
+        """Leaf headers, model-prefixed when there are several models."""
+        multi = len(self.groups) > 1
+        return [self.row_header] + [f"{c.group} {c.label}" if multi else c.label for c in self.columns]
+
+
+# -- builders ------------------------------------------------------------------------------
+
+Builder = Callable[[Sequence[dict], Sequence[str]], list[Table]]
+
+
+@dataclass(frozen=True)
+class Metric:
+    keys: tuple[str, ...]  # record fields, first present wins
+    slug: str  # table id suffix
+    title: str
+    fmt: str = "num"
+    caption: str = ""
+
+
+def _first_key(rows: Sequence[dict], keys: Sequence[str]) -> str | None:
+    return next((k for k in keys if any(k in r for r in rows)), None)
+
+
+def _aggregate(rows: Sequence[dict], key: str, n_key: str | None) -> tuple[float | None, int | None]:
+    """One value from the rows of one cell (normally exactly one row): their mean, weighted
+    by the counts when every row has one; n is the sum of the counts."""
+    counts = [_number(r.get(n_key)) if n_key else None for r in rows]
+    n = int(sum(c for c in counts if c is not None)) if any(c is not None for c in counts) else None
+    pairs = [(v, c) for r, c in zip(rows, counts, strict=True) if (v := _number(r.get(key))) is not None]
+    if not pairs:
+        return None, n
+    if len(pairs) == 1:
+        return pairs[0][0], n
+    if all(c is not None and c > 0 for _, c in pairs):
+        return sum(v * c for v, c in pairs) / sum(c for _, c in pairs), n  # type: ignore[misc]
+    return sum(v for v, _ in pairs) / len(pairs), n
+
+
+def _language(row: dict) -> str | None:
+    for k in LANGUAGE_KEYS:
+        if row.get(k) is not None:
+            return str(row[k])
+    return None
+
+
+def plain_language(row: dict, lang: str) -> str:
+    return lang
+
+
+def cross_lingual(row: dict, lang: str) -> str:
+    """Edits made in the source language and tested in ``lang``: ``en→zh``."""
+    return f"{row.get('source', 'en')}→{lang}"
+
+
+def _mean_cell(cells: Sequence[Cell], fmt: str) -> Cell:
+    """The unweighted mean over the cells present; n is the sum of their counts."""
+    present = [c.value for c in cells if c.value is not None]
+    ns = [c.n for c in cells if c.value is not None and c.n is not None]
+    return Cell(sum(present) / len(present) if present else None, sum(ns) if ns else None, fmt)
+
+
+def per_language(
+    task: str,
+    metrics: Sequence[Metric],
+    header: Callable[[dict, str], str] = plain_language,
+    average: bool = True,
+    title: str = "",
+) -> Builder:
+    """Rows localizer × columns language (+ the mean over languages), one table per metric
+    present in the records, one column group per model."""
+
+    def build(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
+        rows = [r for r in rows if row_localizer(r) is not None and _language(r) is not None]
+        n_key = _first_key(rows, N_KEYS)
+        tables = []
+        for m in metrics:
+            key = _first_key(rows, m.keys)
+            if key is None:
+                continue
+            cells: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+            for r in rows:
+                if key in r:
+                    cells[(r[MODEL], row_localizer(r) or "", _language(r) or "")].append(r)
+            # per model: [(language, header)] in the paper's language order
+            langs: dict[str, list[tuple[str, str]]] = {}
+            for model in models:
+                present = language_order([k[2] for k in cells if k[0] == model])
+                if present:
+                    first = {k[2]: rs[0] for k, rs in cells.items() if k[0] == model}
+                    langs[model] = [(lang, header(first[lang], lang)) for lang in present]
+            with_avg = {model: average and len(ls) > 1 for model, ls in langs.items()}
+            columns = []
+            for model, ls in langs.items():
+                columns += [Column(f"{model}:{h}", h, model) for _, h in ls]
+                if with_avg[model]:
+                    columns.append(Column(f"{model}:avg", "avg", model))
+            out_rows = []
+            for loc in localizer_order([k[1] for k in cells]):
+                row_cells: list[Cell] = []
+                for model, ls in langs.items():
+                    got = [Cell(*_aggregate(cells.get((model, loc, lang), []), key, n_key), m.fmt)
+                           for lang, _ in ls]
+                    row_cells += got
+                    if with_avg[model]:
+                        row_cells.append(_mean_cell(got, m.fmt))
+                out_rows.append(Row(loc, localizer_label(loc), tuple(row_cells)))
+            caption = m.caption + (" The avg column is the unweighted mean over the languages."
+                                   if any(with_avg.values()) else "")
+            tables.append(Table(f"{task}-{m.slug}", m.title, caption.strip(), tuple(columns),
+                                tuple(out_rows), has_n=n_key is not None))
+        return tables
+
+    return build
+
+
+def ablation_table(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
+    """Table II: MATRICE / w/o UaQ / w/o UaL × Enhance / Suppress, MATRICE = 1.000."""
+    by = {(r[MODEL], row_localizer(r)): r for r in rows}
+    present = [m for m in models if any(k[0] == m for k in by)]
+    columns = tuple(Column(f"{m}:{label}", label, m) for m in present for label in ("Enhance", "Suppress"))
+    locs = localizer_order([k[1] for k in by if k[1]])
+    out = []
+    for loc in locs:
+        cells = []
+        for m in present:
+            r = by.get((m, loc), {})
+            n = r.get("queries")
+            cells += [Cell(_number(r.get(k)), n, "ratio") for k in ("enhance", "suppress")]
+        out.append(Row(loc, localizer_label(loc), tuple(cells)))
+    caption = ("Mean ΔP of each variant divided by MATRICE's, per language, averaged over "
+               "languages (MATRICE = 1.000); n is the number of queries behind the variant.")
+    return [Table("ablation", "Ablation (Table II)", caption, columns, tuple(out), has_n=True,
+                  row_header="Method")]
+
+
+def layer_table(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
+    """Fig. 4 as numbers: the share of each localizer's LAKNs in each layer."""
+    by = {(r[MODEL], row_localizer(r), int(r["layer"])): r for r in rows if "layer" in r}
+    columns = []
+    for m in models:
+        layers = sorted({k[2] for k in by if k[0] == m})
+        columns += [Column(f"{m}:L{layer}", f"L{layer}", m) for layer in layers]
+    out = []
+    for loc in localizer_order([k[1] for k in by if k[1]]):
+        cells = []
+        for col in columns:
+            r = by.get((col.group, loc, int(col.label[1:])), {})
+            cells.append(Cell(_number(r.get("share")), r.get("neurons"), "rate"))
+        out.append(Row(loc, localizer_label(loc), tuple(cells)))
+    caption = "Share of the localizer's LAKNs in each layer; n is the number of neurons."
+    return [Table("layer-distribution", "Layer distribution of LAKNs (Fig. 4)", caption,
+                  tuple(columns), tuple(out), has_n=True)]
+
+
+def localizer_stats_table(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
+    by = {(r[MODEL], row_localizer(r)): r for r in rows}
+    present = [m for m in models if any(k[0] == m for k in by)]
+    columns = tuple(Column(f"{m}:{label}", label, m) for m in present for label in ("facts", "neurons/fact"))
+    out = []
+    for loc in localizer_order([k[1] for k in by if k[1]]):
+        cells = []
+        for m in present:
+            r = by.get((m, loc), {})
+            cells += [Cell(_number(r.get("facts")), None, "int"),
+                      Cell(_number(r.get("mean_neurons")), None, "num")]
+        out.append(Row(loc, localizer_label(loc), tuple(cells)))
+    return [Table("localizer-stats", "Neurons per fact", "Facts localized and the mean number of "
+                  "LAKNs per fact.", columns, tuple(out))]
+
+
+def generic_table(task: str) -> Builder:
+    """For a task without a builder: one per-language table per numeric field."""
+    skip = {"queries", "n", "facts", "query", "layer", "index", "count", "languages"}
+
+    def build(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
+        if not any(row_localizer(r) and _language(r) for r in rows):
+            log.warning("task %s: no table builder and no localizer/language rows; skipped", task)
+            return []
+        fields = [k for k in dict.fromkeys(k for r in rows for k in r)
+                  if k not in skip and any(_number(r.get(k)) is not None for r in rows)]
+        metrics = [Metric((f,), f, f"{task}: {f}") for f in fields]
+        return per_language(task, metrics)(rows, models)
+
+    return build
+
+
+EDIT_METRICS = (
+    Metric(("reliability",), "reliability", "Reliability", "rate"),
+    Metric(("generality",), "generality", "Generality", "rate"),
+    Metric(("locality",), "locality", "Locality", "rate"),
+)
+_EDIT_CAPTION = "Edits made in English through the localizer's neurons, tested in each language."
+
+TABLES: dict[str, Builder] = {
+    "suppress-enhance": per_language("dp", (
+        Metric(("dp_enhance",), "enhance", "ΔP when the LAKNs are enhanced (Fig. 5)", "pct_change",
+               "Relative change of the correct answer's probability (Eq. 14) with the neurons doubled."),
+        Metric(("dp_suppress",), "suppress", "ΔP when the LAKNs are suppressed (Fig. 5)", "pct_change",
+               "Relative change of the correct answer's probability (Eq. 14) with the neurons zeroed."),
+    )),
+    "ablation": ablation_table,
+    "layer-distribution": layer_table,
+    LOCALIZER_STATS: localizer_stats_table,
+    "edit-erasure": per_language("edit-erasure", tuple(
+        Metric(m.keys, m.slug, f"Knowledge erasure: {m.title.lower()}", m.fmt, _EDIT_CAPTION)
+        for m in EDIT_METRICS), header=cross_lingual),
+    "edit-update": per_language("edit-update", tuple(
+        Metric(m.keys, m.slug, f"Knowledge update: {m.title.lower()}", m.fmt, _EDIT_CAPTION)
+        for m in EDIT_METRICS), header=cross_lingual),
+    "enhance-low-resource": per_language("enhance-low-resource", (
+        Metric(("accuracy", "acc", "accuracy_after"), "accuracy",
+               "Low-resource enhancement: accuracy on Q_error", "rate",
+               "Accuracy on the queries answered wrongly before the LAKNs were enhanced."),
+    )),
+    "inject": per_language("inject", (
+        Metric(("acc_new", "accuracy_new"), "new", "Knowledge injection: accuracy on Q_new", "rate"),
+        Metric(("acc_old", "accuracy_old"), "old", "Knowledge injection: accuracy on Q_old", "rate"),
+        Metric(("acc_avg", "accuracy_avg", "average"), "average",
+               "Knowledge injection: mean accuracy of Q_new and Q_old", "rate"),
+    )),
+}
+
+
+def build_tables(rows_by_task: dict[str, list[dict]], models: Sequence[str]) -> list[Table]:
+    """Every table the rows allow, in :data:`TABLES` order, then tasks without a builder."""
+    order = list(TABLES) + sorted(t for t in rows_by_task if t not in TABLES)
+    out: list[Table] = []
+    for task in order:
+        rows = rows_by_task.get(task)
+        if rows:
+            out += [t for t in TABLES.get(task, generic_table(task))(rows, models) if t.rows]
+    return out
+
+
+# -- writers -------------------------------------------------------------------------------
+
+
+def _md_escape(s: str) -> str:
+    return s.replace("|", "\\|")
+
+
+def to_markdown(table: Table) -> str:
+    groups = table.groups
+    lines = [f"### {table.title}", ""]
+    note = table.caption
+    if len(groups) == 1:
+        note = f"Model: {groups[0][0]}. {note}"
+    if note:
+        lines += [note.strip(), ""]
+    lines.append("| " + " | ".join(_md_escape(h) for h in table.headers()) + " |")
+    lines.append("|---|" + "---:|" * len(table.columns))
+    for row in table.rows:
+        lines.append("| " + " | ".join([_md_escape(row.label)] + [c.text() for c in row.cells]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(table: Table) -> str:
+    """Raw numbers (round-trip precision), empty for missing; counts in ``<column>:n``."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    head = ["localizer"]
+    for c in table.columns:
+        head += [c.key, f"{c.key}:n"] if table.has_n else [c.key]
+    w.writerow(head)
+    for row in table.rows:
+        line = [row.key]
+        for c in row.cells:
+            line.append("" if c.value is None else repr(c.value))
+            if table.has_n:
+                line.append("" if c.n is None else str(c.n))
+        w.writerow(line)
+    return buf.getvalue()
+
+
+def write_tables(tables: Sequence[Table], folder: Path) -> list[Path]:
+    paths = []
+    for t in tables:
+        for ext, text in (("md", to_markdown(t)), ("csv", to_csv(t))):
+            path = folder / f"{t.id}.{ext}"
+            write_file(path, text.encode())
+            paths.append(path)
+    return paths
