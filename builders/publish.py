@@ -1,0 +1,89 @@
+"""Publish a built dataset folder to the Hugging Face Hub as one commit.
+
+Only the card (``README.md``, whose YAML declares the per-language configs), the data files
+and the manifest go up: exactly the files the manifest lists, after checking their hashes,
+so a folder changed or half-written since the build is refused. Caches, keys and the
+validation report stay local. The commit message names the manifest's content hash, so a
+Hub revision can be matched to a local build. The token comes from ``$HF_TOKEN`` (or the
+login saved by ``hf auth login``) and is handed to ``huggingface_hub`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from builders.errors import BuildError
+from builders.sources import file_sha256
+from builders.write import read_manifest
+
+ALLOWED = ("README.md", "manifest.json")  # besides data/**
+
+
+@dataclass(frozen=True)
+class UploadPlan:
+    files: list[str]  # paths relative to the folder, POSIX
+    message: str
+    description: str
+
+
+def plan_upload(folder: Path) -> UploadPlan:
+    folder = Path(folder)
+    try:
+        manifest = read_manifest(folder)
+    except FileNotFoundError as e:
+        raise BuildError(str(e)) from None
+    files = manifest.get("files") or {}
+    problems = []
+    for rel, digest in sorted(files.items()):
+        path = folder / rel
+        if not (rel in ALLOWED or rel.startswith("data/")) or ".." in Path(rel).parts:
+            problems.append(f"{rel}: not a card or data file")
+        elif not path.is_file():
+            problems.append(f"{rel}: listed in the manifest but missing")
+        elif file_sha256(path) != digest:
+            problems.append(f"{rel}: changed since the build")
+    if "README.md" not in files or not any(r.startswith("data/") for r in files):
+        problems.append("the manifest lists no card or no data files")
+    if problems:
+        raise BuildError(f"{folder} is not a complete build; rebuild it (rml-build build):\n  "
+                         + "\n  ".join(problems))
+    content = manifest["content_hash"]
+    stats = manifest.get("statistics", {})
+    lines = [f"content hash: {content}", f"builder version: {manifest.get('builder_version')}"]
+    lines += [f"{lang}: {s.get('facts')} facts, {s.get('queries')} queries"
+              for lang, s in stats.items()]
+    return UploadPlan(sorted(files) + ["manifest.json"], f"RML-LAMA {content[:16]}",
+                      "\n".join(lines))
+
+
+def push(folder: Path, repo_id: str, private: bool = False, token: str | None = None,
+         endpoint: str | None = None, revision: str | None = None):
+    """Create the dataset repo if missing and commit the card, data and manifest; files
+    under ``data/`` that the new build no longer has are deleted in the same commit."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if "/" not in repo_id or repo_id.count("/") != 1:
+        raise BuildError(f"--repo-id {repo_id!r}: expected ORG/NAME")
+    folder = Path(folder)
+    plan = plan_upload(folder)
+    api = HfApi(endpoint=endpoint, token=token or os.environ.get("HF_TOKEN") or None)
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        remote = api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
+        ops: list = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(folder / p))
+                     for p in plan.files]
+        ops += [CommitOperationDelete(path_in_repo=p) for p in sorted(remote)
+                if p.startswith("data/") and p not in plan.files]
+        return api.create_commit(repo_id, ops, commit_message=plan.message,
+                                 commit_description=plan.description, repo_type="dataset",
+                                 revision=revision)
+    except HfHubHTTPError as e:
+        raise BuildError(f"the Hub refused the push to {repo_id}: {e}") from None
+
+
+def manifest_of(folder: Path) -> dict:
+    return json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
