@@ -10,7 +10,6 @@ login saved by ``hf auth login``) and is handed to ``huggingface_hub`` only.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +83,3 @@ def push(folder: Path, repo_id: str, private: bool = False, token: str | None = 
     except HfHubHTTPError as e:
         raise BuildError(f"the Hub refused the push to {repo_id}: {e}") from None
 
-
-def manifest_of(folder: Path) -> dict:
-    return json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))

@@ -7,3 +7,8 @@ generate → validate → repair loop and :mod:`~builders.claude.store` writes w
 to ``builders/generated/``, which ``rml-build build --rephrasings claude|all`` merges.
 See ``docs/claude-and-hub.md``.
 """
+
+# Opus is the tier the paper used (Claude 3 Opus, retired); 5.5 is the current Opus. Pick
+# another with --model (e.g. claude-sonnet-5-5 at half the price). Here, not in client.py,
+# so that the CLI can show it without importing the SDK.
+DEFAULT_MODEL = "claude-opus-5-5"

@@ -20,15 +20,13 @@ from pathlib import Path
 import anthropic
 import httpx2
 
+from builders.claude import DEFAULT_MODEL  # noqa: F401  (re-exported)
 from builders.claude.cache import ResponseCache, request_key
 from builders.claude.cost import UsageTally
 from builders.errors import BuildError
 
 log = logging.getLogger(__name__)
 
-# Opus is the tier the paper used (Claude 3 Opus); 5.5 is the current Opus. Choose another
-# with --model (e.g. claude-sonnet-5-5 for half the price).
-DEFAULT_MODEL = "claude-opus-5-5"
 # Thinking is always on for current Opus models and counts toward max_tokens.
 DEFAULT_MAX_TOKENS = 8192
 DEFAULT_MAX_RETRIES = 5

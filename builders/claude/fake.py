@@ -25,6 +25,26 @@ def prompt_of(body: dict) -> str:
     return body["messages"][-1]["content"]
 
 
+def job_of(body: dict) -> tuple[str, str, str]:
+    """(relation, language, kind) of a generator's request; kind: rephrase, repair or facts."""
+    from rml_lama.languages import LANGUAGES
+
+    prompt = prompt_of(body)
+    rel = re.match(r"Relation (P\d+) ", prompt).group(1)
+    if '"queries"' in prompt:
+        name = re.search(r"the natural (\w+)\s", prompt).group(1)
+        return rel, next(c for c, lang in LANGUAGES.items() if lang.name == name), "facts"
+    code = re.search(r"\(([a-z]{2})\) for this", prompt).group(1)
+    return rel, code, "repair" if "corrected or new" in prompt else "rephrase"
+
+
+def http_client(fake: FakeClaude):
+    """The SDK's HTTP client, on a mock transport that ``fake`` answers."""
+    import anthropic
+
+    return anthropic.DefaultHttpxClient(transport=httpx2.MockTransport(fake))
+
+
 @dataclass
 class FakeClaude:
     respond: Responder

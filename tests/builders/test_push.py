@@ -91,7 +91,8 @@ class FakeHub:
         if m := re.fullmatch(r"/api/datasets/([^/]+/[^/]+)(?:/revision/[^/]+)?", path):
             return self._info(m.group(1))
         if m := re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/tree/[^/]+(?:/(.*))?", path):
-            return self._tree(m.group(1), m.group(2) or "", request.url.params.get("recursive", "").lower() == "true")
+            recursive = request.url.params.get("recursive", "").lower() == "true"
+            return self._tree(m.group(1), m.group(2) or "", recursive)
         if m := re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/paths-info/[^/]+", path):
             form = dict(x.split("=", 1) for x in request.read().decode().split("&") if "=" in x)
             wanted = [unquote(v) for k, v in form.items() if k == "paths"]
