@@ -105,9 +105,11 @@ def build_leaderboard(
     runs: Iterable[str | Path | RunFolder | Source],
     out_dir: str | Path = "leaderboard",
     submissions: str | Path | bool = True,
+    figures: bool = True,
 ) -> LeaderboardPaths:
     """Write the tables, figures and page for ``runs`` plus the accepted submissions
-    (``True``: ``out_dir/submissions``; a folder; ``False``: none)."""
+    (``True``: ``out_dir/submissions``; a folder; ``False``: none). ``figures=False``
+    skips drawing (seconds) and leaves the page without figures."""
     from harness.leaderboard.figures import build_figures
     from harness.leaderboard.html import render_page
     from harness.leaderboard.tables import write_tables
@@ -119,12 +121,13 @@ def build_leaderboard(
     warnings += clashes
     tables: list[Table] = build_tables(rows, models)
     table_paths = write_tables(tables, out / "tables")
-    figures = build_figures(rows, models, out / "figures")
+    drawn = build_figures(rows, models, out / "figures") if figures else []
     _remove_stale(out / "tables", table_paths, ("*.md", "*.csv"))
-    _remove_stale(out / "figures", [p for _, p in figures], ("*.png",))
+    if figures:
+        _remove_stale(out / "figures", [p for _, p in drawn], ("*.png",))
     page = render_page(
         tables,
-        [(spec, p.relative_to(out).as_posix(), png_size(p.read_bytes())) for spec, p in figures],
+        [(spec, p.relative_to(out).as_posix(), png_size(p.read_bytes())) for spec, p in drawn],
         sources,
         models,
         warnings,
@@ -134,4 +137,4 @@ def build_leaderboard(
     write_file(index, page.encode())
     for w in warnings:
         log.warning("%s", w)
-    return LeaderboardPaths(index, tuple(table_paths), tuple(p for _, p in figures), tuple(warnings))
+    return LeaderboardPaths(index, tuple(table_paths), tuple(p for _, p in drawn), tuple(warnings))

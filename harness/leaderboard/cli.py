@@ -38,6 +38,7 @@ _BUILD_OPTIONS = (
     click.option("--submissions", type=click.Path(file_okay=False, path_type=Path),
                  help="Submissions folder (default: OUT/submissions)."),
     click.option("--no-submissions", is_flag=True, help="Leave the submissions out."),
+    click.option("--no-figures", is_flag=True, help="Tables and page only (faster)."),
 )
 
 
@@ -47,14 +48,15 @@ def _build_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def _build(runs: tuple[Path, ...], out: Path, submissions: Path | None, no_submissions: bool) -> None:
+def _build(runs: tuple[Path, ...], out: Path, submissions: Path | None, no_submissions: bool,
+           no_figures: bool) -> None:
     runs = runs or (Path("runs"),)
     if runs == (Path("runs"),) and not Path("runs").is_dir():
         click.echo("rml-leaderboard: no runs/ folder; building from the submissions only", err=True)
         runs = ()
     subs: Path | bool = False if no_submissions else (submissions or True)
     try:
-        paths = build_leaderboard(runs, out, submissions=subs)
+        paths = build_leaderboard(runs, out, submissions=subs, figures=not no_figures)
     except (ValueError, FileNotFoundError, OSError) as e:
         _fail(e)
     click.echo(f"{len(paths.tables)} table files, {len(paths.figures)} figures; "
@@ -67,22 +69,22 @@ def _build(runs: tuple[Path, ...], out: Path, submissions: Path | None, no_submi
 @_build_options
 @click.pass_context
 def main(ctx: click.Context, runs_opt: tuple[Path, ...], out: Path, submissions: Path | None,
-         no_submissions: bool) -> None:
+         no_submissions: bool, no_figures: bool) -> None:
     """Build the RML-LAMA leaderboard from runs and submissions (the default command), add a
     submission, or export a run as one. Subcommands: build, submit, export, schema."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     if ctx.invoked_subcommand is None:
-        _build(runs_opt, out, submissions, no_submissions)
+        _build(runs_opt, out, submissions, no_submissions, no_figures)
 
 
 @main.command()
 @click.argument("runs", nargs=-1, type=click.Path(path_type=Path))
 @_build_options
 def build(runs: tuple[Path, ...], runs_opt: tuple[Path, ...], out: Path, submissions: Path | None,
-          no_submissions: bool) -> None:
+          no_submissions: bool, no_figures: bool) -> None:
     """Write OUT/tables, OUT/figures and OUT/index.html from RUNS (run folders or folders of
     runs; default runs/) and the accepted submissions."""
-    _build(runs + runs_opt, out, submissions, no_submissions)
+    _build(runs + runs_opt, out, submissions, no_submissions, no_figures)
 
 
 @main.command()

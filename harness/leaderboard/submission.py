@@ -142,13 +142,20 @@ _ROW_KEYS = {
 }
 
 
+def _message(error: Any) -> str:
+    if error.validator == "anyOf" and error.schema is SCHEMA["$defs"]["row"]:
+        return "a row needs a 'localizer' (or 'method') field"
+    text = error.message
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def validate(obj: Any) -> list[str]:
     """Every problem with a parsed submission, as "JSONPATH: message"; empty when valid."""
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(SCHEMA)
     errors = sorted(validator.iter_errors(obj), key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    out = [f"{e.json_path}: {e.message}" for e in errors]
+    out = [f"{e.json_path}: {_message(e)}" for e in errors]
     if out:
         return out
     name = obj["localizer"]["name"]

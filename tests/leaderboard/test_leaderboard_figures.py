@@ -1,0 +1,43 @@
+"""Figures: valid PNGs of a reasonable size, one panel per model, only for tasks present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.leaderboard import load_sources, png_size
+from harness.leaderboard.figures import build_figures, delta_p, layer_distribution
+from harness.leaderboard.sources import combine
+
+
+def test_figures_are_valid_pngs(built) -> None:
+    _, paths = built
+    assert {p.name for p in paths.figures} == {"layer-distribution.png", "delta-p.png"}
+    for p in paths.figures:
+        data = p.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[-8:-4] == b"IEND"
+        w, h = png_size(data)
+        assert 500 <= w <= 3000 and 300 <= h <= 3000, (p.name, w, h)
+        assert 5_000 < len(data) < 2_000_000
+        from PIL import Image
+
+        with Image.open(p) as img:
+            img.verify()
+
+
+def test_one_panel_per_model(runs_dir: Path) -> None:
+    sources, _ = load_sources([runs_dir])
+    rows, models, _ = combine(sources)
+    fig = layer_distribution(rows["layer-distribution"], models)
+    assert [ax.get_title() for ax in fig.axes] == ["tiny-gpt", "small-llama"]
+    assert [len(ax.get_lines()) for ax in fig.axes] == [3, 3]  # one line per localizer
+    fig = delta_p(rows["suppress-enhance"], models)
+    assert [ax.get_title() for ax in fig.axes] == [
+        "tiny-gpt: enhance", "tiny-gpt: suppress", "small-llama: enhance", "small-llama: suppress"]
+    # 7 languages × 3 localizers (the ablation variants stay in the tables)
+    assert len(fig.axes[0].patches) == 21
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["zh", "en", "fr", "fi", "hu", "ja", "ko"]
+
+
+def test_no_rows_no_figure(tmp_path: Path) -> None:
+    assert build_figures({}, [], tmp_path / "figures") == []
+    assert not (tmp_path / "figures").exists()
