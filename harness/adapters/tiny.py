@@ -1,0 +1,149 @@
+"""Tiny randomly initialized models with matching tokenizers, built offline from configs.
+
+For tests, benchmarks and demos that must run without downloads::
+
+    model, tokenizer = tiny_model("gpt2", seed=0)
+    adapter = get_adapter(model, tokenizer)
+
+The tokenizers are trained in memory on a small built-in corpus (byte-level BPE for the
+causal families, WordPiece for the BERT family), so they have the real special-token
+behaviour of their family: GPT-2 adds nothing, LLaMA adds ``<s>``, BERT wraps in
+``[CLS] .. [SEP]``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import torch
+import transformers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+FAMILIES = ("gpt2", "llama", "mistral", "qwen2", "bert", "xlm-roberta")
+
+CORPUS = [
+    "The capital of France is Paris.",
+    "Berlin is the capital of Germany.",
+    "Tokyo is the capital of Japan.",
+    "Dante Alighieri was born in Florence.",
+    "The Eiffel Tower is located in Paris, France.",
+    "Barack Obama was born in Honolulu, Hawaii.",
+    "The mother tongue of Victor Hugo is French.",
+    "Albert Einstein worked in the field of physics.",
+    "Marie Curie was a citizen of Poland and France.",
+    "Helsinki is the capital of Finland.",
+    "法国的首都是巴黎。德国的首都是柏林。",
+    "日本の首都は東京です。",
+]
+
+
+def _bpe_tokenizer(bos: bool) -> PreTrainedTokenizerFast:
+    """Byte-level BPE (GPT-2 style); with ``bos`` it prepends ``<s>`` (LLaMA style)."""
+    specials = ["<s>", "</s>", "<unk>"] if bos else ["<|endoftext|>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(CORPUS * 3, trainer)
+    if bos:
+        tok.post_processor = processors.TemplateProcessing(
+            single="<s> $A", special_tokens=[("<s>", tok.token_to_id("<s>"))]
+        )
+        return PreTrainedTokenizerFast(
+            tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+        )
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>")
+
+
+def _wordpiece_tokenizer() -> PreTrainedTokenizerFast:
+    """Lower-casing WordPiece with ``[CLS] $A [SEP]`` (BERT style)."""
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(CORPUS * 3, trainers.WordPieceTrainer(vocab_size=300, special_tokens=specials))
+    tok.post_processor = processors.BertProcessing(
+        ("[SEP]", tok.token_to_id("[SEP]")), ("[CLS]", tok.token_to_id("[CLS]"))
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+
+
+@cache
+def tiny_tokenizer(family: str) -> PreTrainedTokenizerFast:
+    """The tokenizer for ``family`` (cached; treat it as read-only)."""
+    if family == "gpt2":
+        return _bpe_tokenizer(bos=False)
+    if family in ("llama", "mistral", "qwen2"):
+        return _bpe_tokenizer(bos=True)
+    if family in ("bert", "xlm-roberta"):
+        return _wordpiece_tokenizer()
+    raise ValueError(f"unknown tiny family {family!r}; choose from {FAMILIES}")
+
+
+def _config(family: str, tok: Any, overrides: dict[str, Any]) -> Any:
+    vocab = len(tok)
+    common = {"vocab_size": vocab, "initializer_range": 0.1}
+    if family == "gpt2":
+        kw = {"n_layer": 2, "n_embd": 32, "n_head": 4, "n_inner": 64, "n_positions": 64}
+        kw |= {"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id}
+        return transformers.GPT2Config(**(common | kw | overrides))
+    if family in ("llama", "mistral", "qwen2"):
+        kw = {
+            "hidden_size": 32,
+            "intermediate_size": 48,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 64,
+            "bos_token_id": tok.bos_token_id,
+            "eos_token_id": tok.eos_token_id,
+            "tie_word_embeddings": False,
+        }
+        cls = {
+            "llama": transformers.LlamaConfig,
+            "mistral": transformers.MistralConfig,
+            "qwen2": transformers.Qwen2Config,
+        }[family]
+        return cls(**(common | kw | overrides))
+    kw = {
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 48,
+        "max_position_embeddings": 64,
+        "pad_token_id": tok.pad_token_id,
+    }
+    cls = transformers.BertConfig if family == "bert" else transformers.XLMRobertaConfig
+    return cls(**(common | kw | overrides))
+
+
+def tiny_model(
+    family: str, seed: int = 0, dtype: torch.dtype = torch.float32, **overrides: Any
+) -> tuple[torch.nn.Module, PreTrainedTokenizerFast]:
+    """A seeded random LM of ``family`` (2 layers, width 32 unless ``overrides`` say
+    otherwise; config keyword names of that family) and its tokenizer, in eval mode."""
+    tok = tiny_tokenizer(family)
+    config = _config(family, tok, overrides)
+    torch.manual_seed(seed)
+    model_cls = {
+        "gpt2": transformers.GPT2LMHeadModel,
+        "llama": transformers.LlamaForCausalLM,
+        "mistral": transformers.MistralForCausalLM,
+        "qwen2": transformers.Qwen2ForCausalLM,
+        "bert": transformers.BertForMaskedLM,
+        "xlm-roberta": transformers.XLMRobertaForMaskedLM,
+    }[family]
+    model = model_cls(config).to(dtype).eval()
+    return model, tok

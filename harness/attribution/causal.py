@@ -1,0 +1,74 @@
+"""Fast path runner for causal LMs: cached prefix, one token per row.
+
+Replacing the activation at the prompt's last position ``T-1`` cannot change anything at
+earlier positions. So the prefix ``x_1 .. x_{T-1}`` is run once and its keys/values cached;
+each row then runs only the *tail*: the last prompt token (plus, with ``full_object``, the
+teacher-forced object tokens ``o_1 .. o_{K-1}``), attending to the cached prefix expanded
+across rows. The intervention is at tail position 0 only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from transformers import DynamicCache
+
+from harness.attribution.engine import RowGroup, make_replacer
+from harness.attribution.query import EncodedQuery
+from harness.attribution.scoring import answer_log_prob
+
+
+def cache_tensors(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per-layer ``(keys, values)``, each ``[1, heads, T-1, head_dim]``."""
+    return [(layer.keys, layer.values) for layer in cache.layers]
+
+
+def expanded_cache(kv: list[tuple[torch.Tensor, torch.Tensor]], rows: int) -> DynamicCache:
+    """A fresh cache holding the prefix for ``rows`` rows. ``expand`` shares the prefix's
+    storage; the cache materializes it once when the tail's keys are appended."""
+    return DynamicCache(
+        ddp_cache_data=[(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in kv]
+    )
+
+
+class CausalRunner:
+    """See the module docstring and :class:`harness.attribution.engine.PathRunner`."""
+
+    def __init__(self, adapter: Any, enc: EncodedQuery) -> None:
+        self.adapter = adapter
+        dev = adapter.device
+        ids = enc.input_ids.to(dev)
+        t = enc.prompt_length
+        self.tail = ids[t - 1 :]  # [K_tail]
+        self.answer_positions = (enc.answer_positions - (t - 1)).to(dev)  # [K'] within the tail
+        self.answer_ids = enc.answer_ids.to(dev)  # [K']
+        with torch.no_grad():
+            self.kv = None
+            if t > 1:
+                _, cache = adapter.forward(ids[None, : t - 1], use_cache=True)
+                self.kv = cache_tensors(cache)
+            with adapter.capture() as acts:
+                logits = self._tail_logits(1)
+            self.real = torch.stack([acts[layer][0, 0] for layer in range(adapter.n_layers)]).float()
+            self.base_prob = float(self._prob(logits)[0])
+
+    def _tail_logits(self, rows: int) -> torch.Tensor:
+        """Run the tail for ``rows`` rows on the cached prefix: ``[rows, K_tail, V]``."""
+        cache = None if self.kv is None else expanded_cache(self.kv, rows)
+        tail = self.tail.expand(rows, -1)
+        logits, _ = self.adapter.forward(tail, cache=cache, use_cache=cache is not None)
+        return logits
+
+    def _prob(self, logits: torch.Tensor) -> torch.Tensor:
+        """``P(answer)`` per row ``[rows]`` (float32 softmax, product over answer tokens)."""
+        rows = logits.shape[0]
+        pos = self.answer_positions.expand(rows, -1)
+        ids = self.answer_ids.expand(rows, -1)
+        return answer_log_prob(logits, pos, ids).exp()
+
+    def gradients(self, groups: list[RowGroup], points: list[torch.Tensor]) -> list[torch.Tensor]:
+        rows = groups[-1].hi
+        with torch.enable_grad(), self.adapter.patch(make_replacer(groups, points, position=0)):
+            prob = self._prob(self._tail_logits(rows))  # [rows]; the gradient target is P
+            return list(torch.autograd.grad(prob.sum(), points))

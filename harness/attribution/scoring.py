@@ -1,0 +1,114 @@
+"""Answer probabilities and top-1 predictions, batched over queries, usable under
+``adapter.intervene(...)`` (the target positions are declared for you).
+
+``P(answer)`` is the softmax probability of the object's first token at the target position,
+or with ``full_object=True`` the product over all object tokens (teacher forcing for causal
+models, one mask per token for masked models), computed in log space. The softmax is always
+computed in float32, whatever the weights' dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from harness.attribution.query import ClozeQuery, EncodedQuery, as_encoded
+
+
+def answer_log_prob(logits: torch.Tensor, positions: torch.Tensor, answer_ids: torch.Tensor) -> torch.Tensor:
+    """``Σ_k log softmax(logits[b, positions[b, k]])[answer_ids[b, k]]`` per row, float32.
+
+    logits ``[B, S, V]``; positions, answer_ids ``[B, K]`` (entries with ``answer_ids < 0``
+    are padding and ignored). Returns ``[B]``.
+    """
+    valid = answer_ids >= 0  # [B, K]
+    rows = torch.arange(logits.shape[0], device=logits.device)[:, None]
+    picked = logits[rows, positions.clamp(min=0)].float()  # [B, K, V]
+    logp = picked.log_softmax(-1).gather(-1, answer_ids.clamp(min=0)[..., None])[..., 0]
+    return (logp * valid).sum(-1)  # [B]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's top-1 token at the first answer position."""
+
+    top_token_id: int
+    target_token_id: int  # the object's first token
+    probability: float  # P(object's first token)
+
+    @property
+    def correct(self) -> bool:
+        return self.top_token_id == self.target_token_id
+
+
+def _batches(encoded: list[EncodedQuery], batch_size: int) -> list[list[int]]:
+    return [list(range(i, min(i + batch_size, len(encoded)))) for i in range(0, len(encoded), batch_size)]
+
+
+@torch.no_grad()
+def _run(adapter: Any, batch: list[EncodedQuery]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded forward pass: returns logits ``[B, S, V]``, answer positions and ids
+    ``[B, K]`` (ids padded with -1), all on the model's device."""
+    dev = adapter.device
+    width = max(len(e.input_ids) for e in batch)
+    k = max(len(e.answer_ids) for e in batch)
+    ids = torch.full((len(batch), width), adapter.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    pos = torch.zeros((len(batch), k), dtype=torch.long)
+    ans = torch.full((len(batch), k), -1, dtype=torch.long)
+    for b, e in enumerate(batch):
+        ids[b, : len(e.input_ids)] = e.input_ids
+        mask[b, : len(e.input_ids)] = 1
+        pos[b, : len(e.answer_positions)] = e.answer_positions
+        ans[b, : len(e.answer_ids)] = e.answer_ids
+    targets = torch.tensor([e.target_position for e in batch], device=dev)
+    with adapter.targeting(targets):
+        logits, _ = adapter.forward(ids.to(dev), attention_mask=mask.to(dev))
+    return logits, pos.to(dev), ans.to(dev)
+
+
+def answer_probabilities(
+    adapter: Any,
+    queries: Sequence[ClozeQuery | EncodedQuery],
+    full_object: bool = False,
+    batch_size: int = 16,
+) -> list[float]:
+    """``P(answer)`` for each query (see the module docstring), in batches."""
+    encoded = [as_encoded(adapter, q, full_object) for q in queries]
+    out: list[float] = []
+    for idx in _batches(encoded, batch_size):
+        logits, pos, ans = _run(adapter, [encoded[i] for i in idx])
+        out.extend(answer_log_prob(logits, pos, ans).exp().tolist())
+    return out
+
+
+def answer_probability(adapter: Any, query: ClozeQuery | EncodedQuery, full_object: bool = False) -> float:
+    """``P(answer)`` for one query. Under ``adapter.intervene(spec)`` the intervention is
+    applied at this query's target position."""
+    return answer_probabilities(adapter, [query], full_object)[0]
+
+
+def predict_batch(
+    adapter: Any, queries: Sequence[ClozeQuery | EncodedQuery], batch_size: int = 16
+) -> list[Prediction]:
+    """Top-1 prediction at the first answer position of each query."""
+    encoded = [as_encoded(adapter, q, False) if isinstance(q, ClozeQuery) else q for q in queries]
+    out: list[Prediction] = []
+    for idx in _batches(encoded, batch_size):
+        logits, pos, ans = _run(adapter, [encoded[i] for i in idx])
+        rows = torch.arange(len(idx), device=logits.device)
+        first = logits[rows, pos[:, 0]].float().softmax(-1)  # [B, V]
+        top = first.argmax(-1)
+        prob = first[rows, ans[:, 0]]
+        for b in range(len(idx)):
+            out.append(Prediction(int(top[b]), int(ans[b, 0]), float(prob[b])))
+    return out
+
+
+def predict(adapter: Any, query: ClozeQuery | EncodedQuery) -> Prediction:
+    """Top-1 prediction for one query; ``.correct`` says whether it is the object's first
+    token."""
+    return predict_batch(adapter, [query])[0]

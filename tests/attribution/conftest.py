@@ -1,0 +1,26 @@
+"""Fixtures: tiny random models (built offline from configs) and their adapters."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from harness.adapters import get_adapter
+from harness.adapters.tiny import tiny_model
+from harness.attribution import ClozeQuery
+
+# Answers that the tiny tokenizers split into several tokens (checked in test_query.py).
+SINGLE = ClozeQuery("The capital of France is", "Paris", ".")
+MULTI = ClozeQuery("Dante Alighieri was born in", "Parisberg", ".")
+
+
+@pytest.fixture
+def make_adapter():
+    """``make_adapter(family, seed=0, dtype=torch.float32, **config_overrides)``: a fresh
+    model each call (tests may edit weights)."""
+
+    def make(family: str, seed: int = 0, dtype: torch.dtype = torch.float32, **overrides):
+        model, tok = tiny_model(family, seed=seed, dtype=dtype, **overrides)
+        return get_adapter(model, tok)
+
+    return make
