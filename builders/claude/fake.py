@@ -62,6 +62,7 @@ class FakeClaude:
             self._n += 1
             n = self._n
         path = request.url.path
+        path = path[path.find("/v1/"):]  # behind a proxy's prefix ($ANTHROPIC_BASE_URL)
         if request.method == "POST" and path == "/v1/messages":
             with self._lock:
                 status = self.fail.pop(0) if self.fail else None
