@@ -27,7 +27,6 @@ engine's raw SAIG sums (exact IG per baseline) for the AMIG score.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -38,33 +37,58 @@ from harness.localizers.selection import coarse, min_count, refine
 from harness.registry import register
 
 
+@torch.no_grad()
+def adapted_baselines(adapter: Any, enc: Any) -> torch.Tensor:
+    """``[T', L, N]`` float32: for each query token, the target-position activations of
+    the sentence with that token replaced by eos (causal) or the mask token (masked). One
+    forward pass per sentence (batching would change the rounding)."""
+    ids = enc.input_ids[: enc.prompt_length] if enc.is_causal else enc.input_ids
+    out = []
+    for pos in enc.token_positions.tolist():
+        sentence = ids.clone()
+        sentence[pos] = adapter.baseline_token_id
+        with adapter.capture() as acts:
+            adapter.forward(sentence[None].to(adapter.device))
+        out.append(torch.stack([acts[layer][0, enc.target_position] for layer in range(adapter.n_layers)]))
+    if not out:
+        raise ValueError("AMIG needs at least one non-special query token")
+    return torch.stack(out).float()
+
+
 def amig_attribution(
     adapter: Any, query: Any, steps: int = 20, full_object: bool = False, max_rows: int = 256
 ) -> tuple[torch.Tensor, float]:
     """AMIG's adapted-baseline score of every neuron: ``(raw [L, N] float32 CPU, P(answer))``.
 
-    Built on the engine's path runners (one batched forward/backward per chunk of
-    (layer, step) rows), see the module docstring for the formula.
+    Uses the engine's path runners (``PathRunner``: batched forward, one backward per chunk
+    of at most ``max_rows`` (layer, step) rows); see the module docstring for the formula.
     """
     from harness.attribution.causal import CausalRunner
-    from harness.attribution.engine import plan_chunks
+    from harness.attribution.engine import RowGroup
     from harness.attribution.masked import MaskedRunner
     from harness.attribution.query import as_encoded
-    from harness.attribution.saig import saig_baselines
 
+    if steps < 1 or max_rows < 1:
+        raise ValueError(f"steps and max_rows must be >= 1, got {steps}, {max_rows}")
     enc = as_encoded(adapter, query, full_object)
     runner = CausalRunner(adapter, enc) if adapter.is_causal else MaskedRunner(adapter, enc)
     real = runner.real  # [L, N]
-    mean_baseline = saig_baselines(adapter, enc, max_rows).mean(0).to(real.device)  # [L, N]
+    mean_baseline = adapted_baselines(adapter, enc).mean(0).to(real.device)  # [L, N]: b̄
+    alphas = torch.arange(steps, dtype=torch.float32) / steps  # left Riemann sum: i/M, i = 0..M-1
+    rows = [(layer, i) for layer in range(real.shape[0]) for i in range(steps)]
     scores = torch.zeros_like(real)
-    for groups in plan_chunks(real.shape[0], 1, steps, max_rows):
-        # the engine's right-sum α_k = k/M (k = 1..M) shifted to AMIG's left sum i/M (i = 0..M-1)
-        groups = [dataclasses.replace(g, alpha=g.alpha - 1.0 / steps) for g in groups]
-        points = []
-        for g in groups:
-            a = g.alpha.to(real.device)[:, None]
-            b = mean_baseline[g.layer]
-            points.append((b + a * (real[g.layer] - b)).detach().requires_grad_(True))
+    for start in range(0, len(rows), max_rows):
+        chunk = rows[start : start + max_rows]
+        groups, points, lo = [], [], 0
+        for layer in dict.fromkeys(lay for lay, _ in chunk):
+            alpha = alphas[[i for lay, i in chunk if lay == layer]]
+            groups.append(
+                RowGroup(layer, lo, lo + len(alpha), torch.zeros(len(alpha), dtype=torch.long), alpha)
+            )
+            lo += len(alpha)
+            b = mean_baseline[layer]
+            x = b + alpha.to(real.device)[:, None] * (real[layer] - b)  # [n, N] path points
+            points.append(x.detach().requires_grad_(True))
         for g, grad in zip(groups, runner.gradients(groups, points), strict=True):
             scores[g.layer] += real[g.layer] * grad.float().sum(0) / steps  # w ⊙ grad / M
     return scores.cpu(), runner.base_prob

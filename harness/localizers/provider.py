@@ -4,7 +4,9 @@ Every localizer of a run asks the same :class:`EngineProvider` for its scores, s
 five localizers costs the gradients of one. Two caches:
 
 * **in memory** (per fact): every raw ``[L, N]`` attribution computed since the last
-  :meth:`EngineProvider.clear`, which the harness calls between facts;
+  :meth:`EngineProvider.clear`, which the harness calls between facts; least recently
+  used entries are dropped past ``max_memory_bytes`` (4 GiB), so a run that forgets to
+  clear cannot grow without bound;
 * **on disk** (optional, :class:`DiskCache`): one safetensors file per attribution, keyed by
   the SHA-256 of (model id, method, steps, full_object, query); written atomically
   (temporary file + ``os.replace``) and bounded in size by evicting the least recently used
@@ -23,6 +25,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +186,7 @@ class EngineProvider:
         max_rows: rows per batched forward pass in the engine.
         cache_dir, max_cache_bytes: the optional on-disk cache.
         methods: override or extend the attribution methods (name -> :data:`MethodFn`).
+        max_memory_bytes: bound of the in-memory cache (least recently used dropped first).
     """
 
     def __init__(
@@ -195,6 +199,7 @@ class EngineProvider:
         cache_dir: str | Path | None = None,
         max_cache_bytes: int = 2 * 1024**3,
         methods: Mapping[str, MethodFn] | None = None,
+        max_memory_bytes: int = 4 * 1024**3,
     ) -> None:
         self.adapter = adapter
         if model_id is None:
@@ -208,7 +213,9 @@ class EngineProvider:
         self.max_rows = max_rows
         self.methods: dict[str, MethodFn] = {**DEFAULT_METHODS, **dict(methods or {})}
         self.disk = DiskCache(cache_dir, max_cache_bytes) if cache_dir is not None else None
-        self._memory: dict[str, tuple[torch.Tensor, float]] = {}
+        self.max_memory_bytes = max_memory_bytes
+        self._memory: OrderedDict[str, tuple[torch.Tensor, float]] = OrderedDict()
+        self._memory_bytes = 0
         self.stats = ProviderStats()
 
     @property
@@ -218,6 +225,7 @@ class EngineProvider:
     def clear(self) -> None:
         """Forget the in-memory attributions (call between facts)."""
         self._memory.clear()
+        self._memory_bytes = 0
 
     def _get(self, query: ClozeQuery, method: str, steps: int | None) -> tuple[torch.Tensor, float]:
         if method not in self.methods:
@@ -227,6 +235,7 @@ class EngineProvider:
         hit = self._memory.get(key)
         if hit is not None:
             self.stats.memory_hits += 1
+            self._memory.move_to_end(key)
             return hit
         found = self.disk.get(key) if self.disk is not None else None
         if found is not None:
@@ -238,8 +247,15 @@ class EngineProvider:
             self.stats.by_method[method] = self.stats.by_method.get(method, 0) + 1
             if self.disk is not None:
                 self.disk.put(key, *found)
-        self._memory[key] = found
+        self._remember(key, found)
         return found
+
+    def _remember(self, key: str, entry: tuple[torch.Tensor, float]) -> None:
+        self._memory[key] = entry
+        self._memory_bytes += entry[0].nbytes
+        while self._memory_bytes > self.max_memory_bytes and len(self._memory) > 1:
+            _, (old, _) = self._memory.popitem(last=False)
+            self._memory_bytes -= old.nbytes
 
     def attribute(
         self, query: ClozeQuery, method: str = "saig", *, steps: int | None = None, normalized: bool = True

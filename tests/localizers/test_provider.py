@@ -153,3 +153,16 @@ def test_disk_cache_keeps_a_lone_oversized_file_and_drops_corrupt_ones(tmp_path)
     assert cache.get("big") is not None
     cache.path("bad").write_bytes(b"not a safetensors file")
     assert cache.get("bad") is None and not cache.path("bad").exists()
+
+
+def test_memory_cache_is_bounded():
+    entry = torch.zeros(SHAPE).nbytes
+    provider, saig, _, _ = make_provider(max_memory_bytes=2 * entry)
+    a, b, c = query("en", 0), query("en", 1), query("en", 2)
+    for q in (a, b, a, c):  # a is refreshed, so c evicts b
+        provider.attribute(q)
+    assert len(saig.calls) == 3
+    provider.attribute(a)
+    assert len(saig.calls) == 3
+    provider.attribute(b)
+    assert len(saig.calls) == 4
