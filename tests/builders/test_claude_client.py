@@ -12,7 +12,14 @@ import pytest
 from builders.claude import client as claude_client
 from builders.claude.cache import ResponseCache, request_key
 from builders.claude.client import (
-    ClaudeError, Failure, Request, Sender, answer_text, make_client, message_body, read_api_key,
+    ClaudeError,
+    Failure,
+    Request,
+    Sender,
+    answer_text,
+    make_client,
+    message_body,
+    read_api_key,
 )
 from builders.claude.cost import UsageTally, cost, estimate_tokens
 from builders.claude.fake import FakeClaude, http_client, prompt_of
@@ -238,7 +245,7 @@ def test_cost_and_token_estimates():
     assert cost("claude-opus-5-5", 0, 1_000_000, batch=True) == pytest.approx(10.0)
     assert cost("claude-opus-5-5", 0, 0, cache_write=1_000_000, cache_read=1_000_000) == \
         pytest.approx(4.0 * 1.25 + 4.0 * 0.1)
-    assert cost("claude-sonnet-4-5-20250929", 1, 1) is None or True
+    assert cost("claude-haiku-4-5-20251001", 1_000_000, 0) == pytest.approx(1.0)  # a snapshot
     assert cost("unknown-model", 1, 1) is None
     assert estimate_tokens("a" * 400) == 101 and estimate_tokens("首都" * 3) == 5
     tally = UsageTally()

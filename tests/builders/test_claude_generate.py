@@ -205,10 +205,8 @@ def test_exported_cache_rebuilds_without_a_key(monkeypatch, tmp_path):
 
     generate(config(other), no_key)
     assert (other / "gen" / "fi.yaml").read_text() == (tmp_path / "gen" / "fi.yaml").read_text()
-    tampered = out.getvalue().replace("hallintokeskus", "hallintoKESKUS")
-    tampered = tampered.replace('"text": "', '"text": "x', 0)
-    entry = json.loads(tampered)
-    entry["request"]["max_tokens"] = 1
+    entry = json.loads(out.getvalue())
+    entry["request"]["max_tokens"] = 1  # an answer filed under another request's key
     _, _, problems = ResponseCache(tmp_path / "c2").import_(io.StringIO(json.dumps(entry) + "\n"))
     assert problems and "does not match" in problems[0]
 

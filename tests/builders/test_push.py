@@ -26,6 +26,9 @@ from builders.cli import main
 from builders.errors import BuildError
 from builders.publish import plan_upload, push
 
+# huggingface_hub's LFS upload passes bytes as data=, which httpx2 deprecates
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
+
 SOURCES = Path("/work/shared/data")
 ENDPOINT = "https://hub.test"
 TOKEN = "hf_SECRETtoken0123456789"
