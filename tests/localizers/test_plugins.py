@@ -147,3 +147,17 @@ def test_example_plugin_source_is_self_contained():
     pyproject = (root / "pyproject.toml").read_text()
     assert '[project.entry-points."rml_lama.localizers"]' in pyproject
     assert 'topk-mean = "rml_topk_localizer:TopKMean"' in textwrap.dedent(pyproject)
+
+
+def test_docs_example_localizer_runs(fresh_registry):
+    """The "write and register a localizer" example of docs/localizers.md works as written."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "localizers.md").read_text()
+    code = re.search(r"# my_localizers.py\n(.*?)```", doc, re.S).group(1)
+    exec(compile(code, "docs/localizers.md", "exec"), {})
+    m = scores_with(n0_1=1.0, n1_2=0.5, n1_3=0.1)
+    fact, provider = synthetic({"en": [m, m], "zh": [m]})
+    got = run_localizers(fact, provider, {"top-saig": build_localizer("top-saig", {"k": "2"})})["top-saig"]
+    assert isinstance(got, NeuronSet) and got.as_tuples() == [(0, 1), (1, 2)]
