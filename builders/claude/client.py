@@ -151,7 +151,7 @@ class Sender:
             else:
                 todo.setdefault(r.key, r)
         if todo:
-            sent = self._send_batches(todo) if self.batch else self._send_messages(todo)
+            sent = self._send_batch_safely(todo) if self.batch else self._send_messages(todo)
             out.update(sent)
             self.usage.failed += sum(isinstance(v, Failure) for v in sent.values())
         return out
@@ -189,6 +189,17 @@ class Sender:
         return out
 
     # -- Message Batches API ------------------------------------------------------------
+
+    def _send_batch_safely(self, todo: dict[str, Request]) -> dict[str, dict | Failure]:
+        """A batch call that fails after the SDK's retries stops the run: the answers
+        received are cached and a submitted batch is on record, so a rerun resumes."""
+        try:
+            return self._send_batches(todo)
+        except anthropic.APIError as e:
+            if isinstance(e, anthropic.APIStatusError) and _fatal(e):
+                raise ClaudeError(f"the API refused the request ({_describe(e)})") from None
+            raise ClaudeError(f"the Message Batches API failed ({_describe(e)}); run again to "
+                              "resume (a submitted batch is collected, not paid for twice)") from None
 
     def _send_batches(self, todo: dict[str, Request]) -> dict[str, dict | Failure]:
         out: dict[str, dict | Failure] = {}

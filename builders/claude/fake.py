@@ -48,7 +48,7 @@ def http_client(fake: FakeClaude):
 @dataclass
 class FakeClaude:
     respond: Responder
-    fail: list[int] = field(default_factory=list)  # status codes for the next requests
+    fail: list[int] = field(default_factory=list)  # status codes for the next POSTs
     batch_polls: int = 1  # retrieve() calls that see "in_progress" before "ended"
     batch_failures: dict[int, str] = field(default_factory=dict)  # item index -> result type
     requests: list[httpx2.Request] = field(default_factory=list)
@@ -71,6 +71,10 @@ class FakeClaude:
             body = json.loads(request.content)
             return httpx2.Response(200, json=self.message(body, n), headers={"request-id": f"req_{n:04d}"})
         if request.method == "POST" and path == "/v1/messages/batches":
+            with self._lock:
+                status = self.fail.pop(0) if self.fail else None
+            if status is not None:
+                return _error(status)
             return self._create_batch(json.loads(request.content), n)
         m = re.fullmatch(r"/v1/messages/batches/([^/]+)(/results)?", path)
         if m and request.method == "GET":

@@ -240,6 +240,14 @@ def test_interrupted_batch_is_collected_not_resubmitted(fake, tmp_path, monkeypa
     assert not ResponseCache(tmp_path / "cache").pending_batches()
 
 
+def test_batch_api_outage_stops_cleanly_and_keeps_the_cache(fake, tmp_path):
+    sender(tmp_path).fetch(requests(1))
+    fake.fail = [529] * 10
+    with pytest.raises(ClaudeError, match="run again to resume"):
+        sender(tmp_path, batch=True).fetch(requests(3))
+    assert len(list(ResponseCache(tmp_path / "cache").entries())) == 1
+
+
 def test_cost_and_token_estimates():
     assert cost("claude-opus-5-5", 1_000_000, 0) == pytest.approx(4.0)
     assert cost("claude-opus-5-5", 0, 1_000_000, batch=True) == pytest.approx(10.0)
