@@ -208,7 +208,11 @@ class Sender:
         for record in self.cache.pending_batches():
             if waiting.keys() & record["requests"].keys():
                 log.info("resuming batch %s", record["batch_id"])
-                self._collect(record["batch_id"], record["requests"], out, waiting)
+                try:
+                    self._collect(record["batch_id"], record["requests"], out, waiting)
+                except anthropic.NotFoundError:  # deleted, or its results expired: ask anew
+                    log.warning("batch %s is gone; its requests are sent again", record["batch_id"])
+                    self.cache.drop_batch(record["batch_id"])
         for attempt in range(self.batch_resubmits + 1):
             if not waiting:
                 break

@@ -240,6 +240,14 @@ def test_interrupted_batch_is_collected_not_resubmitted(fake, tmp_path, monkeypa
     assert not ResponseCache(tmp_path / "cache").pending_batches()
 
 
+def test_a_vanished_batch_on_record_is_sent_again(fake, tmp_path):
+    reqs = requests(2)
+    ResponseCache(tmp_path / "cache").save_batch("msgbatch_gone", {r.key: r.body for r in reqs})
+    out = sender(tmp_path, batch=True).fetch(reqs)
+    assert all(isinstance(v, dict) for v in out.values())
+    assert not ResponseCache(tmp_path / "cache").pending_batches()
+
+
 def test_batch_api_outage_stops_cleanly_and_keeps_the_cache(fake, tmp_path):
     sender(tmp_path).fetch(requests(1))
     fake.fail = [529] * 10
