@@ -153,7 +153,7 @@ def judge(job: Job, candidates: list[str], rnd: int, provenance: dict, want: int
             source = "the curated bank" if key in job.existing else "an accepted template"
             failed = [("duplicate", f"same as {other!r} ({source}) after normalization")]
         if failed:
-            rule, reason = failed[0]
+            rule, reason = failed[0][0], "; ".join(why for _, why in failed)
             job.rejected.append({"template": cand, "rule": rule, "reason": reason})
             job.rejections += [Rejection(r, why, job.language, job.relation, cand, source=where)
                                for r, why in failed]
