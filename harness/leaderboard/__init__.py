@@ -114,6 +114,8 @@ def build_leaderboard(
     from harness.leaderboard.html import render_page
     from harness.leaderboard.tables import write_tables
 
+    if isinstance(runs, str | Path | RunFolder):
+        runs = [runs]
     out = Path(out_dir)
     sub_dir = (out / "submissions") if submissions is True else (Path(submissions) if submissions else None)
     sources, warnings = load_sources(runs, sub_dir)

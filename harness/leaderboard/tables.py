@@ -11,6 +11,14 @@ Adding a task is a few lines::
 
 A task with no builder whose rows have a localizer and a language gets one table per
 numeric field; any other is skipped with a warning.
+
+What :func:`per_language` reads from a summary row: the localizer (``localizer``, or
+``method``), the language (``language``, or ``target``; ``avg``/``all`` marks the task's own
+average, used for the avg column instead of the mean over languages), the count shown next to
+a value (``queries``, or ``n``, or ``facts``), ``source`` for the en→x headers of the edit
+tasks (default ``en``), and the metric fields named in :data:`TABLES`: ``reliability``,
+``generality``, ``locality`` (edit-erasure, edit-update); ``accuracy`` (enhance-low-resource);
+``acc_new``, ``acc_old``, ``acc_avg`` (inject). Rates are fractions in [0, 1].
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ LOCALIZER_LABELS = {
 ABLATION = ("matrice", "matrice-no-uaq", "matrice-no-ual")
 N_KEYS = ("queries", "n", "facts")  # the count shown next to a value, first present
 LANGUAGE_KEYS = ("language", "target", "lang")
+AVERAGES = ("avg", "average", "all", "mean")  # a row's "language" when the task averaged itself
 
 
 def localizer_label(name: str) -> str:
@@ -208,11 +217,14 @@ def per_language(
             # per model: [(language, header)] in the paper's language order
             langs: dict[str, list[tuple[str, str]]] = {}
             for model in models:
-                present = language_order([k[2] for k in cells if k[0] == model])
+                present = language_order([k[2] for k in cells if k[0] == model and k[2] not in AVERAGES])
                 if present:
                     first = {k[2]: rs[0] for k, rs in cells.items() if k[0] == model}
                     langs[model] = [(lang, header(first[lang], lang)) for lang in present]
-            with_avg = {model: average and len(ls) > 1 for model, ls in langs.items()}
+            own_avg = {model: next((a for a in AVERAGES if any(k[0] == model and k[2] == a for k in cells)),
+                                   None) for model in langs}
+            with_avg = {model: own_avg[model] is not None or (average and len(ls) > 1)
+                        for model, ls in langs.items()}
             columns = []
             for model, ls in langs.items():
                 columns += [Column(f"{model}:{h}", h, model) for _, h in ls]
@@ -225,11 +237,15 @@ def per_language(
                     got = [Cell(*_aggregate(cells.get((model, loc, lang), []), key, n_key), m.fmt)
                            for lang, _ in ls]
                     row_cells += got
-                    if with_avg[model]:
+                    if own_avg[model] is not None:  # the task's own average row
+                        avg_rows = cells.get((model, loc, own_avg[model] or ""), [])
+                        row_cells.append(Cell(*_aggregate(avg_rows, key, n_key), m.fmt))
+                    elif with_avg[model]:
                         row_cells.append(_mean_cell(got, m.fmt))
                 out_rows.append(Row(loc, localizer_label(loc), tuple(row_cells)))
+            computed = any(with_avg[x] and own_avg[x] is None for x in langs)
             caption = m.caption + (" The avg column is the unweighted mean over the languages."
-                                   if any(with_avg.values()) else "")
+                                   if computed else "")
             tables.append(Table(f"{task}-{m.slug}", m.title, caption.strip(), tuple(columns),
                                 tuple(out_rows), has_n=n_key is not None))
         return tables

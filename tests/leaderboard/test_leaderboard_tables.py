@@ -179,3 +179,17 @@ def test_written_files_parse(built) -> None:
         else:
             lines = [line for line in text.splitlines() if line.startswith("|")]
             assert len({line.count(" | ") for line in lines if "---" not in line}) == 1
+
+
+def test_a_task_average_row_fills_the_avg_column(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "r", "tiny-gpt")
+    summary = _summary(run)
+    summary["tasks"]["enhance-low-resource"] = [
+        {"localizer": "matrice", "language": lang, "accuracy": acc, "queries": 10}
+        for lang, acc in (("fi", 0.5), ("hu", 0.25), ("all", 0.4))
+    ]
+    (run / "summary.json").write_text(json.dumps(summary))
+    table = _tables(run)["enhance-low-resource-accuracy"]
+    assert [c.label for c in table.columns] == ["fi", "hu", "avg"]
+    assert [c.value for c in table.rows[0].cells] == [0.5, 0.25, 0.4]  # not the mean 0.375
+    assert "unweighted mean" not in table.caption
