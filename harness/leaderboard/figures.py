@@ -64,12 +64,15 @@ def layer_distribution(rows: Sequence[dict], models: Sequence[str]) -> Figure | 
     axes = fig.subplots(1, len(present), squeeze=False)[0]
     for ax, model in zip(axes, present, strict=True):
         for loc in locs:
-            pts = sorted((int(r["layer"]), _finite(r.get("share")))
-                         for r in rows if r[MODEL] == model and row_localizer(r) == loc)
-            pts = [(x, y) for x, y in pts if y is not None]
-            if pts:
-                ax.plot([x for x, _ in pts], [100 * y for _, y in pts], marker="o", markersize=3,
-                        label=localizer_label(loc), color=color(loc, locs))
+            xs, ys = [], []
+            for r in sorted((r for r in rows if r[MODEL] == model and row_localizer(r) == loc),
+                            key=lambda r: int(r["layer"])):
+                if (share := _finite(r.get("share"))) is not None:
+                    xs.append(int(r["layer"]))
+                    ys.append(100 * share)
+            if xs:
+                ax.plot(xs, ys, marker="o", markersize=3, label=localizer_label(loc),
+                        color=color(loc, locs))
         ax.set_title(model)
         ax.set_xlabel("layer")
         ax.set_ylabel("share of LAKNs (%)")

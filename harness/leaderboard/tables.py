@@ -164,8 +164,9 @@ def _aggregate(rows: Sequence[dict], key: str, n_key: str | None) -> tuple[float
         return None, n
     if len(pairs) == 1:
         return pairs[0][0], n
-    if all(c is not None and c > 0 for _, c in pairs):
-        return sum(v * c for v, c in pairs) / sum(c for _, c in pairs), n  # type: ignore[misc]
+    weighted = [(v, c) for v, c in pairs if c is not None and c > 0]
+    if len(weighted) == len(pairs):
+        return sum(v * c for v, c in weighted) / sum(c for _, c in weighted), n
     return sum(v for v, _ in pairs) / len(pairs), n
 
 
@@ -399,15 +400,15 @@ def to_csv(table: Table) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     head = ["localizer"]
-    for c in table.columns:
-        head += [c.key, f"{c.key}:n"] if table.has_n else [c.key]
+    for col in table.columns:
+        head += [col.key, f"{col.key}:n"] if table.has_n else [col.key]
     w.writerow(head)
     for row in table.rows:
         line = [row.key]
-        for c in row.cells:
-            line.append("" if c.value is None else repr(c.value))
+        for cell in row.cells:
+            line.append("" if cell.value is None else repr(cell.value))
             if table.has_n:
-                line.append("" if c.n is None else str(c.n))
+                line.append("" if cell.n is None else str(cell.n))
         w.writerow(line)
     return buf.getvalue()
 
