@@ -1,0 +1,272 @@
+"""``inject`` (paper Table V): teach the model a new fact by fine-tuning only its LAKNs, and
+compare with fine-tuning everything (Direct_FT).
+
+**Q_new**: the fact, when the model does not know it. For the tiny models (a ``splits.json``
+beside the weights, or ``ctx.options["splits"]``) that is the ``held_out`` split, the facts
+they were never trained on (their first-token accuracy on those is not 0: objects share first
+tokens); for any other model it is a fact none of whose queries, in any of the run's
+languages, is answered correctly. Other facts get no record.
+
+**Q_old**: the knowledge that must survive. ``inject_old_facts`` facts (default 10), the first
+in a seeded order of the dataset (``random.Random(seed)``; the tiny models' ``known`` split
+only) that the model answers correctly in at least one language; Q_old in language x is
+every query in x of these facts that the unedited model answers correctly (so its accuracy
+starts at 1). The sample is drawn once per task and model, and cached.
+
+**Fine-tuning**: the fact's queries in every language, completed with the object; the loss is
+the mean negative log-likelihood of the object tokens (causal models: teacher forcing after
+the prompt; masked models: at the masks, one per object token). Adam (no weight decay),
+``inject_steps`` full-batch steps (default 10) at ``inject_lr`` (default 1e-3), the same for
+every method, seeded with the run's seed. The model stays in eval mode (no dropout).
+
+* a localizer's row (``matrice``, ``amig``, ...): only the selected neurons' FFN weights
+  train: for each selected ``(l, i)``, the slices ``neuron_input_parameters(l)`` give to
+  neuron ``i`` (the weights and bias that compute it) and row ``i`` of
+  ``neuron_output_weights(l)`` (what it writes). Every other parameter is frozen, and inside
+  the trained tensors the gradient is masked to those slices, so with Adam (no decay) nothing
+  else moves: a zero gradient gives a zero step.
+* ``direct-ft``: every parameter trains.
+
+The touched tensors are copied before and written back after every method (on the CPU for
+``direct-ft``), so each method starts from, and leaves, the unedited model.
+
+**Records** (one per Q_new fact, method and language): ``localizer`` (the method),
+``language``, ``new_n``/``new_ok``/``new_ok_before`` (the fact's queries in the language and
+how many are right after / before fine-tuning), ``old_n``/``old_ok`` (Q_old in the language,
+right after fine-tuning), ``trained`` (number of trainable scalars), ``steps``, ``lr``,
+``loss_first``, ``loss_last``, ``new_by`` (``split`` or ``predictions``).
+
+**Summary rows** (per method and language): ``new_accuracy`` (mean over facts of
+new_ok/new_n), ``new_accuracy_before``, ``old_accuracy`` (mean over facts of old_ok/old_n),
+``average`` (of new and old accuracy), ``facts``, ``new_queries``, ``old_queries`` (|Q_old|).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from harness.attribution import ClozeQuery, encode_query, predict_batch
+from harness.attribution.scoring import answer_log_prob
+from harness.data import Fact
+from harness.registry import register
+from harness.tasks.base import TaskContext, by_layer
+from harness.tasks.pool import (
+    fact_pool,
+    nanmean,
+    owning_parameter,
+    ratio,
+    restored,
+    same_view,
+    sample_facts,
+    splits_of,
+)
+from harness.tasks.suppress_enhance import unedited
+
+DIRECT_FT = "direct-ft"
+DEFAULT_STEPS = 10
+DEFAULT_LR = 1e-3
+OLD_FACTS = 10
+
+Trainable = dict[str, tuple[torch.nn.Parameter, torch.Tensor | None]]  # name -> (param, mask)
+
+
+def neuron_slices(adapter: Any, neuron_set: Any) -> Trainable:
+    """The parameters that feed and read the set's neurons, each with a bool mask (same
+    shape) that is True on the neurons' slices."""
+    model = adapter.model
+    out: Trainable = {}
+
+    def mask_of(name: str, p: torch.nn.Parameter) -> torch.Tensor:
+        if name not in out:
+            out[name] = (p, torch.zeros_like(p, dtype=torch.bool))
+        return out[name][1]
+
+    for layer, idx in by_layer(neuron_set).items():
+        for npar in adapter.neuron_input_parameters(layer):
+            name, p = owning_parameter(model, npar.parameter)
+            view = same_view(mask_of(name, p), npar.parameter, p)
+            view.index_fill_(npar.dim, idx.to(view.device), True)
+        weights = adapter.neuron_output_weights(layer)  # [N, D], maybe a transposed view
+        name, p = owning_parameter(model, weights)
+        same_view(mask_of(name, p), weights, p)[idx.to(p.device)] = True
+    return out
+
+
+def all_parameters(adapter: Any) -> Trainable:
+    return {name: (p, None) for name, p in adapter.model.named_parameters()}
+
+
+def _batch(adapter: Any, queries: Sequence[ClozeQuery]) -> tuple[torch.Tensor, ...]:
+    """Right-padded teacher-forced batch: ids, attention mask, answer positions and ids."""
+    enc = [encode_query(adapter, q, full_object=True) for q in queries]
+    width = max(len(e.input_ids) for e in enc)
+    k = max(len(e.answer_ids) for e in enc)
+    ids = torch.full((len(enc), width), adapter.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(enc), width), dtype=torch.long)
+    pos = torch.zeros((len(enc), k), dtype=torch.long)
+    ans = torch.full((len(enc), k), -1, dtype=torch.long)
+    for b, e in enumerate(enc):
+        ids[b, : len(e.input_ids)] = e.input_ids
+        mask[b, : len(e.input_ids)] = 1
+        pos[b, : len(e.answer_positions)] = e.answer_positions
+        ans[b, : len(e.answer_ids)] = e.answer_ids
+    dev = adapter.device
+    return ids.to(dev), mask.to(dev), pos.to(dev), ans.to(dev)
+
+
+def finetune(
+    adapter: Any, queries: Sequence[ClozeQuery], trainable: Trainable, steps: int, lr: float,
+    seed: int = 0,
+) -> list[float]:
+    """Full-batch Adam on the object tokens of ``queries``, only ``trainable`` changing (and
+    inside a masked tensor only where its mask is True). Edits the model in place; returns
+    the loss before each step."""
+    if not trainable or steps <= 0 or not queries:
+        return []
+    torch.manual_seed(seed)
+    model = adapter.model
+    flags = {name: p.requires_grad for name, p in model.named_parameters()}
+    hooks = []
+    try:
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for p, mask in trainable.values():
+            p.requires_grad_(True)
+            if mask is not None:
+                hooks.append(p.register_hook(lambda g, m=mask: g * m.to(g.dtype)))
+        opt = torch.optim.Adam([p for p, _ in trainable.values()], lr=lr, weight_decay=0.0)
+        ids, attn, pos, ans = _batch(adapter, queries)
+        n_tokens = (ans >= 0).sum().clamp(min=1)
+        losses = []
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            logits, _ = adapter.forward(ids, attention_mask=attn)
+            loss = -answer_log_prob(logits, pos, ans).sum() / n_tokens
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        return losses
+    finally:
+        for h in hooks:
+            h.remove()
+        for name, p in model.named_parameters():
+            p.requires_grad_(flags[name])
+            p.grad = None
+
+
+@register("task", "inject")
+class Inject:
+    """Accuracy on a new fact (Q_new) and on known ones (Q_old) after fine-tuning only the
+    LAKNs, or everything (``direct-ft``) (Table V)."""
+
+    name = "inject"
+    requires: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self._old: dict[tuple[int, tuple[str, ...]], dict[str, list[ClozeQuery]]] = {}
+
+    def is_new(self, ctx: TaskContext, fact: Fact) -> str | None:
+        """How the fact qualifies as Q_new (``split``/``predictions``), or None."""
+        splits = splits_of(ctx)
+        if splits is not None:
+            return "split" if fact.uuid in set(splits.held_out) else None
+        base = unedited(ctx, fact)
+        return "predictions" if not any(p.correct for ps in base.values() for p in ps) else None
+
+    def old_queries(self, ctx: TaskContext, languages: tuple[str, ...]) -> dict[str, list[ClozeQuery]]:
+        """Q_old per language (see the module docstring), drawn once per model."""
+        key = (id(ctx.adapter.model), languages)
+        if key in self._old:
+            return self._old[key]
+        pool = fact_pool(ctx, languages)
+        splits = splits_of(ctx)
+        if splits is not None:
+            known = set(splits.known)
+            pool = {u: f for u, f in pool.items() if u in known}
+        k = int(ctx.options.get("inject_old_facts", OLD_FACTS))
+        out: dict[str, list[ClozeQuery]] = {lang: [] for lang in languages}
+
+        def keep(f: Fact) -> bool:
+            right = {}
+            for lang in languages:
+                preds = predict_batch(ctx.adapter, f.queries[lang], batch_size=ctx.batch_size)
+                right[lang] = [q for q, p in zip(f.queries[lang], preds, strict=True) if p.correct]
+            if not any(right.values()):
+                return False
+            for lang, qs in right.items():
+                out[lang].extend(qs)
+            return True
+
+        sample_facts(pool, k, ctx.seed, keep, scan=20 * k)
+        self._old[key] = out
+        return out
+
+    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, Any]) -> list[dict]:
+        new_by = self.is_new(ctx, fact)
+        if new_by is None:
+            return []
+        steps = int(ctx.options.get("inject_steps", DEFAULT_STEPS))
+        lr = float(ctx.options.get("inject_lr", DEFAULT_LR))
+        languages = tuple(fact.queries)
+        old = self.old_queries(ctx, languages)
+        base = unedited(ctx, fact)
+        train_on = [q for qs in fact.queries.values() for q in qs]
+        methods: dict[str, Trainable] = {loc: neuron_slices(ctx.adapter, nset)
+                                         for loc, nset in neurons.items()}
+        methods[DIRECT_FT] = all_parameters(ctx.adapter)
+        out = []
+        for method, trainable in methods.items():
+            touched = {name: p for name, (p, _) in trainable.items()}
+            with restored(touched, offload=method == DIRECT_FT):
+                losses = finetune(ctx.adapter, train_on, trainable, steps, lr, ctx.seed)
+                for lang in languages:
+                    mine = predict_batch(ctx.adapter, fact.queries[lang], batch_size=ctx.batch_size)
+                    theirs = predict_batch(ctx.adapter, old[lang], batch_size=ctx.batch_size) \
+                        if old[lang] else []
+                    out.append({
+                        "localizer": method,
+                        "language": lang,
+                        "new_n": len(mine),
+                        "new_ok": sum(p.correct for p in mine),
+                        "new_ok_before": sum(p.correct for p in base[lang]),
+                        "old_n": len(theirs),
+                        "old_ok": sum(p.correct for p in theirs),
+                        "trained": int(sum(int(m.sum()) if m is not None else p.numel()
+                                           for p, m in trainable.values())),
+                        "steps": steps,
+                        "lr": lr,
+                        "loss_first": losses[0] if losses else float("nan"),
+                        "loss_last": losses[-1] if losses else float("nan"),
+                        "new_by": new_by,
+                    })
+        return out
+
+    def summarize(self, records: Sequence[dict]) -> list[dict]:
+        return summarize_inject(records)
+
+
+def summarize_inject(records: Sequence[dict]) -> list[dict]:
+    """Rows per (method, language); see the module docstring."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in records:
+        groups[(r["localizer"], r["language"])].append(r)
+    rows = []
+    for (loc, lang), rs in sorted(groups.items()):
+        new = nanmean(ratio(r["new_ok"], r["new_n"]) for r in rs)
+        old = nanmean(ratio(r["old_ok"], r["old_n"]) for r in rs)
+        rows.append({
+            "localizer": loc,
+            "language": lang,
+            "new_accuracy": new,
+            "new_accuracy_before": nanmean(ratio(r["new_ok_before"], r["new_n"]) for r in rs),
+            "old_accuracy": old,
+            "average": (new + old) / 2,
+            "facts": len(rs),
+            "new_queries": sum(r["new_n"] for r in rs),
+            "old_queries": max(r["old_n"] for r in rs),
+        })
+    return rows

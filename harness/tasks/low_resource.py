@@ -1,0 +1,131 @@
+"""``enhance-low-resource`` (paper Fig. 6): do the LAKNs carry English knowledge over to the
+low-resource languages when they are enhanced?
+
+**Q_error** of a fact in a low-resource language x (fi, hu, ja, ko by default) is the set of
+the fact's queries in x that the unedited model answers wrongly (top-1 ≠ the object's first
+token), taken only when the model knows the fact in English: a strict majority of its English
+queries is answered correctly (option ``lowres_english``: ``majority``, the default;
+``first``: its first English query; ``all``; ``any``). English queries come from the fact, or
+from the dataset when the run does not include English. By definition the accuracy on
+Q_error starts at exactly 0.
+
+The fact's LAKNs are then doubled (``manipulated(adapter, nset, "scale", 2.0)``, the
+activation at the query's target position times ``lowres_factor``, default 2) and the
+accuracy on Q_error is read again.
+
+**Records** (one per fact, localizer and low-resource language with a non-empty Q_error):
+``localizer``, ``language``, ``q_error`` (its size), ``fixed`` (how many are right when
+enhanced), ``queries`` (their indices in the fact's queries of that language),
+``n_neurons``, ``english_criterion``, ``factor``; the harness adds ``fact`` and ``relation``.
+
+**Summary rows**, per localizer, language and relation, plus one per localizer and language
+with ``relation: "all"``: ``accuracy_before`` (0.0), ``accuracy`` (after enhancing:
+Σ fixed / Σ q_error, i.e. over the queries of Q_error), ``queries`` (|Q_error|), ``facts``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.attribution import predict_batch
+from harness.data import Fact
+from harness.registry import register
+from harness.tasks.base import TaskContext, manipulated, neuron_pairs
+from harness.tasks.pool import correct, language_queries, ratio
+from harness.tasks.suppress_enhance import unedited
+from rml_lama.languages import LOW_RESOURCE
+
+ENGLISH = "en"
+CRITERIA = ("majority", "first", "all", "any")
+
+
+def knows(flags: Sequence[bool], criterion: str = "majority") -> bool:
+    """Whether per-query correctness ``flags`` (first query first) mean the model knows the
+    fact: ``majority`` (more than half), ``first``, ``all`` or ``any``."""
+    if criterion not in CRITERIA:
+        raise ValueError(f"lowres_english={criterion!r}; valid choices: {', '.join(CRITERIA)}")
+    if not flags:
+        return False
+    if criterion == "first":
+        return bool(flags[0])
+    if criterion == "all":
+        return all(flags)
+    if criterion == "any":
+        return any(flags)
+    return 2 * sum(flags) > len(flags)
+
+
+def q_error(ctx: TaskContext, fact: Fact, criterion: str = "majority") -> dict[str, list[int]]:
+    """``{language: indices of Q_error}`` for the fact's low-resource languages (empty lists
+    when the model does not know the fact in English)."""
+    languages = ctx.options.get("lowres_languages", LOW_RESOURCE)
+    languages = [lang for lang in languages if fact.queries.get(lang)]
+    if ENGLISH in fact.queries:
+        english = [p.correct for p in unedited(ctx, fact)[ENGLISH]]
+    else:
+        english = correct(ctx, language_queries(ctx, fact, ENGLISH))
+    if not knows(english, criterion):
+        return {lang: [] for lang in languages}
+    base = unedited(ctx, fact)
+    return {lang: [i for i, p in enumerate(base[lang]) if not p.correct] for lang in languages}
+
+
+@register("task", "enhance-low-resource")
+class EnhanceLowResource:
+    """Accuracy on Q_error (wrong in fi/hu/ja/ko, known in English) with the LAKNs doubled
+    (Fig. 6)."""
+
+    name = "enhance-low-resource"
+    requires: tuple[str, ...] = ()
+
+    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, Any]) -> list[dict]:
+        criterion = str(ctx.options.get("lowres_english", "majority"))
+        factor = float(ctx.options.get("lowres_factor", 2.0))
+        errors = {lang: ix for lang, ix in q_error(ctx, fact, criterion).items() if ix}
+        out = []
+        for loc, nset in neurons.items():
+            for lang, ix in errors.items():
+                queries = [fact.queries[lang][i] for i in ix]
+                with manipulated(ctx.adapter, nset, "scale", factor):
+                    preds = predict_batch(ctx.adapter, queries, batch_size=ctx.batch_size)
+                out.append({
+                    "localizer": loc,
+                    "language": lang,
+                    "q_error": len(ix),
+                    "fixed": sum(p.correct for p in preds),
+                    "queries": ix,
+                    "n_neurons": len(neuron_pairs(nset)),
+                    "english_criterion": criterion,
+                    "factor": factor,
+                })
+        return out
+
+    def summarize(self, records: Sequence[dict]) -> list[dict]:
+        return summarize_low_resource(records)
+
+
+def summarize_low_resource(records: Sequence[dict]) -> list[dict]:
+    """Accuracy on Q_error per (localizer, language, relation) and per (localizer, language)
+    over all relations (``relation: "all"``)."""
+    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for r in records:
+        groups[(r["localizer"], r["language"], r["relation"])].append(r)
+        groups[(r["localizer"], r["language"], "all")].append(r)
+    rows = []
+    def order(key: tuple[str, str, str]) -> tuple:
+        return key[0], key[1], key[2] != "all", key[2]
+
+    for (loc, lang, rel), rs in sorted(groups.items(), key=lambda kv: order(kv[0])):
+        n = sum(r["q_error"] for r in rs)
+        rows.append({
+            "localizer": loc,
+            "language": lang,
+            "relation": rel,
+            "accuracy_before": 0.0,
+            "accuracy": ratio(sum(r["fixed"] for r in rs), n),
+            "queries": n,
+            "facts": len({r["fact"] for r in rs}),
+        })
+    return rows
