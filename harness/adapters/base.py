@@ -162,14 +162,22 @@ class ModelAdapter(ABC):
     @contextmanager
     def capture(self, layers: Sequence[int] | None = None) -> Iterator[dict[int, torch.Tensor]]:
         """Record the neuron activations: yields ``{layer: act [B, S, N]}``, filled by the
-        forward passes run inside the block (the last pass wins; not detached)."""
+        forward passes run inside the block (the last pass wins; not detached). It records
+        what the output projection actually receives, i.e. after any ``patch`` or
+        ``intervene``, whatever the nesting order."""
         store: dict[int, torch.Tensor] = {}
+        handles = []
+        for layer in range(self.n_layers) if layers is None else layers:
 
-        def record(layer: int, act: torch.Tensor) -> None:
-            store[layer] = act
+            def hook(_module: nn.Module, args: tuple, _out: Any, layer: int = layer) -> None:
+                store[layer] = args[0]  # forward hooks see the inputs after pre-hooks
 
-        with self.patch(record, layers):
+            handles.append(self.ffn_output_projection(layer).register_forward_hook(hook))
+        try:
             yield store
+        finally:
+            for h in handles:
+                h.remove()
 
     @contextmanager
     def targeting(self, positions: torch.Tensor) -> Iterator[None]:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
-from harness.attribution.engine import RowGroup, make_replacer
+from harness.attribution.engine import RowGroup, make_replacer, probability_gradients
 from harness.attribution.query import EncodedQuery
 from harness.attribution.scoring import answer_log_prob
 
@@ -51,7 +51,7 @@ class CausalRunner:
             with adapter.capture() as acts:
                 logits = self._tail_logits(1)
             self.real = torch.stack([acts[layer][0, 0] for layer in range(adapter.n_layers)]).float()
-            self.base_prob = float(self._prob(logits)[0])
+            self.base_prob = float(self._log_prob(logits)[0].exp())
 
     def _tail_logits(self, rows: int) -> torch.Tensor:
         """Run the tail for ``rows`` rows on the cached prefix: ``[rows, K_tail, V]``."""
@@ -60,15 +60,15 @@ class CausalRunner:
         logits, _ = self.adapter.forward(tail, cache=cache, use_cache=cache is not None)
         return logits
 
-    def _prob(self, logits: torch.Tensor) -> torch.Tensor:
-        """``P(answer)`` per row ``[rows]`` (float32 softmax, product over answer tokens)."""
+    def _log_prob(self, logits: torch.Tensor) -> torch.Tensor:
+        """``log P(answer)`` per row ``[rows]`` (float32 softmax, sum over answer tokens)."""
         rows = logits.shape[0]
         pos = self.answer_positions.expand(rows, -1)
         ids = self.answer_ids.expand(rows, -1)
-        return answer_log_prob(logits, pos, ids).exp()
+        return answer_log_prob(logits, pos, ids)
 
     def gradients(self, groups: list[RowGroup], points: list[torch.Tensor]) -> list[torch.Tensor]:
         rows = groups[-1].hi
         with torch.enable_grad(), self.adapter.patch(make_replacer(groups, points, position=0)):
-            prob = self._prob(self._tail_logits(rows))  # [rows]; the gradient target is P
-            return list(torch.autograd.grad(prob.sum(), points))
+            log_prob = self._log_prob(self._tail_logits(rows))  # [rows]
+            return probability_gradients(log_prob, groups, points)  # ∂P/∂x

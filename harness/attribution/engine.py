@@ -108,3 +108,19 @@ def make_replacer(
         return act
 
     return replace
+
+
+def probability_gradients(
+    log_prob: torch.Tensor, groups: list[RowGroup], points: list[torch.Tensor]
+) -> list[torch.Tensor]:
+    """``∂P_row/∂points`` from ``log_prob [rows]`` (log P of each row, float32).
+
+    The gradient target is the probability ``P`` (as Dai et al.), computed as
+    ``∂P/∂x = P · ∂log P/∂x``: backpropagating ``log P`` keeps the gradients at O(1)
+    instead of O(P), so they do not underflow in float16 for small ``P`` (product over
+    object tokens). Rows are independent, so one backward of ``Σ_rows log P`` gives every
+    row's own gradient.
+    """
+    grads = torch.autograd.grad(log_prob.sum(), points)
+    prob = log_prob.detach().exp()  # [rows]
+    return [grad.float() * prob[g.lo : g.hi, None] for g, grad in zip(groups, grads, strict=True)]

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from harness.attribution.engine import RowGroup, make_replacer
+from harness.attribution.engine import RowGroup, make_replacer, probability_gradients
 from harness.attribution.query import EncodedQuery
 from harness.attribution.scoring import answer_log_prob
 
@@ -33,13 +33,13 @@ class MaskedRunner:
         self.real = torch.stack(
             [acts[layer][0, self.position] for layer in range(adapter.n_layers)]
         ).float()  # [L, N]
-        self.base_prob = float(self._prob(logits)[0])
+        self.base_prob = float(self._log_prob(logits)[0].exp())
 
-    def _prob(self, logits: torch.Tensor) -> torch.Tensor:
-        """logits ``[rows, K', V]`` at the answer positions -> ``P(answer)`` ``[rows]``."""
+    def _log_prob(self, logits: torch.Tensor) -> torch.Tensor:
+        """logits ``[rows, K', V]`` at the answer positions -> ``log P(answer)`` ``[rows]``."""
         rows, k = logits.shape[:2]
         pos = torch.arange(k, device=logits.device).expand(rows, -1)
-        return answer_log_prob(logits, pos, self.answer_ids.expand(rows, -1)).exp()
+        return answer_log_prob(logits, pos, self.answer_ids.expand(rows, -1))
 
     def gradients(self, groups: list[RowGroup], points: list[torch.Tensor]) -> list[torch.Tensor]:
         sizes = {g.layer: g.hi - g.lo for g in groups}
@@ -52,5 +52,4 @@ class MaskedRunner:
                     hidden = new if hidden is None else torch.cat([hidden, new])
                 hidden = self.adapter.run_block(j, hidden)
             logits = self.adapter.lm_logits(hidden[:, self.answer_positions])  # [rows, K', V]
-            prob = self._prob(logits)  # [rows]; the gradient target is P
-            return list(torch.autograd.grad(prob.sum(), points))
+            return probability_gradients(self._log_prob(logits), groups, points)  # ∂P/∂x

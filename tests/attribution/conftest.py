@@ -14,6 +14,16 @@ SINGLE = ClozeQuery("The capital of France is", "Paris", ".")
 MULTI = ClozeQuery("Dante Alighieri was born in", "Parisberg", ".")
 
 
+@pytest.fixture(autouse=True, scope="package")
+def _one_torch_thread():
+    """Tiny models gain nothing from intra-op threads, and on a busy 2-core machine the
+    thread pool's spinning costs several times the work. Restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def make_adapter():
     """``make_adapter(family, seed=0, dtype=torch.float32, **config_overrides)``: a fresh

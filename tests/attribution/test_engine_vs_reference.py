@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import MULTI, SINGLE
-from reference import reference_attribution
 
 from harness.attribution import attribute, encode_query
+
+from .conftest import MULTI, SINGLE
+from .reference import reference_attribution
 
 FAMILIES = ["gpt2", "llama", "bert"]
 STEPS = 4

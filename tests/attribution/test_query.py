@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import MULTI, SINGLE
 
 from harness.attribution import ClozeQuery, encode_query
+
+from .conftest import MULTI, SINGLE
 
 
 def test_causal_without_bos(make_adapter):

@@ -1,0 +1,128 @@
+"""Answer probabilities and predictions, batched and under interventions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from harness.attribution import (
+    ClozeQuery,
+    answer_probabilities,
+    answer_probability,
+    encode_query,
+    predict,
+    predict_batch,
+)
+
+from .conftest import MULTI, SINGLE
+
+QUERIES = [
+    SINGLE,
+    MULTI,
+    ClozeQuery("Berlin is the capital of", "Germany", "."),
+    ClozeQuery("Tokyo is", "Japan"),
+]
+
+
+def manual_full_object_probability(adapter, query: ClozeQuery) -> float:
+    """Independent: causal - one forward per object token on the growing gold prefix;
+    masked - softmax at each mask of one forward."""
+    tok, model = adapter.tokenizer, adapter.model
+    enc = encode_query(adapter, query, full_object=True)
+    prob = 1.0
+    with torch.no_grad():
+        if adapter.is_causal:
+            ids = enc.input_ids[: enc.prompt_length].tolist()
+            for t in enc.object_ids.tolist():
+                logits = model(input_ids=torch.tensor([ids])).logits[0, -1]
+                prob *= logits.float().softmax(-1)[t].item()
+                ids.append(t)
+        else:
+            logits = model(input_ids=enc.input_ids[None]).logits[0]
+            masks = (enc.input_ids == tok.mask_token_id).nonzero()[:, 0].tolist()
+            for pos, t in zip(masks, enc.object_ids.tolist(), strict=True):
+                prob *= logits[pos].float().softmax(-1)[t].item()
+    return prob
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama", "bert"])
+def test_probabilities_match_manual_computation(make_adapter, family):
+    adapter = make_adapter(family)
+    for q in (SINGLE, MULTI):
+        full = answer_probability(adapter, q, full_object=True)
+        assert full == pytest.approx(manual_full_object_probability(adapter, q), rel=1e-4)
+    # one object token: the same number; three: a product of three factors < 1
+    assert answer_probability(adapter, SINGLE, full_object=True) == pytest.approx(
+        answer_probability(adapter, SINGLE), rel=1e-6
+    )
+    assert answer_probability(adapter, MULTI, full_object=True) < answer_probability(adapter, MULTI)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama", "bert"])
+@pytest.mark.parametrize("full_object", [False, True])
+def test_batched_equals_one_by_one(make_adapter, family, full_object):
+    adapter = make_adapter(family)
+    batched = answer_probabilities(adapter, QUERIES, full_object=full_object, batch_size=3)
+    single = [answer_probability(adapter, q, full_object=full_object) for q in QUERIES]
+    assert batched == pytest.approx(single, rel=1e-4)
+    assert len(set(batched)) == len(QUERIES)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "bert"])
+def test_predict(make_adapter, family):
+    adapter = make_adapter(family)
+    preds = predict_batch(adapter, QUERIES, batch_size=2)
+    for q, p in zip(QUERIES, preds, strict=True):
+        enc = encode_query(adapter, q)
+        with torch.no_grad():
+            logits = adapter.model(input_ids=enc.input_ids[None]).logits[0, enc.target_position]
+        assert p.top_token_id == int(logits.argmax())
+        assert p.target_token_id == int(enc.object_ids[0])
+        assert p.correct == (p.top_token_id == p.target_token_id)
+        assert p.probability == pytest.approx(answer_probability(adapter, q), rel=1e-4)
+    alone = predict(adapter, QUERIES[0])  # batch of one: same token, same probability
+    assert alone.top_token_id == preds[0].top_token_id
+    assert alone.probability == pytest.approx(preds[0].probability, rel=1e-4)
+
+
+def test_predict_correct_when_the_answer_is_the_argmax(make_adapter):
+    adapter = make_adapter("gpt2")
+    top = predict(adapter, SINGLE).top_token_id
+    answer = adapter.tokenizer.decode([top])
+    q = ClozeQuery(SINGLE.prefix, answer, space=False)
+    assert encode_query(adapter, q).object_ids[0].item() == top
+    assert predict(adapter, q).correct
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama", "bert"])
+def test_intervention_applies_at_each_query_target(make_adapter, family):
+    """Batched suppress at the target positions equals a manual hook at that position."""
+    adapter = make_adapter(family)
+    neurons = torch.arange(0, adapter.n_neurons, 3)
+    spec = {1: (neurons, "set", 0.0)}
+    with adapter.intervene(spec):
+        suppressed = answer_probabilities(adapter, QUERIES, batch_size=4)
+    for q, p in zip(QUERIES, suppressed, strict=True):
+        enc = encode_query(adapter, q)
+
+        def hook(_m, args, enc=enc):
+            act = args[0].clone()
+            act[0, enc.target_position, neurons] = 0.0
+            return (act,)
+
+        h = adapter.ffn_output_projection(1).register_forward_pre_hook(hook)
+        try:
+            with torch.no_grad():
+                logits = adapter.model(input_ids=enc.input_ids[None]).logits[0, enc.target_position]
+        finally:
+            h.remove()
+        manual = logits.float().softmax(-1)[enc.object_ids[0]].item()
+        assert p == pytest.approx(manual, rel=1e-4)
+    assert suppressed != pytest.approx(answer_probabilities(adapter, QUERIES), rel=1e-3)
+
+
+def test_bf16_probabilities_are_float32_softmax(make_adapter):
+    adapter = make_adapter("llama", dtype=torch.bfloat16)
+    p = answer_probability(adapter, SINGLE)
+    ref = answer_probability(make_adapter("llama"), SINGLE)
+    assert isinstance(p, float) and p == pytest.approx(ref, rel=0.1)
