@@ -1,0 +1,89 @@
+"""Where built models live, and how a build is keyed and written.
+
+The cache root is ``$RML_LAMA_CACHE`` if set, else ``$XDG_CACHE_HOME/rml_lama`` or
+``~/.cache/rml_lama``; models go under ``<root>/models/<name>-<hash>``. The hash covers the
+dataset (the content hash in the builder's ``manifest.json``, or the parquet files
+themselves) and the training config, so a new dataset or config gives a new folder.
+A folder is written under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+CACHE_ENV = "RML_LAMA_CACHE"
+_MANIFEST_HASH_KEYS = ("content_hash", "dataset_hash", "hash", "sha256")
+
+
+def cache_root() -> Path:
+    """The rml_lama cache folder (not created)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "rml_lama"
+
+
+def models_dir() -> Path:
+    return cache_root() / "models"
+
+
+def dataset_hash(dataset_dir: Path) -> str:
+    """A content hash of a built dataset folder.
+
+    The builder's ``manifest.json`` content hash when there is one; otherwise a sha256 of
+    the parquet files under ``data/`` (relative path and bytes).
+    """
+    manifest = dataset_dir / "manifest.json"
+    if manifest.exists():
+        meta = json.loads(manifest.read_text(encoding="utf-8"))
+        for key in _MANIFEST_HASH_KEYS:
+            if isinstance(meta.get(key), str) and meta[key]:
+                return meta[key]
+    files = sorted((dataset_dir / "data").glob("*/*.parquet"))
+    if not files:
+        raise FileNotFoundError(
+            f"no built dataset in {dataset_dir} (no data/<lang>/*.parquet); run `rml-build` first"
+        )
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.relative_to(dataset_dir).as_posix().encode())
+        h.update(f.read_bytes())
+    return "sha256:" + h.hexdigest()
+
+
+def config_hash(*parts: Any) -> str:
+    """A short stable hash of JSON-serializable parts (configs, dataset hash, versions)."""
+    text = json.dumps(parts, sort_keys=True, ensure_ascii=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@contextmanager
+def atomic_dir(final: Path) -> Iterator[Path]:
+    """Yield a temporary folder next to ``final``; rename it to ``final`` when the block ends.
+
+    An existing ``final`` (a forced rebuild) is replaced; on an error the temporary folder
+    is removed and ``final`` is left as it was.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    old = tmp.with_name(tmp.name + "-old")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; a cache folder is not
+    try:
+        yield tmp
+        if final.exists():
+            os.rename(final, old)
+        os.rename(tmp, final)
+    finally:
+        for leftover in (tmp, old):
+            if leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)

@@ -1,0 +1,169 @@
+"""Train a tiny causal or masked LM on cloze sentences, and score it on them.
+
+Causal LMs learn the full sentences ``<s> query answer suffix </s>``. Masked LMs learn to
+fill the answer: ``<s> query <mask>… suffix </s>`` with one ``<mask>`` per answer token and
+the loss on those positions only. The pieces are tokenized separately and concatenated,
+which is how the harness asks the question (query, then answer), so training and probing
+see the same tokens.
+
+Scoring is top-1 accuracy on the answer's first token: after the query for causal LMs, at
+the first mask for masked LMs.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+
+from harness.models.facts import Cloze
+
+IGNORE = -100  # label of positions without a loss
+
+
+@dataclass(frozen=True)
+class Encoded:
+    input_ids: list[int]  # [seq]
+    labels: list[int]  # [seq], IGNORE where there is no loss
+    answer_pos: int  # position whose prediction is the answer's first token
+    answer_id: int  # the answer's first token
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    epochs: int = 40  # passes over the training sentences
+    batch_size: int = 32  # sentences per step
+    lr: float = 2e-3  # peak AdamW learning rate
+    warmup: float = 0.05  # fraction of steps with a linear warm-up
+    min_lr: float = 0.1  # final learning rate, as a fraction of lr (cosine decay)
+    weight_decay: float = 0.0  # AdamW weight decay (off: the point is to memorize)
+    answer_weight: float = 1.0  # loss weight of the answer tokens (causal LMs)
+    seed: int = 0  # init, shuffling
+    threads: int = 1  # torch CPU threads while training: 1 is reproducible across machines,
+    #                   and far faster than 2 when other processes compete for the cores
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def encode(tokenizer, cloze: Cloze, masked: bool) -> Encoded:  # noqa: ANN001
+    """Token ids and labels of one cloze item (see the module docstring)."""
+    def ids(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+
+    query, answer, suffix = ids(cloze.query), ids(cloze.answer), ids(cloze.suffix)
+    bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id
+    pos = len(query) + 1  # index of the answer's first token in the sequence
+    if masked:
+        input_ids = [bos, *query, *[tokenizer.mask_token_id] * len(answer), *suffix, eos]
+        labels = [IGNORE] * len(input_ids)
+        labels[pos : pos + len(answer)] = answer
+        return Encoded(input_ids, labels, pos, answer[0])
+    input_ids = [bos, *query, *answer, *suffix, eos]
+    return Encoded(input_ids, list(input_ids), pos - 1, answer[0])
+
+
+def _batches(items: Sequence[Encoded], size: int, rng: random.Random) -> list[list[Encoded]]:
+    """Shuffled batches of similar lengths (less padding): sort within chunks of 50 batches."""
+    order = list(items)
+    rng.shuffle(order)
+    batches = []
+    chunk = size * 50
+    for i in range(0, len(order), chunk):
+        part = sorted(order[i : i + chunk], key=lambda e: len(e.input_ids))
+        batches += [part[j : j + size] for j in range(0, len(part), size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def _collate(batch: Sequence[Encoded], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    width = max(len(e.input_ids) for e in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)  # [batch, seq]
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)  # [batch, seq]
+    mask = torch.zeros((len(batch), width), dtype=torch.long)  # [batch, seq]
+    for i, e in enumerate(batch):
+        n = len(e.input_ids)
+        ids[i, :n] = torch.tensor(e.input_ids)
+        labels[i, :n] = torch.tensor(e.labels)
+        mask[i, :n] = 1
+    return ids, labels, mask
+
+
+def _loss(model, ids, labels, mask, masked: bool, answer_weight: float, answer_pos) -> torch.Tensor:  # noqa: ANN001
+    logits = model(input_ids=ids, attention_mask=mask).logits  # [batch, seq, vocab]
+    if not masked:  # predict token t+1 at position t
+        logits, labels = logits[:, :-1], labels[:, 1:]
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE, reduction="none"
+    ).view(labels.shape)  # [batch, seq']
+    weight = (labels != IGNORE).float()
+    if answer_weight != 1.0 and not masked:
+        weight[torch.arange(len(answer_pos)), answer_pos] *= answer_weight
+    return (loss * weight).sum() / weight.sum()
+
+
+def train(model, items: Sequence[Encoded], pad_id: int, masked: bool, cfg: OptimConfig,
+          progress: bool = True, desc: str = "training") -> list[float]:  # noqa: ANN001
+    """Train ``model`` in place; return the mean loss of each epoch."""
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    steps_per_epoch = math.ceil(len(items) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    warmup = max(1, int(cfg.warmup * total))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        t = (step - warmup) / max(1, total - warmup)
+        return cfg.min_lr + (1 - cfg.min_lr) * 0.5 * (1 + math.cos(math.pi * t))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    model.train()
+    losses = []
+    bar = tqdm(total=total, desc=desc, disable=not progress, unit="step")
+    for _ in range(cfg.epochs):
+        epoch_loss = 0.0
+        for batch in _batches(items, cfg.batch_size, rng):
+            ids, labels, mask = _collate(batch, pad_id)
+            answer_pos = torch.tensor([e.answer_pos for e in batch])
+            loss = _loss(model, ids, labels, mask, masked, cfg.answer_weight, answer_pos)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            epoch_loss += loss.item() * len(batch)
+            bar.update(1)
+        losses.append(epoch_loss / len(items))
+        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    bar.close()
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def predict_first(model, items: Sequence[Encoded], pad_id: int, batch_size: int = 256) -> list[int]:  # noqa: ANN001
+    """The top-1 token at each item's answer position."""
+    model.eval()
+    preds: list[int] = []
+    for i in range(0, len(items), batch_size):
+        batch = items[i : i + batch_size]
+        ids, _, mask = _collate(batch, pad_id)
+        logits = model(input_ids=ids, attention_mask=mask).logits  # [batch, seq, vocab]
+        pos = torch.tensor([e.answer_pos for e in batch])
+        preds += logits[torch.arange(len(batch)), pos].argmax(-1).tolist()
+    return preds
