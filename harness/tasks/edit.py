@@ -154,6 +154,7 @@ class _EditTask:
 
     def __init__(self) -> None:
         self._locality_top1: dict[tuple[int, str, str], int] = {}  # (model, uuid, lang)
+        self._order: dict[tuple, list[str]] = {}  # (seed, pool uuids) -> seeded order
 
     # ---- locality ------------------------------------------------------------------------
 
@@ -161,8 +162,11 @@ class _EditTask:
         """The first ``edit_locality_facts`` facts of other relations in seeded order."""
         k = int(ctx.options.get("edit_locality_facts", LOCALITY_FACTS))
         pool = fact_pool(ctx, list(fact.queries))
+        key = (ctx.seed, tuple(pool))
+        if key not in self._order:
+            self._order = {key: seeded_order(pool, ctx.seed)}
         out = []
-        for uuid in seeded_order(pool, ctx.seed):
+        for uuid in self._order[key]:
             if len(out) >= k:
                 break
             if pool[uuid].relation != fact.relation:
