@@ -3,7 +3,9 @@
 - ``layer-distribution.png`` (paper Fig. 4): the share of LAKNs per layer, one line per
   localizer, one panel per model;
 - ``delta-p.png`` (paper Fig. 5): mean ΔP per language, grouped bars (one bar per
-  localizer), enhance and suppress panels, one row of panels per model.
+  localizer), enhance and suppress panels, one row of panels per model;
+- ``low-resource.png`` (paper Fig. 6, when the runs have ``enhance-low-resource``): accuracy
+  on Q_error per language with the LAKNs enhanced, the same layout.
 
 :data:`FIGURES` maps a task to its figure builders, ``builder(rows, models) -> Figure``.
 """
@@ -20,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from harness.leaderboard.sources import MODEL, row_localizer, write_file
-from harness.leaderboard.tables import ABLATION, language_order, localizer_label, localizer_order
+from harness.leaderboard.tables import ABLATION, language_order, localizer_label, localizer_order, overall
 
 DPI = 110
 # One colour per localizer across every figure; others take the remaining tab10 colours.
@@ -84,19 +86,23 @@ def layer_distribution(rows: Sequence[dict], models: Sequence[str]) -> Figure | 
     return fig
 
 
-def delta_p(rows: Sequence[dict], models: Sequence[str]) -> Figure | None:
+def grouped_bars(rows: Sequence[dict], models: Sequence[str],
+                 panels: Sequence[tuple[str, str]], ylabel: str) -> Figure | None:
+    """Bars per language, one per localizer; one row of panels per model, one panel per
+    (record field, title), values ×100."""
+    rows = overall(rows)
     present = [m for m in models if any(r[MODEL] == m for r in rows)]
     if not present:
         return None
-    # Fig. 5 compares localizers; the ablation variants are in the ΔP tables and Table II
+    # the figures compare localizers; the ablation variants are in the tables and Table II
     locs = [n for n in localizer_order([row_localizer(r) or "" for r in rows]) if n not in ABLATION[1:]]
-    fig = _new_figure(11.0, 3.4 * len(present) + 0.4)
-    axes = fig.subplots(len(present), 2, squeeze=False)
+    fig = _new_figure(5.5 * len(panels) + 1.5, 3.4 * len(present) + 0.4)
+    axes = fig.subplots(len(present), len(panels), squeeze=False)
     width = 0.8 / max(len(locs), 1)
     for i, model in enumerate(present):
         mrows = [r for r in rows if r[MODEL] == model]
         langs = language_order([str(r["language"]) for r in mrows])
-        for j, (key, name) in enumerate((("dp_enhance", "enhance"), ("dp_suppress", "suppress"))):
+        for j, (key, name) in enumerate(panels):
             ax = axes[i][j]
             for k, loc in enumerate(locs):
                 by = {r["language"]: _finite(r.get(key)) for r in mrows if row_localizer(r) == loc}
@@ -105,13 +111,22 @@ def delta_p(rows: Sequence[dict], models: Sequence[str]) -> Figure | None:
                 ax.bar(xs, ys, width, label=localizer_label(loc), color=color(loc, locs))
             ax.axhline(0, color="black", linewidth=0.6)
             ax.set_xticks(range(len(langs)), langs)
-            ax.set_ylabel("ΔP (%)")
+            ax.set_ylabel(ylabel)
             ax.set_title(f"{model}: {name}" if len(present) > 1 else name)
             ax.grid(axis="y", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="outside right upper")
     return fig
+
+
+def delta_p(rows: Sequence[dict], models: Sequence[str]) -> Figure | None:
+    return grouped_bars(rows, models, (("dp_enhance", "enhance"), ("dp_suppress", "suppress")),
+                        "ΔP (%)")
+
+
+def low_resource(rows: Sequence[dict], models: Sequence[str]) -> Figure | None:
+    return grouped_bars(rows, models, (("accuracy", "accuracy on Q_error"),), "accuracy (%)")
 
 
 FIGURES: dict[str, list[FigureSpec]] = {
@@ -121,6 +136,9 @@ FIGURES: dict[str, list[FigureSpec]] = {
     "suppress-enhance": [FigureSpec(
         "delta-p", "Mean ΔP per language when the LAKNs are enhanced or suppressed (Fig. 5)",
         delta_p)],
+    "enhance-low-resource": [FigureSpec(
+        "low-resource", "Accuracy on Q_error per low-resource language with the LAKNs enhanced "
+        "(Fig. 6)", low_resource)],
 }
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.leaderboard.sources import LOCALIZER_STATS, Source, row_localizer, write_file
+from harness.leaderboard.tables import AVERAGES
 from rml_lama import LANGUAGE_CODES
 
 SCHEMA_VERSION = 1
@@ -107,7 +108,8 @@ SCHEMA: dict[str, Any] = {
             "description": "a row of another task: a localizer (or method) and scalar fields",
             "type": "object",
             "anyOf": [{"required": ["localizer"]}, {"required": ["method"]}],
-            "properties": {"localizer": _NAME, "method": _NAME, "language": _LANG,
+            "properties": {"localizer": _NAME, "method": _NAME,
+                           "language": {"type": "string", "enum": [*LANGUAGE_CODES, *AVERAGES]},
                            "queries": _COUNT, "facts": _COUNT},
             "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
         },

@@ -12,13 +12,13 @@ Adding a task is a few lines::
 A task with no builder whose rows have a localizer and a language gets one table per
 numeric field; any other is skipped with a warning.
 
-What :func:`per_language` reads from a summary row: the localizer (``localizer``, or
-``method``), the language (``language``, or ``target``; ``avg``/``all`` marks the task's own
-average, used for the avg column instead of the mean over languages), the count shown next to
-a value (``queries``, or ``n``, or ``facts``), ``source`` for the en→x headers of the edit
-tasks (default ``en``), and the metric fields named in :data:`TABLES`: ``reliability``,
-``generality``, ``locality`` (edit-erasure, edit-update); ``accuracy`` (enhance-low-resource);
-``acc_new``, ``acc_old``, ``acc_avg`` (inject). Rates are fractions in [0, 1].
+What :func:`per_language` reads from a summary row (see ``docs/tasks.md``): the localizer
+(``localizer``, or ``method``), the language (``language``, or ``target``; ``avg``/``all``
+marks the task's own average, used for the avg column instead of the mean over languages),
+the metric's field and its count (:class:`Metric` ``keys`` and ``n_keys``), ``edit_language``
+for the en→x headers of the edit tasks, and ``relation``: when some rows have
+``relation: "all"``, only those are read (the others are per relation). Rates are fractions
+in [0, 1].
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ from rml_lama import LANGUAGE_CODES
 
 log = logging.getLogger(__name__)
 
-# Display names and the row order of the paper (Random, AMIG, MATRICE, then the ablations).
+# Display names and the row order of the paper (baselines, AMIG, MATRICE, then the ablations).
 LOCALIZER_LABELS = {
+    "direct-ft": "Direct_FT",  # inject: fine-tuning every parameter
     "random": "Random",
     "amig": "AMIG",
     "matrice": "MATRICE",
@@ -148,6 +149,7 @@ class Metric:
     title: str
     fmt: str = "num"
     caption: str = ""
+    n_keys: tuple[str, ...] = N_KEYS  # the count shown next to a value, first present
 
 
 def _first_key(rows: Sequence[dict], keys: Sequence[str]) -> str | None:
@@ -170,6 +172,14 @@ def _aggregate(rows: Sequence[dict], key: str, n_key: str | None) -> tuple[float
     return sum(v for v, _ in pairs) / len(pairs), n
 
 
+def overall(rows: Sequence[dict]) -> list[dict]:
+    """Rows over all relations: a task that also summarizes per relation marks its overall
+    rows ``relation: "all"`` (enhance-low-resource); the per-relation rows are left out."""
+    if any(r.get("relation") == "all" for r in rows):
+        return [r for r in rows if r.get("relation") == "all"]
+    return list(rows)
+
+
 def _language(row: dict) -> str | None:
     for k in LANGUAGE_KEYS:
         if row.get(k) is not None:
@@ -182,8 +192,8 @@ def plain_language(row: dict, lang: str) -> str:
 
 
 def cross_lingual(row: dict, lang: str) -> str:
-    """Edits made in the source language and tested in ``lang``: ``en→zh``."""
-    return f"{row.get('source', 'en')}→{lang}"
+    """Edits made in one language and tested in ``lang``: ``en→zh``."""
+    return f"{row.get('edit_language', row.get('source', 'en'))}→{lang}"
 
 
 def _mean_cell(cells: Sequence[Cell], fmt: str) -> Cell:
@@ -204,13 +214,13 @@ def per_language(
     present in the records, one column group per model."""
 
     def build(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
-        rows = [r for r in rows if row_localizer(r) is not None and _language(r) is not None]
-        n_key = _first_key(rows, N_KEYS)
+        rows = [r for r in overall(rows) if row_localizer(r) is not None and _language(r) is not None]
         tables = []
         for m in metrics:
             key = _first_key(rows, m.keys)
             if key is None:
                 continue
+            n_key = _first_key(rows, m.n_keys)
             cells: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
             for r in rows:
                 if key in r:
@@ -325,39 +335,45 @@ def generic_table(task: str) -> Builder:
     return build
 
 
-EDIT_METRICS = (
-    Metric(("reliability",), "reliability", "Reliability", "rate"),
-    Metric(("generality",), "generality", "Generality", "rate"),
-    Metric(("locality",), "locality", "Locality", "rate"),
-)
-_EDIT_CAPTION = "Edits made in English through the localizer's neurons, tested in each language."
+def _edit_metrics(kind: str) -> tuple[Metric, ...]:
+    caption = ("Edits made in English through the localizer's neurons (Eq. 15), tested in each "
+               "language: the mean over facts of the share of queries that pass; n is the "
+               "number of queries.")
+    return tuple(
+        Metric((m,), m, f"Knowledge {kind}: {m} (Eq. {eq})", "rate", caption, (f"{m}_queries",))
+        for m, eq in (("reliability", 16), ("generality", 17), ("locality", 18))
+    ) + (Metric(("mean",), "mean", f"Knowledge {kind}: mean of reliability, generality and "
+                "locality", "rate", "n is the number of facts.", ("facts",)),)
+
 
 TABLES: dict[str, Builder] = {
     "suppress-enhance": per_language("dp", (
         Metric(("dp_enhance",), "enhance", "ΔP when the LAKNs are enhanced (Fig. 5)", "pct_change",
-               "Relative change of the correct answer's probability (Eq. 14) with the neurons doubled."),
+               "Relative change of the correct answer's probability (Eq. 14) with the neurons "
+               "doubled; n is the number of queries."),
         Metric(("dp_suppress",), "suppress", "ΔP when the LAKNs are suppressed (Fig. 5)", "pct_change",
-               "Relative change of the correct answer's probability (Eq. 14) with the neurons zeroed."),
+               "Relative change of the correct answer's probability (Eq. 14) with the neurons "
+               "zeroed; n is the number of queries."),
     )),
     "ablation": ablation_table,
     "layer-distribution": layer_table,
     LOCALIZER_STATS: localizer_stats_table,
-    "edit-erasure": per_language("edit-erasure", tuple(
-        Metric(m.keys, m.slug, f"Knowledge erasure: {m.title.lower()}", m.fmt, _EDIT_CAPTION)
-        for m in EDIT_METRICS), header=cross_lingual),
-    "edit-update": per_language("edit-update", tuple(
-        Metric(m.keys, m.slug, f"Knowledge update: {m.title.lower()}", m.fmt, _EDIT_CAPTION)
-        for m in EDIT_METRICS), header=cross_lingual),
+    "edit-erasure": per_language("edit-erasure", _edit_metrics("erasure"), header=cross_lingual),
+    "edit-update": per_language("edit-update", _edit_metrics("update"), header=cross_lingual),
     "enhance-low-resource": per_language("enhance-low-resource", (
-        Metric(("accuracy", "acc", "accuracy_after"), "accuracy",
-               "Low-resource enhancement: accuracy on Q_error", "rate",
-               "Accuracy on the queries answered wrongly before the LAKNs were enhanced."),
+        Metric(("accuracy",), "accuracy", "Low-resource enhancement: accuracy on Q_error (Fig. 6)",
+               "rate", "Accuracy on the queries the model answers wrongly in the language but "
+               "knows in English (0 before), with the neurons doubled; n is |Q_error|.",
+               ("queries",)),
     )),
     "inject": per_language("inject", (
-        Metric(("acc_new", "accuracy_new"), "new", "Knowledge injection: accuracy on Q_new", "rate"),
-        Metric(("acc_old", "accuracy_old"), "old", "Knowledge injection: accuracy on Q_old", "rate"),
-        Metric(("acc_avg", "accuracy_avg", "average"), "average",
-               "Knowledge injection: mean accuracy of Q_new and Q_old", "rate"),
+        Metric(("new_accuracy",), "new", "Knowledge injection: accuracy on Q_new (Table V)", "rate",
+               "After fine-tuning only the method's neurons (Direct_FT: every parameter) on a new "
+               "fact; n is the number of Q_new queries.", ("new_queries",)),
+        Metric(("old_accuracy",), "old", "Knowledge injection: accuracy on Q_old (Table V)", "rate",
+               "Known facts after the injection (1 before); n is |Q_old|.", ("old_queries",)),
+        Metric(("average",), "average", "Knowledge injection: mean of Q_new and Q_old accuracy "
+               "(Table V)", "rate", "n is the number of injected facts.", ("facts",)),
     )),
 }
 

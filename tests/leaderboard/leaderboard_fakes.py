@@ -51,22 +51,33 @@ def fake_summary(model: str, n_layers: int, seed: int, apps: bool = False,
     ]
     tasks: dict[str, list[dict]] = {"layer-distribution": layers, "suppress-enhance": dp,
                                      "ablation": ablation}
-    if apps:
-        tasks["edit-erasure"] = [
-            {"localizer": loc, "source": "en", "language": lang, "queries": 20,
-             "reliability": round(rng.random(), 4), "generality": round(rng.random(), 4),
-             "locality": round(rng.random(), 4)}
-            for loc in ("random", "amig", "matrice") for lang in LANGS
-        ]
-        tasks["enhance-low-resource"] = [
-            {"localizer": loc, "language": lang, "accuracy": round(rng.random(), 4), "queries": 9}
-            for loc in ("random", "amig", "matrice") for lang in ("fi", "hu", "ja", "ko")
-        ]
-        tasks["inject"] = [
-            {"method": loc, "language": lang, "acc_new": round(rng.random(), 4),
-             "acc_old": round(rng.random(), 4), "acc_avg": 0.5, "queries": 16}
-            for loc in ("random", "matrice") for lang in LANGS
-        ]
+    if apps:  # the summary rows of harness/tasks/{edit,low_resource,inject}.py
+        tasks["edit-erasure"] = []
+        for loc in ("random", "amig", "matrice"):
+            for lang in LANGS:
+                row = {"localizer": loc, "language": lang, "edit": "erasure", "edit_language": "en",
+                       "facts": 20, "reliability_facts": 18, "generality_facts": 17}
+                for m in ("reliability", "generality", "locality"):
+                    row[m] = round(rng.random(), 4)
+                    row[f"{m}_queries"] = rng.randint(20, 80)
+                row["mean"] = (row["reliability"] + row["generality"] + row["locality"]) / 3
+                tasks["edit-erasure"].append(row)
+        tasks["enhance-low-resource"] = []
+        for loc in ("random", "amig", "matrice"):
+            for lang in ("fi", "hu", "ja", "ko"):
+                for rel in ("all", "P19", "P36"):  # "all" first, then per relation
+                    tasks["enhance-low-resource"].append(
+                        {"localizer": loc, "language": lang, "relation": rel, "accuracy_before": 0.0,
+                         "accuracy": round(rng.random(), 4), "queries": rng.randint(5, 30),
+                         "facts": rng.randint(2, 9)})
+        tasks["inject"] = []
+        for loc in ("direct-ft", "random", "matrice"):
+            for lang in LANGS:
+                new, old = round(rng.random(), 4), round(rng.random(), 4)
+                tasks["inject"].append(
+                    {"localizer": loc, "language": lang, "new_accuracy": new,
+                     "new_accuracy_before": 0.0, "old_accuracy": old, "average": (new + old) / 2,
+                     "facts": 8, "new_queries": rng.randint(16, 40), "old_queries": 30})
     return {
         "config": config,
         "tasks": tasks,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.leaderboard import load_sources, png_size
-from harness.leaderboard.figures import build_figures, delta_p, layer_distribution
+from harness.leaderboard.figures import build_figures, delta_p, layer_distribution, low_resource
 from harness.leaderboard.sources import combine
 
 
 def test_figures_are_valid_pngs(built) -> None:
     _, paths = built
-    assert {p.name for p in paths.figures} == {"layer-distribution.png", "delta-p.png"}
+    assert {p.name for p in paths.figures} == {"layer-distribution.png", "delta-p.png",
+                                               "low-resource.png"}
     for p in paths.figures:
         data = p.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[-8:-4] == b"IEND"
@@ -36,6 +37,9 @@ def test_one_panel_per_model(runs_dir: Path) -> None:
     # 7 languages × 3 localizers (the ablation variants stay in the tables)
     assert len(fig.axes[0].patches) == 21
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["zh", "en", "fr", "fi", "hu", "ja", "ko"]
+    fig = low_resource(rows["enhance-low-resource"], models)  # only small-llama has it
+    assert [ax.get_title() for ax in fig.axes] == ["accuracy on Q_error"]
+    assert len(fig.axes[0].patches) == 4 * 3  # the relation "all" rows only
 
 
 def test_no_rows_no_figure(tmp_path: Path) -> None:

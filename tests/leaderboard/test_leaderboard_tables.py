@@ -110,24 +110,37 @@ def test_one_column_group_per_model(runs_dir: Path) -> None:
 def test_application_tables_only_when_present(tiny_run: Path, runs_dir: Path) -> None:
     assert not any(t.startswith(("edit-", "inject", "enhance-low")) for t in _tables(tiny_run))
     tables = _tables(runs_dir)
-    for metric in ("reliability", "generality", "locality"):
+    erasure = _summary(runs_dir / "b-small")["tasks"]["edit-erasure"]
+    for metric in ("reliability", "generality", "locality", "mean"):
         table = tables[f"edit-erasure-{metric}"]
         assert [c.label for c in table.columns] == [f"en→{lang}" for lang in LANGS] + ["avg"]
         assert [r.label for r in table.rows] == ["Random", "AMIG", "MATRICE"]
         assert {c.group for c in table.columns} == {"small-llama"}  # only that run has it
         rows = {r["localizer"]: r for r in _csv(table)}
-        for rec in _summary(runs_dir / "b-small")["tasks"]["edit-erasure"]:
-            assert float(rows[rec["localizer"]][f"small-llama:en→{rec['language']}"]) == rec[metric]
+        n_key = "facts" if metric == "mean" else f"{metric}_queries"
+        for rec in erasure:
+            col = f"small-llama:en→{rec['language']}"
+            assert float(rows[rec["localizer"]][col]) == rec[metric]
+            assert int(rows[rec["localizer"]][f"{col}:n"]) == rec[n_key]  # the metric's own count
     assert "edit-update-reliability" not in tables  # no edit-update records
+
     low = tables["enhance-low-resource-accuracy"]
     assert [c.label for c in low.columns] == ["fi", "hu", "ja", "ko", "avg"]
-    for part in ("new", "old", "average"):
-        inject = tables[f"inject-{part}"]
-        assert [r.key for r in inject.rows] == ["random", "matrice"]  # rows named "method"
-    rec = next(r for r in _summary(runs_dir / "b-small")["tasks"]["inject"]
-               if r["method"] == "matrice" and r["language"] == "ja")
-    assert float(next(r for r in _csv(tables["inject-new"])
-                      if r["localizer"] == "matrice")["small-llama:ja"]) == rec["acc_new"]
+    rows = {r["localizer"]: r for r in _csv(low)}
+    for rec in _summary(runs_dir / "b-small")["tasks"]["enhance-low-resource"]:
+        if rec["relation"] == "all":  # the per-relation rows are not added in
+            assert float(rows[rec["localizer"]][f"small-llama:{rec['language']}"]) == rec["accuracy"]
+            assert int(rows[rec["localizer"]][f"small-llama:{rec['language']}:n"]) == rec["queries"]
+
+    inject = _summary(runs_dir / "b-small")["tasks"]["inject"]
+    for part, key, n_key in (("new", "new_accuracy", "new_queries"),
+                             ("old", "old_accuracy", "old_queries"), ("average", "average", "facts")):
+        table = tables[f"inject-{part}"]
+        assert [r.label for r in table.rows] == ["Direct_FT", "Random", "MATRICE"]
+        rows = {r["localizer"]: r for r in _csv(table)}
+        for rec in inject:
+            assert float(rows[rec["localizer"]][f"small-llama:{rec['language']}"]) == rec[key]
+            assert int(rows[rec["localizer"]][f"small-llama:{rec['language']}:n"]) == rec[n_key]
 
 
 def test_a_new_task_is_a_few_lines_and_unknown_tasks_get_generic_tables(tmp_path: Path) -> None:
@@ -184,12 +197,12 @@ def test_written_files_parse(built) -> None:
 def test_a_task_average_row_fills_the_avg_column(tmp_path: Path) -> None:
     run = make_run(tmp_path / "r", "tiny-gpt")
     summary = _summary(run)
-    summary["tasks"]["enhance-low-resource"] = [
+    summary["tasks"]["my-rate"] = [
         {"localizer": "matrice", "language": lang, "accuracy": acc, "queries": 10}
         for lang, acc in (("fi", 0.5), ("hu", 0.25), ("all", 0.4))
     ]
     (run / "summary.json").write_text(json.dumps(summary))
-    table = _tables(run)["enhance-low-resource-accuracy"]
+    table = _tables(run)["my-rate-accuracy"]
     assert [c.label for c in table.columns] == ["fi", "hu", "avg"]
     assert [c.value for c in table.rows[0].cells] == [0.5, 0.25, 0.4]  # not the mean 0.375
     assert "unweighted mean" not in table.caption
