@@ -208,7 +208,7 @@ def per_language(
     metrics: Sequence[Metric],
     header: Callable[[dict, str], str] = plain_language,
     average: bool = True,
-    title: str = "",
+    row_header: str = "Localizer",
 ) -> Builder:
     """Rows localizer × columns language (+ the mean over languages), one table per metric
     present in the records, one column group per model."""
@@ -258,7 +258,7 @@ def per_language(
             caption = m.caption + (" The avg column is the unweighted mean over the languages."
                                    if computed else "")
             tables.append(Table(f"{task}-{m.slug}", m.title, caption.strip(), tuple(columns),
-                                tuple(out_rows), has_n=n_key is not None))
+                                tuple(out_rows), has_n=n_key is not None, row_header=row_header))
         return tables
 
     return build
@@ -374,7 +374,7 @@ TABLES: dict[str, Builder] = {
                "Known facts after the injection (1 before); n is |Q_old|.", ("old_queries",)),
         Metric(("average",), "average", "Knowledge injection: mean of Q_new and Q_old accuracy "
                "(Table V)", "rate", "n is the number of injected facts.", ("facts",)),
-    )),
+    ), row_header="Method"),
 }
 
 

@@ -137,6 +137,7 @@ def test_application_tables_only_when_present(tiny_run: Path, runs_dir: Path) ->
                              ("old", "old_accuracy", "old_queries"), ("average", "average", "facts")):
         table = tables[f"inject-{part}"]
         assert [r.label for r in table.rows] == ["Direct_FT", "Random", "MATRICE"]
+        assert table.headers()[0] == "Method"
         rows = {r["localizer"]: r for r in _csv(table)}
         for rec in inject:
             assert float(rows[rec["localizer"]][f"small-llama:{rec['language']}"]) == rec[key]
