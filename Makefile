@@ -14,6 +14,9 @@ $(VENV)/.installed: pyproject.toml
 	# the CPU wheel first: a bare torch requirement would pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e examples/localizer-plugin
+	# headless Chromium for the leaderboard page's browser test (Debian package)
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	touch $@
 
 dataset: $(VENV)/.installed

@@ -11,23 +11,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.attribution import ClozeQuery
+from harness.localizers.base import Fact as LocalizerFact
 from rml_lama import DATASET_DIR, LANGUAGES, check_languages, check_relations
 
 
 @dataclass(frozen=True)
-class Fact:
-    """One fact with its queries in every selected language."""
+class Fact(LocalizerFact):
+    """One fact with its queries in every selected language (what localizers see), plus
+    the labels that tasks need."""
 
-    uuid: str
-    relation: str
-    queries: dict[str, tuple[ClozeQuery, ...]]  # language -> queries (answer = object label)
     subjects: dict[str, str] = field(default_factory=dict)  # language -> subject label
     objects: dict[str, str] = field(default_factory=dict)  # language -> object label
     object_uri: str = ""
-
-    @property
-    def languages(self) -> tuple[str, ...]:
-        return tuple(self.queries)
 
 
 def row_queries(row: dict) -> tuple[ClozeQuery, ...]:

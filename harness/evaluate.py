@@ -9,6 +9,7 @@ over facts): each process writes its own shards, and rank 0 merges them.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from dataclasses import asdict, dataclass, field
@@ -99,9 +100,9 @@ def check_config(cfg: EvalConfig) -> list[str]:
                 f"--localizer-option: {name!r} is not among the run's localizers "
                 f"({', '.join(needed)})"
             )
-    from harness.models import resolve_model
+    from harness.models import resolve_spec
 
-    resolve_model(cfg.model)  # raises listing the valid model names
+    resolve_spec(cfg.model)  # raises listing the valid model names
     return needed
 
 
@@ -117,7 +118,7 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     import torch
 
     from harness.adapters import get_adapter
-    from harness.localizers import AttributionProvider, run_localizers
+    from harness.localizers import EngineProvider, build_localizer, run_localizers
     from harness.models import load_model
 
     names = check_config(cfg)
@@ -134,11 +135,9 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     torch.manual_seed(cfg.seed)
     loaded = load_model(cfg.model, device=device, dtype=cfg.dtype)
     adapter = get_adapter(loaded.model, loaded.tokenizer)
-    provider = AttributionProvider(adapter, model_id=cfg.model, steps=cfg.steps,
-                                   cache_dir=cfg.attribution_cache)
-    localizers = {
-        name: registry.get("localizer", name)(**_with_seed(cfg, name)) for name in names
-    }
+    provider = EngineProvider(adapter, model_id=cfg.model, steps=cfg.steps,
+                              cache_dir=cfg.attribution_cache)
+    localizers = {name: build_localizer(name, _with_seed(cfg, name)) for name in names}
     tasks = {t: registry.get("task", t)() for t in cfg.tasks}
     ctx = TaskContext(adapter=adapter, model_name=cfg.model, correct_only=cfg.correct_only,
                       seed=cfg.seed, options=dict(cfg.task_options))
@@ -168,11 +167,8 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
 
 def _with_seed(cfg: EvalConfig, name: str) -> dict:
     opts = dict(cfg.localizer_options.get(name, {}))
-    factory = registry.get("localizer", name)
-    import inspect
-
     try:
-        params = inspect.signature(factory).parameters
+        params = inspect.signature(registry.get("localizer", name)).parameters
     except (TypeError, ValueError):
         params = {}
     if "seed" in params and "seed" not in opts:

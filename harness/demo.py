@@ -1,0 +1,81 @@
+"""The main job (``rml-eval demo``): everything end to end on the embedded tiny model.
+
+1. build RML-LAMA from the sources if it is not built;
+2. train ``tiny-gpt`` on it, or load it from the cache;
+3. run MATRICE, AMIG and Random (plus the ablation variants) on facts the model knows,
+   with every registered built-in task;
+4. write the leaderboard and print where everything is.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from harness.evaluate import DEFAULT_TASKS, EvalConfig, evaluate
+from rml_lama import DATASET_DIR
+
+DEMO_LOCALIZERS = ("matrice", "amig", "random")
+
+
+def ensure_dataset(sources: str | Path | None) -> None:
+    if (DATASET_DIR / "manifest.json").exists():
+        return
+    from builders.build import BuildConfig, build
+    from builders.sources import resolve_sources
+
+    click.echo("building RML-LAMA …")
+    build(BuildConfig(sources=resolve_sources(sources)))
+
+
+def run_demo(
+    sources: str | Path | None = None,
+    facts: int = 12,
+    out: str = "runs/demo",
+    leaderboard: str = "leaderboard",
+    model: str = "tiny-gpt",
+    tasks: tuple[str, ...] = DEFAULT_TASKS,
+) -> Path:
+    t0 = time.perf_counter()
+    ensure_dataset(sources)
+    from harness.models import load_report, load_splits
+
+    splits = load_splits(model)  # trains the model on first use
+    report = load_report(model)
+    fact_ids = list(splits.known[:facts])
+    t1 = time.perf_counter()
+    cfg = EvalConfig(
+        model=model, localizers=list(DEMO_LOCALIZERS), tasks=list(tasks),
+        fact_ids=fact_ids, out=out, resume=True,
+    )
+    run = evaluate(cfg)
+    t2 = time.perf_counter()
+    from harness.cli import print_summary
+
+    print_summary(run.summary())
+    paths = []
+    try:
+        from harness.leaderboard import build_leaderboard
+    except ImportError:
+        build_leaderboard = None
+    if build_leaderboard is not None:
+        paths = build_leaderboard([run.path], leaderboard)
+    t3 = time.perf_counter()
+    acc = report.get("accuracy", report)
+    click.echo(f"\nmodel {model}: accuracy report in its cache folder ({_short(acc)})")
+    click.echo(f"run folder:  {run.path}")
+    if paths:
+        click.echo(f"leaderboard: {Path(leaderboard) / 'index.html'}")
+    click.echo(f"time: data+model {t1 - t0:.0f} s, evaluation {t2 - t1:.0f} s, "
+               f"leaderboard {t3 - t2:.0f} s")
+    return run.path
+
+
+def _short(acc) -> str:
+    try:
+        known = acc["known"]
+        return "known facts: " + ", ".join(f"{lang} {v:.0%}" for lang, v in known.items())
+    except (KeyError, TypeError, AttributeError):
+        return "see report.json"
