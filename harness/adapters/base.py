@@ -254,6 +254,22 @@ class ModelAdapter(ABC):
             new_cache = getattr(out, "past_key_values", None)
         return out.logits, new_cache
 
+    def forward_body(
+        self, input_ids: torch.Tensor, cache: Any = None, use_cache: bool = False
+    ) -> tuple[torch.Tensor, Any]:
+        """Run the transformer without its LM head (for when only activations or the cache
+        are needed): returns ``(last hidden state [B, S, D], cache or None)``."""
+        kwargs: dict[str, Any] = {"input_ids": input_ids, "use_cache": use_cache}
+        if cache is not None:
+            kwargs[_cache_kwarg(self.model.base_model)] = cache
+        out = self.model.base_model(**kwargs)
+        if not use_cache:
+            return out.last_hidden_state, None
+        new_cache = getattr(out, "cache", None)
+        if new_cache is None:
+            new_cache = getattr(out, "past_key_values", None)
+        return out.last_hidden_state, new_cache
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(model_type={self.model_type!r}, n_layers={self.n_layers}, "

@@ -46,7 +46,7 @@ class CausalRunner:
         with torch.no_grad():
             self.kv = None
             if t > 1:
-                _, cache = adapter.forward(ids[None, : t - 1], use_cache=True)
+                _, cache = adapter.forward_body(ids[None, : t - 1], use_cache=True)
                 self.kv = cache_tensors(cache)
             with adapter.capture() as acts:
                 logits = self._tail_logits(1)

@@ -43,7 +43,7 @@ def saig_baselines(adapter: Any, enc: EncodedQuery) -> torch.Tensor:
         sentence = ids.clone()
         sentence[pos] = adapter.baseline_token_id  # x_i -> <PAD>
         with adapter.capture() as acts:
-            adapter.forward(sentence[None].to(adapter.device))
+            adapter.forward_body(sentence[None].to(adapter.device))  # no LM head needed
         out.append(torch.stack([acts[layer][0, enc.target_position] for layer in range(adapter.n_layers)]))
     return torch.stack(out).float()  # [T', L, N]
 

@@ -27,7 +27,8 @@ def answer_log_prob(logits: torch.Tensor, positions: torch.Tensor, answer_ids: t
     valid = answer_ids >= 0  # [B, K]
     rows = torch.arange(logits.shape[0], device=logits.device)[:, None]
     picked = logits[rows, positions.clamp(min=0)].float()  # [B, K, V]
-    logp = picked.log_softmax(-1).gather(-1, answer_ids.clamp(min=0)[..., None])[..., 0]
+    # log softmax(z)[t] = z_t − logsumexp(z), without materializing the whole log-softmax
+    logp = picked.gather(-1, answer_ids.clamp(min=0)[..., None])[..., 0] - picked.logsumexp(-1)
     return (logp * valid).sum(-1)  # [B]
 
 
