@@ -1,0 +1,99 @@
+"""The evaluation loop end to end on a tiny random GPT-2 saved to a local folder."""
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+import harness.models
+from harness.adapters.tiny import tiny_model
+from harness.cli import main as cli
+from harness.evaluate import EvalConfig, evaluate
+from rml_lama import DATASET_DIR
+
+pytestmark = pytest.mark.skipif(
+    not (DATASET_DIR / "manifest.json").exists(), reason="needs the built dataset (rml-build)"
+)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model")
+    model, tok = tiny_model("gpt2", seed=0)
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+def _cfg(model_dir, out, **kw):
+    base = dict(model=str(model_dir), localizers=["matrice", "random"],
+                tasks=["layer-distribution", "suppress-enhance", "ablation"],
+                languages=["en", "fi"], facts=2, out=str(out), steps=4,
+                correct_only=False, progress=False, shard_size=1)
+    base.update(kw)
+    return EvalConfig(**base)
+
+
+def test_run_folder_contents(model_dir, tmp_path):
+    run = evaluate(_cfg(model_dir, tmp_path / "run"))
+    cfg = json.loads((run.path / "config.json").read_text())
+    assert cfg["dataset_hash"] == json.loads((DATASET_DIR / "manifest.json").read_text())["content_hash"]
+    summary = run.summary()
+    assert set(summary["tasks"]) == {"layer-distribution", "suppress-enhance", "ablation"}
+    se = summary["tasks"]["suppress-enhance"]
+    assert {r["language"] for r in se} == {"en", "fi"}
+    # ablation requires the two variants: the harness added them
+    assert {r["localizer"] for r in summary["tasks"]["ablation"]} <= {
+        "matrice", "matrice-no-uaq", "matrice-no-ual"}
+    facts = {r["fact"] for r in run.results("suppress-enhance")}
+    assert len(facts) == 2
+    # random picks as many neurons as matrice, fact by fact
+    counts = {}
+    for r in run.neurons():
+        counts.setdefault((r["fact"], r["localizer"]), 0)
+        counts[(r["fact"], r["localizer"])] += 1
+    for fact in facts:
+        assert counts.get((fact, "random"), 0) == counts.get((fact, "matrice"), 0)
+
+
+def test_killed_run_resumes_to_the_same_results(model_dir, tmp_path):
+    full = evaluate(_cfg(model_dir, tmp_path / "full", facts=3))
+    part = tmp_path / "part"
+    evaluate(_cfg(model_dir, part, facts=3))
+    # kill after the first fact: drop the later shards' commit marks and the merged outputs
+    markers = sorted((part / "shards").glob("*.done.json"))
+    for m in markers[1:]:
+        m.unlink()
+    for name in ("neurons.parquet", "summary.json"):
+        (part / name).unlink()
+    shutil.rmtree(part / "results")
+    resumed = evaluate(_cfg(model_dir, part, facts=3, resume=True))
+    assert resumed.neurons() == full.neurons()
+    for task in ("suppress-enhance", "layer-distribution"):
+        assert resumed.results(task) == full.results(task)
+    assert resumed.summary()["tasks"] == full.summary()["tasks"]
+
+
+def test_unknown_names_fail_before_loading(monkeypatch, model_dir, tmp_path):
+    def no_load(*a, **k):
+        raise AssertionError("the model must not be loaded")
+
+    monkeypatch.setattr(harness.models, "load_model", no_load)
+    with pytest.raises(LookupError, match="unknown localizer 'nope'; valid choices: amig"):
+        evaluate(_cfg(model_dir, tmp_path / "x", localizers=["nope"]))
+    with pytest.raises(ValueError, match="unknown language.*xx"):
+        evaluate(_cfg(model_dir, tmp_path / "x", languages=["en", "xx"]))
+    with pytest.raises(LookupError, match="unknown task 'fig9'"):
+        evaluate(_cfg(model_dir, tmp_path / "x", tasks=["fig9"]))
+
+
+def test_cli_errors_list_choices():
+    res = CliRunner().invoke(cli, ["--localizer", "matrice", "--model", "no-such-model"])
+    assert res.exit_code == 2
+    assert "no-such-model" in res.output and "mgpt" in res.output
+    res = CliRunner().invoke(cli, ["--localizer", "matrice", "--model", "mgpt",
+                                   "--localizer-option", "tau0.3"])
+    assert res.exit_code == 2 and "LOCALIZER.KEY=VALUE" in res.output
+    res = CliRunner().invoke(cli, ["list"])
+    assert res.exit_code == 0 and "suppress-enhance" in res.output and "matrice" in res.output
