@@ -84,11 +84,12 @@ def _fail(e: Exception) -> None:
 @click.option("--resume", is_flag=True, help="Continue the run in --out, skipping facts done.")
 @click.option("--attribution-cache", type=click.Path(file_okay=False),
               help="Folder for an on-disk attribution cache shared across runs.")
+@click.option("--threads", type=int, help="CPU threads for torch (default: torch's choice).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, dataset, device,
          dtype, seed, steps, all_queries, loc_opts, plugins, out, resume, attribution_cache,
-         quiet) -> None:
+         threads, quiet) -> None:
     """Localize language-agnostic knowledge neurons with one or more localizers and
     measure them on tasks. Subcommands: list, demo, models."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -99,6 +100,11 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
         _fail(ValueError("--localizer and --model are required (or use a subcommand)"))
     from harness.data import read_fact_ids
     from harness.evaluate import EvalConfig, evaluate
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
     try:
         cfg = EvalConfig(
@@ -152,7 +158,8 @@ def print_summary(summary: dict) -> None:
                 click.echo(loc.ljust(16) + "".join(
                     f"{share.get((loc, layer), 0):<7.2f}" for layer in layers))
             continue
-        cols = [c for c in rows[0] if c != "localizer"]
+        first = [c for c in ("language", "relation") if c in rows[0]]
+        cols = first + [c for c in rows[0] if c not in ("localizer", *first)]
         click.echo("localizer".ljust(16) + "".join(c[:11].ljust(12) for c in cols))
         for r in rows:
             click.echo(r["localizer"].ljust(16) + "".join(_fmt(r[c]).ljust(12) for c in cols))
@@ -173,17 +180,20 @@ def list_cmd() -> None:
 @main.command()
 @click.option("--sources", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Source data for building the dataset if it is missing.")
-@click.option("--facts", type=int, default=12, show_default=True)
+@click.option("--facts", type=int, default=12, show_default=True,
+              help="Facts the model knows (localization, suppress/enhance, editing).")
+@click.option("--other-facts", type=int, default=4, show_default=True,
+              help="Facts known only in en/zh/fr and held-out facts (low-resource, inject).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/demo", show_default=True)
 @click.option("--leaderboard", "board", type=click.Path(file_okay=False), default="leaderboard",
               show_default=True)
-def demo(sources, facts, out, board) -> None:
+def demo(sources, facts, other_facts, out, board) -> None:
     """The main job: build the dataset if missing, train or load tiny-gpt, run MATRICE, AMIG
     and Random on known facts with every task, and write the leaderboard."""
     from harness.demo import run_demo
 
     try:
-        run_demo(sources=sources, facts=facts, out=out, leaderboard=board)
+        run_demo(sources=sources, facts=facts, other_facts=other_facts, out=out, leaderboard=board)
     except (ValueError, LookupError, FileNotFoundError, OSError) as e:
         _fail(e)
 

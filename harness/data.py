@@ -29,7 +29,7 @@ def row_queries(row: dict) -> tuple[ClozeQuery, ...]:
     """The cloze queries of one dataset row (one fact in one language)."""
     space = LANGUAGES[row["language"]].spaced
     out = []
-    for template, prefix in zip(row["templates"], row["queries"]):
+    for template, prefix in zip(row["templates"], row["queries"], strict=True):
         suffix = template.split("[Y]", 1)[1]
         out.append(ClozeQuery(prefix=prefix, answer=row["object"], suffix=suffix, space=space))
     return tuple(out)

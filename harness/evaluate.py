@@ -142,6 +142,7 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     ctx = TaskContext(adapter=adapter, model_name=cfg.model, correct_only=cfg.correct_only,
                       seed=cfg.seed, options=dict(cfg.task_options))
     ctx.options.setdefault("loaded_model", loaded)
+    ctx.options.setdefault("dataset", cfg.dataset)  # tasks draw unrelated facts from it
 
     done = run.done_facts()
     mine = [f for i, f in enumerate(facts) if i % world == rank and f.uuid not in done]

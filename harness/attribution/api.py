@@ -22,7 +22,7 @@ METHODS: tuple[str, ...] = ("saig", "ig")
 DEFAULT_MAX_ROWS = 256
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds tensors: compare fields explicitly
 class Attribution:
     """Neuron attribution scores for one query.
 

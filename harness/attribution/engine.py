@@ -7,8 +7,8 @@ with the target-position activation of layer ``l`` replaced by the path point
 
 and the rest of the network left to compute on the real query. A runner evaluates ``P`` for
 many rows in one batched forward pass and returns ``∂P/∂x`` per row with one backward pass
-for all layers (rows are independent, so the gradient of ``Σ_rows P`` is each row's own
-gradient). Then
+for all layers (rows are independent, so the gradient of a sum over rows is each row's own
+gradient; see :func:`probability_gradients`). Then
 
     raw_l = Σ_b (w − w'_b) ⊙ (1/M) Σ_k ∂P/∂x(w'_b + α_k (w − w'_b)).
 
@@ -27,7 +27,7 @@ import torch
 from harness.attribution.riemann import alphas, path_points
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds tensors: compare fields explicitly
 class RowGroup:
     """The rows of one chunk that intervene at one layer: rows ``[lo, hi)`` of the chunk."""
 

@@ -36,7 +36,7 @@ class ClozeQuery:
         return " " if self.space else ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds tensors: compare fields explicitly
 class EncodedQuery:
     """A query as token ids, with the positions the engine needs (all tensors long, CPU)."""
 

@@ -30,7 +30,9 @@ class Cloze:
         return self.query + self.answer + self.suffix
 
 
-def read_rows(dataset_dir: Path, languages: tuple[str, ...] = LANGUAGE_CODES) -> dict[str, list[dict[str, Any]]]:
+def read_rows(
+    dataset_dir: Path, languages: tuple[str, ...] = LANGUAGE_CODES
+) -> dict[str, list[dict[str, Any]]]:
     """The rows of each language, as dicts in file order."""
     import pyarrow.parquet as pq
 

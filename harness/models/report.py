@@ -52,13 +52,14 @@ def accuracy_report(
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text table: one row per split, one column per language."""
     acc, base = report["accuracy"], report["baseline"]
-    lines = [f"{'':22}" + "".join(f"{lang:>11}" for lang in LANGUAGE_CODES)]
+
+    def cell(split: str, lang: str) -> str:
+        if lang not in acc[split]:
+            return "-"
+        return f"{acc[split][lang]:.2f} ({base[split][lang]:.2f})"
+
+    lines = [f"{'':20}" + "".join(f"{lang:>12}" for lang in LANGUAGE_CODES)]
     for split in SPLIT_NAMES:
-        cells = "".join(
-            f"{acc[split].get(lang, float('nan')):>6.2f} ({base[split].get(lang, float('nan')):.2f})"[-11:]
-            .rjust(11)
-            for lang in LANGUAGE_CODES
-        )
-        lines.append(f"{split:22}{cells}")
-    lines.append("accuracy of the answer's first token (majority baseline in brackets)")
+        lines.append(f"{split:20}" + "".join(f"{cell(split, lang):>12}" for lang in LANGUAGE_CODES))
+    lines.append("top-1 accuracy of the answer's first token (majority baseline in brackets)")
     return "\n".join(lines)

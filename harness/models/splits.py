@@ -77,7 +77,12 @@ class Splits:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Splits:
-        return cls(*(tuple(data[s]) for s in SPLIT_NAMES), config=SplitConfig(**data["config"]))
+        return cls(
+            known=tuple(data["known"]),
+            high_resource_only=tuple(data["high_resource_only"]),
+            held_out=tuple(data["held_out"]),
+            config=SplitConfig(**data["config"]),
+        )
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False), encoding="utf-8")
@@ -148,4 +153,9 @@ def make_splits(rows: dict[str, list[dict[str, Any]]], config: SplitConfig) -> S
         assigned[rel][split] += 1
         left[split] -= 1
         out[split].append(uuid)
-    return Splits(*(tuple(out[s]) for s in SPLIT_NAMES), config=config)
+    return Splits(
+        known=tuple(out["known"]),
+        high_resource_only=tuple(out["high_resource_only"]),
+        held_out=tuple(out["held_out"]),
+        config=config,
+    )

@@ -21,13 +21,18 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel
 
+from harness import registry
 from harness.models.cache import atomic_dir, config_hash, dataset_hash, models_dir
 from harness.models.facts import Cloze, clozes, read_rows
 from harness.models.report import accuracy_report, format_report
@@ -35,7 +40,6 @@ from harness.models.specs import ModelSpec
 from harness.models.splits import TRAIN_LANGUAGES, SplitConfig, Splits, make_splits
 from harness.models.tokenizer import train_tokenizer
 from harness.models.training import Encoded, OptimConfig, encode, torch_threads, train
-from harness import registry
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +109,7 @@ def tiny_model_dir(
     return models_dir() / f"{name}-{cfg.name}-{key}"
 
 
-def _build_model(arch: str, cfg: TinyConfig, tokenizer: Any) -> torch.nn.Module:
+def _build_model(arch: str, cfg: TinyConfig, tokenizer: Any) -> PreTrainedModel:
     common = dict(
         vocab_size=len(tokenizer),
         bos_token_id=tokenizer.bos_token_id,
@@ -158,6 +162,9 @@ def train_tiny(
     if final.exists() and not force:
         return final
     log.info("training %s (%s config) into %s", name, cfg.name, final)
+    if progress:
+        tqdm.write(f"training {name} ({cfg.name} config) into {final}; later runs reuse it",
+                   file=sys.stderr)
     with torch_threads(cfg.optim.threads):
         _build(name, arch, cfg, dataset, final, progress)
     return final
@@ -254,7 +261,7 @@ def _register() -> None:
             spec = ModelSpec(
                 short, "", kind=kind, architecture=arch, params="<1M" if cfg_name == "micro" else "~1M",
                 description=desc,
-                build=lambda name=name, cfg_name=cfg_name: train_tiny(name, cfg_name),
+                build=partial(train_tiny, name, cfg_name),
             )
             registry.add("model", short, spec, description=desc)
 
