@@ -106,10 +106,14 @@ def check_config(cfg: EvalConfig) -> list[str]:
     return needed
 
 
-def _distributed() -> tuple[int, int, Any]:
+def _distributed(device: str | None) -> tuple[int, int, Any]:
+    """(rank, world size, state). Under ``accelerate launch`` every process gets a share of
+    the facts; without an accelerator (or with --device cpu) the processes talk over gloo."""
+    import torch
     from accelerate import PartialState
 
-    state = PartialState()
+    cpu = (device or "").startswith("cpu") or not torch.cuda.is_available()
+    state = PartialState(cpu=cpu)
     return state.process_index, state.num_processes, state
 
 
@@ -125,13 +129,13 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     facts = load_facts(cfg.languages, cfg.relations, cfg.fact_ids, cfg.facts, cfg.dataset)
     if not facts:
         raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
-    rank, world, state = _distributed()
+    rank, world, state = _distributed(cfg.device)
     run = RunFolder(cfg.out)
     if rank == 0:
         run.start(cfg.resolved(), cfg.resume)
     state.wait_for_everyone()
 
-    device = cfg.device or (str(state.device) if world > 1 else "cpu")
+    device = cfg.device or str(state.device)  # this process's accelerator, else the CPU
     torch.manual_seed(cfg.seed)
     loaded = load_model(cfg.model, device=device, dtype=cfg.dtype)
     adapter = get_adapter(loaded.model, loaded.tokenizer)
