@@ -14,9 +14,9 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
-from harness.attribution.engine import RowGroup, make_replacer, probability_gradients
+from harness.attribution.engine import RowGroup, activations_at, make_replacer, probability_gradients
 from harness.attribution.query import EncodedQuery
-from harness.attribution.scoring import answer_log_prob
+from harness.attribution.scoring import log_prob_of
 
 
 def cache_tensors(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -41,17 +41,16 @@ class CausalRunner:
         ids = enc.input_ids.to(dev)
         t = enc.prompt_length
         self.tail = ids[t - 1 :]  # [K_tail]
-        self.answer_positions = (enc.answer_positions - (t - 1)).to(dev)  # [K'] within the tail
+        # the answers are predicted at tail positions 0 .. K'-1 (see `_log_prob`)
+        assert enc.answer_positions.tolist() == list(range(t - 1, t - 1 + len(enc.answer_ids)))
         self.answer_ids = enc.answer_ids.to(dev)  # [K']
         with torch.no_grad():
             self.kv = None
             if t > 1:
                 _, cache = adapter.forward_body(ids[None, : t - 1], use_cache=True)
                 self.kv = cache_tensors(cache)
-            with adapter.capture() as acts:
-                logits = self._tail_logits(1)
-            self.real = torch.stack([acts[layer][0, 0] for layer in range(adapter.n_layers)]).float()
-            self.base_prob = float(self._log_prob(logits)[0].exp())
+            self.base_prob = float(self._log_prob(self._tail_logits(1))[0].exp())
+        self.real = activations_at(adapter, enc.input_ids, enc.target_position)  # [L, N]
 
     def _tail_logits(self, rows: int) -> torch.Tensor:
         """Run the tail for ``rows`` rows on the cached prefix: ``[rows, K_tail, V]``."""
@@ -61,11 +60,11 @@ class CausalRunner:
         return logits
 
     def _log_prob(self, logits: torch.Tensor) -> torch.Tensor:
-        """``log P(answer)`` per row ``[rows]`` (float32 softmax, sum over answer tokens)."""
-        rows = logits.shape[0]
-        pos = self.answer_positions.expand(rows, -1)
-        ids = self.answer_ids.expand(rows, -1)
-        return answer_log_prob(logits, pos, ids)
+        """``log P(answer)`` per row ``[rows]`` from the tail logits ``[rows, K_tail, V]``
+        (float32 softmax, sum over answer tokens). The answers are at tail positions
+        ``0 .. K'-1``, so a slice selects them without copying."""
+        rows, k = logits.shape[0], len(self.answer_ids)
+        return log_prob_of(logits[:, :k], self.answer_ids.expand(rows, -1))
 
     def gradients(self, groups: list[RowGroup], points: list[torch.Tensor]) -> list[torch.Tensor]:
         rows = groups[-1].hi

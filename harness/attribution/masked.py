@@ -15,7 +15,7 @@ import torch
 
 from harness.attribution.engine import RowGroup, make_replacer, probability_gradients
 from harness.attribution.query import EncodedQuery
-from harness.attribution.scoring import answer_log_prob
+from harness.attribution.scoring import log_prob_of
 
 
 class MaskedRunner:
@@ -37,9 +37,7 @@ class MaskedRunner:
 
     def _log_prob(self, logits: torch.Tensor) -> torch.Tensor:
         """logits ``[rows, K', V]`` at the answer positions -> ``log P(answer)`` ``[rows]``."""
-        rows, k = logits.shape[:2]
-        pos = torch.arange(k, device=logits.device).expand(rows, -1)
-        return answer_log_prob(logits, pos, self.answer_ids.expand(rows, -1))
+        return log_prob_of(logits, self.answer_ids.expand(logits.shape[0], -1))
 
     def gradients(self, groups: list[RowGroup], points: list[torch.Tensor]) -> list[torch.Tensor]:
         sizes = {g.layer: g.hi - g.lo for g in groups}

@@ -18,18 +18,23 @@ import torch
 from harness.attribution.query import ClozeQuery, EncodedQuery, as_encoded
 
 
-def answer_log_prob(logits: torch.Tensor, positions: torch.Tensor, answer_ids: torch.Tensor) -> torch.Tensor:
-    """``Σ_k log softmax(logits[b, positions[b, k]])[answer_ids[b, k]]`` per row, float32.
+def log_prob_of(answer_logits: torch.Tensor, answer_ids: torch.Tensor) -> torch.Tensor:
+    """``Σ_k log softmax(answer_logits[b, k])[answer_ids[b, k]]`` per row, in float32.
 
-    logits ``[B, S, V]``; positions, answer_ids ``[B, K]`` (entries with ``answer_ids < 0``
-    are padding and ignored). Returns ``[B]``.
+    answer_logits ``[B, K, V]``: the logits at the answer positions; answer_ids ``[B, K]``
+    (entries ``< 0`` are padding and ignored). Returns ``[B]``.
     """
     valid = answer_ids >= 0  # [B, K]
+    logp = answer_logits.float().log_softmax(-1)  # [B, K, V]
+    picked = logp.gather(-1, answer_ids.clamp(min=0)[..., None])[..., 0]  # [B, K]
+    return (picked * valid).sum(-1)  # [B]
+
+
+def answer_log_prob(logits: torch.Tensor, positions: torch.Tensor, answer_ids: torch.Tensor) -> torch.Tensor:
+    """Like :func:`log_prob_of`, from full logits ``[B, S, V]`` and the answer
+    ``positions [B, K]`` (entries with ``answer_ids < 0`` are padding). Returns ``[B]``."""
     rows = torch.arange(logits.shape[0], device=logits.device)[:, None]
-    picked = logits[rows, positions.clamp(min=0)].float()  # [B, K, V]
-    # log softmax(z)[t] = z_t − logsumexp(z), without materializing the whole log-softmax
-    logp = picked.gather(-1, answer_ids.clamp(min=0)[..., None])[..., 0] - picked.logsumexp(-1)
-    return (logp * valid).sum(-1)  # [B]
+    return log_prob_of(logits[rows, positions.clamp(min=0)], answer_ids)  # [B, K, V] copy
 
 
 @dataclass(frozen=True)
