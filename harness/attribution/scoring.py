@@ -18,6 +18,28 @@ import torch
 from harness.attribution.query import ClozeQuery, EncodedQuery, as_encoded
 
 
+class _PickedLogSoftmax(torch.autograd.Function):
+    """``log softmax(z)[t]``: ``[B, K, V], [B, K] -> [B, K]``.
+
+    Same values and gradient as ``z.log_softmax(-1).gather(-1, t)``; the backward
+    ``g · (onehot(t) − softmax(z))`` is built in place instead of through a dense zero
+    gradient for ``gather`` (for a 50k vocabulary this is ~10% of the attribution engine).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        logp = logits.log_softmax(-1)  # [B, K, V]
+        ctx.save_for_backward(logp, ids)
+        return logp.gather(-1, ids[..., None])[..., 0]
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # grad [B, K]
+        logp, ids = ctx.saved_tensors
+        out = logp.exp().mul_(-grad[..., None])  # −g · softmax(z)
+        out.scatter_add_(-1, ids[..., None], grad[..., None])  # + g · onehot(t)
+        return out, None
+
+
 def log_prob_of(answer_logits: torch.Tensor, answer_ids: torch.Tensor) -> torch.Tensor:
     """``Σ_k log softmax(answer_logits[b, k])[answer_ids[b, k]]`` per row, in float32.
 
@@ -25,8 +47,7 @@ def log_prob_of(answer_logits: torch.Tensor, answer_ids: torch.Tensor) -> torch.
     (entries ``< 0`` are padding and ignored). Returns ``[B]``.
     """
     valid = answer_ids >= 0  # [B, K]
-    logp = answer_logits.float().log_softmax(-1)  # [B, K, V]
-    picked = logp.gather(-1, answer_ids.clamp(min=0)[..., None])[..., 0]  # [B, K]
+    picked = _PickedLogSoftmax.apply(answer_logits.float(), answer_ids.clamp(min=0))  # [B, K]
     return (picked * valid).sum(-1)  # [B]
 
 

@@ -126,3 +126,16 @@ def test_bf16_probabilities_are_float32_softmax(make_adapter):
     p = answer_probability(adapter, SINGLE)
     ref = answer_probability(make_adapter("llama"), SINGLE)
     assert isinstance(p, float) and p == pytest.approx(ref, rel=0.1)
+
+
+def test_picked_log_softmax_gradient_matches_autograd():
+    from harness.attribution.scoring import _PickedLogSoftmax
+
+    z = torch.randn(3, 2, 7, dtype=torch.float64, requires_grad=True)
+    ids = torch.tensor([[1, 6], [0, 0], [3, 2]])
+    assert torch.autograd.gradcheck(_PickedLogSoftmax.apply, (z, ids))
+    plain = z.log_softmax(-1).gather(-1, ids[..., None])[..., 0]
+    w = torch.randn(3, 2, dtype=torch.float64)
+    (g1,) = torch.autograd.grad((plain * w).sum(), z)
+    (g2,) = torch.autograd.grad((_PickedLogSoftmax.apply(z, ids) * w).sum(), z)
+    assert torch.allclose(g1, g2)
