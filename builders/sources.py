@@ -174,9 +174,8 @@ def read_mlama_templates(root: Path, language: str) -> dict[str, str]:
     return out
 
 
-def read_pararel(root: Path, relation: str) -> list[str]:
-    """ParaRel's English patterns for a relation (none exist for P31 and P527)."""
-    path = root / "pararel" / "patterns" / f"{relation}.jsonl"
+def _patterns(path: Path) -> list[str]:
+    """The ``pattern`` field of every line of a ParaRel-style file ([] if it is absent)."""
     if not path.exists():
         return []
     out = []
@@ -184,18 +183,16 @@ def read_pararel(root: Path, relation: str) -> list[str]:
         _require(path, lineno, obj, ("pattern",))
         out.append(str(obj["pattern"]))
     return out
+
+
+def read_pararel(root: Path, relation: str) -> list[str]:
+    """ParaRel's English patterns for a relation (none exist for P31 and P527)."""
+    return _patterns(root / "pararel" / "patterns" / f"{relation}.jsonl")
 
 
 def read_mpararel(root: Path, language: str, relation: str) -> list[str]:
     """mParaRel's reviewed patterns for a relation in one language ([] if none)."""
-    path = root / "mpararel" / _MPARAREL_DIR.get(language, language) / f"{relation}.jsonl"
-    if not path.exists():
-        return []
-    out = []
-    for lineno, obj in _jsonl(path):
-        _require(path, lineno, obj, ("pattern",))
-        out.append(str(obj["pattern"]))
-    return out
+    return _patterns(root / "mpararel" / _MPARAREL_DIR.get(language, language) / f"{relation}.jsonl")
 
 
 def read_candidates(root: Path, language: str) -> dict[str, dict[str, list[str]]]:

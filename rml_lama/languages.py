@@ -31,14 +31,19 @@ HIGH_RESOURCE: tuple[str, ...] = tuple(c for c, lang in LANGUAGES.items() if lan
 LOW_RESOURCE: tuple[str, ...] = tuple(c for c, lang in LANGUAGES.items() if not lang.high_resource)
 
 
-def check_languages(codes: list[str] | tuple[str, ...], option: str = "--languages") -> list[str]:
-    """Return ``codes`` unchanged, or raise ValueError naming the option and the valid choices."""
-    unknown = [c for c in codes if c not in LANGUAGES]
+def check_choices(
+    values: list[str] | tuple[str, ...], valid: tuple[str, ...], what: str, option: str
+) -> list[str]:
+    """``values`` without repeats, or ValueError naming the option and the valid choices."""
+    unknown = [v for v in values if v not in valid]
     if unknown:
         raise ValueError(
-            f"{option}: unknown language(s) {', '.join(unknown)}; "
-            f"valid choices: {', '.join(LANGUAGE_CODES)}"
+            f"{option}: unknown {what}(s) {', '.join(unknown)}; valid choices: {', '.join(valid)}"
         )
-    if not codes:
-        raise ValueError(f"{option}: at least one language is needed")
-    return list(dict.fromkeys(codes))
+    if not values:
+        raise ValueError(f"{option}: at least one {what} is needed")
+    return list(dict.fromkeys(values))
+
+
+def check_languages(codes: list[str] | tuple[str, ...], option: str = "--languages") -> list[str]:
+    return check_choices(codes, LANGUAGE_CODES, "language", option)

@@ -62,13 +62,6 @@ RELATION_IDS: tuple[str, ...] = tuple(RELATIONS)
 
 
 def check_relations(ids: list[str] | tuple[str, ...], option: str = "--relations") -> list[str]:
-    """Return ``ids`` unchanged, or raise ValueError naming the option and the valid choices."""
-    unknown = [r for r in ids if r not in RELATIONS]
-    if unknown:
-        raise ValueError(
-            f"{option}: unknown relation(s) {', '.join(unknown)}; "
-            f"valid choices: {', '.join(RELATION_IDS)}"
-        )
-    if not ids:
-        raise ValueError(f"{option}: at least one relation is needed")
-    return list(dict.fromkeys(ids))
+    from rml_lama.languages import check_choices
+
+    return check_choices(ids, RELATION_IDS, "relation", option)
