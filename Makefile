@@ -25,7 +25,7 @@ dataset: $(VENV)/.installed
 # The main job: build the dataset if missing, train or load tiny-gpt, localize, evaluate,
 # write the leaderboard.
 demo: $(VENV)/.installed
-	$(VENV)/bin/rml-build build --sources "$(RML_LAMA_SOURCES)"
+	$(VENV)/bin/rml-eval demo --sources "$(RML_LAMA_SOURCES)"
 
 test: $(VENV)/.installed
 	test -f rml_lama/manifest.json || $(VENV)/bin/rml-build build --quiet --sources "$(RML_LAMA_SOURCES)"
