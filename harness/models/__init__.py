@@ -18,6 +18,7 @@ from harness.models.tiny import (
     TinyConfig,
     load_report,
     load_splits,
+    tiny_config,
     tiny_model_dir,
     train_tiny,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "make_splits",
     "model_specs",
     "resolve_spec",
+    "tiny_config",
     "tiny_model_dir",
     "train_tiny",
     "train_tokenizer",

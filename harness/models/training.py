@@ -102,16 +102,30 @@ def _collate(batch: Sequence[Encoded], pad_id: int) -> tuple[torch.Tensor, torch
     return ids, labels, mask
 
 
-def _loss(model, ids, labels, mask, masked: bool, answer_weight: float, answer_pos) -> torch.Tensor:  # noqa: ANN001
+def _logits(model, ids, mask, labels, masked: bool) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: ANN001
+    """Logits and their labels where there is a loss: ``[n, vocab]`` and ``[n]``."""
+    if masked and hasattr(model, "bert") and hasattr(model, "cls"):
+        # BertForMaskedLM: run the LM head on the masked positions only (the vocab
+        # projection of every other position would be thrown away).
+        hidden = model.bert(input_ids=ids, attention_mask=mask).last_hidden_state  # [batch, seq, d]
+        keep = labels != IGNORE  # [batch, seq]
+        return model.cls(hidden[keep]), labels[keep]
     logits = model(input_ids=ids, attention_mask=mask).logits  # [batch, seq, vocab]
     if not masked:  # predict token t+1 at position t
         logits, labels = logits[:, :-1], labels[:, 1:]
-    loss = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE, reduction="none"
-    ).view(labels.shape)  # [batch, seq']
-    weight = (labels != IGNORE).float()
-    if answer_weight != 1.0 and not masked:
-        weight[torch.arange(len(answer_pos)), answer_pos] *= answer_weight
+    keep = labels != IGNORE
+    return logits[keep], labels[keep]
+
+
+def _loss(model, ids, labels, mask, masked: bool, answer_weight: float, answer_pos) -> torch.Tensor:  # noqa: ANN001
+    """Mean cross-entropy over the labelled tokens; the answer's first token (at
+    ``answer_pos``, one per row) weighs ``answer_weight``."""
+    scored = labels if masked else labels[:, 1:]  # labels aligned with the logits
+    first = torch.zeros_like(scored, dtype=torch.bool)  # [batch, seq']
+    first[torch.arange(len(answer_pos)), answer_pos] = True
+    weight = 1.0 + (answer_weight - 1.0) * first[scored != IGNORE].float()  # [n]
+    logits, targets = _logits(model, ids, mask, labels, masked)
+    loss = torch.nn.functional.cross_entropy(logits, targets, reduction="none")  # [n]
     return (loss * weight).sum() / weight.sum()
 
 

@@ -17,7 +17,10 @@ from rml_lama.languages import LANGUAGE_CODES, LANGUAGES
 from rml_lama.relations import RELATION_IDS
 
 _LATIN = [a + b for a in "bdgklmnprstvz" for b in "aeiou"]
-_HAN = list("安巴达法加卡拉马纳帕萨塔瓦扎贝德格克勒梅内佩斯特维泽比迪吉基利米尼皮西蒂维齐博多戈科洛莫诺波索托沃佐布杜古库卢穆努普苏图武祖")
+_HAN = list(
+    "安巴达法加卡拉马纳帕萨塔瓦扎贝德格克勒梅内佩斯特维泽比迪吉基利米尼皮西蒂"
+    "维齐博多戈科洛莫诺波索托沃佐布杜古库卢穆努普苏图武祖"
+)
 _KANA = list("アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモラリルレロ")
 _HANGUL = [chr(0xAC00 + i * 28 * 3) for i in range(60)]
 _SCRIPT = {"zh": _HAN, "ja": _KANA, "ko": _HANGUL}

@@ -53,7 +53,8 @@ def test_query_then_answer_tokenizes_like_the_sentence(tok) -> None:  # noqa: AN
 
 
 def test_specials_and_round_trip(tok, tmp_path) -> None:  # noqa: ANN001
-    assert [tok.pad_token, tok.unk_token, tok.bos_token, tok.eos_token, tok.mask_token] == list(SPECIAL_TOKENS)
+    specials = [tok.pad_token, tok.unk_token, tok.bos_token, tok.eos_token, tok.mask_token]
+    assert specials == list(SPECIAL_TOKENS)
     assert tok.convert_tokens_to_ids(list(SPECIAL_TOKENS)) == list(range(len(SPECIAL_TOKENS)))
     ids = tok("Paris.")["input_ids"]
     assert ids[0] == tok.bos_token_id and ids[-1] != tok.eos_token_id  # causal: <s> only
