@@ -180,9 +180,9 @@ def list_cmd() -> None:
 @main.command()
 @click.option("--sources", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Source data for building the dataset if it is missing.")
-@click.option("--facts", type=int, default=12, show_default=True,
+@click.option("--facts", type=int, default=8, show_default=True,
               help="Facts the model knows (localization, suppress/enhance, editing).")
-@click.option("--other-facts", type=int, default=4, show_default=True,
+@click.option("--other-facts", type=int, default=2, show_default=True,
               help="Facts known only in en/zh/fr and held-out facts (low-resource, inject).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/demo", show_default=True)
 @click.option("--leaderboard", "board", type=click.Path(file_okay=False), default="leaderboard",

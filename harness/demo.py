@@ -36,8 +36,8 @@ def ensure_dataset(sources: str | Path | None) -> None:
 
 def run_demo(
     sources: str | Path | None = None,
-    facts: int = 12,
-    other_facts: int = 4,
+    facts: int = 8,
+    other_facts: int = 2,
     out: str = "runs/demo",
     leaderboard: str = "leaderboard",
     model: str = "tiny-gpt",
