@@ -12,9 +12,8 @@ from pathlib import Path
 
 import click
 
-from harness.models.report import format_report
+from harness.models.configs import CONFIGS, TINY_MODELS
 from harness.models.specs import model_specs
-from harness.models.tiny import CONFIGS, TINY_MODELS, load_report, tiny_model_dir, train_tiny
 
 _dataset_option = click.option(
     "--dataset", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -43,6 +42,9 @@ def list_models() -> None:
 @click.option("--force", is_flag=True, help="retrain even if the cache has this model")
 def train(name: str, config: str, dataset: Path | None, force: bool) -> None:
     """Train tiny model NAME into the cache (or reuse it) and print its accuracy report."""
+    from harness.models.report import format_report
+    from harness.models.tiny import load_report, train_tiny
+
     try:
         path = train_tiny(name, config, dataset, force=force)
     except (FileNotFoundError, ValueError) as e:
@@ -58,6 +60,8 @@ def train(name: str, config: str, dataset: Path | None, force: bool) -> None:
 @_dataset_option
 def path(name: str, config: str, dataset: Path | None) -> None:
     """Print the cache folder of tiny model NAME (and whether it is built)."""
+    from harness.models.tiny import tiny_model_dir
+
     try:
         folder = tiny_model_dir(name, config, dataset)
     except FileNotFoundError as e:

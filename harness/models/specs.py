@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import registry
+from harness.models.configs import CONFIGS, TINY_MODELS
 
 if TYPE_CHECKING:
     from harness.models.loading import LoadedModel
@@ -77,11 +79,34 @@ _HUB_MODELS: list[tuple[str, str, str, str, str, str, bool, str]] = [
      False, "XLM-RoBERTa large, masked LM over 100 languages"),
 ]
 
+def _train_tiny(name: str, config: str) -> Path:
+    from harness.models.tiny import train_tiny  # torch and transformers only when needed
+
+    return train_tiny(name, config)
+
+
+def _tiny_specs() -> dict[str, ModelSpec]:
+    specs = {}
+    for name, arch in TINY_MODELS.items():
+        for config in ("demo", "micro"):
+            cfg = CONFIGS[config][name]
+            short = name if config == "demo" else f"{name}-{config}"
+            specs[short] = ModelSpec(
+                short, "", kind="masked" if arch == "bert" else "causal", architecture=arch,
+                params="1.3M" if config == "demo" else "0.15M",
+                description=f"{arch}, {cfg.n_layer} layers x {cfg.d_model}, trained here on RML-LAMA "
+                f"({config} config; built on first use)",
+                build=partial(_train_tiny, name, config),
+            )
+    return specs
+
+
 HUB_SPECS: dict[str, ModelSpec] = {
     name: ModelSpec(name, hf_id, kind, arch, dtype, params, desc, gated)
     for name, hf_id, kind, arch, dtype, params, gated, desc in _HUB_MODELS
 }
-for _spec in HUB_SPECS.values():
+TINY_SPECS = _tiny_specs()
+for _spec in [*HUB_SPECS.values(), *TINY_SPECS.values()]:
     registry.add("model", _spec.name, _spec, description=_spec.description)
 
 

@@ -23,8 +23,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
-from functools import partial
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,79 +31,17 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
-from harness import registry
 from harness.models.cache import atomic_dir, config_hash, dataset_hash, models_dir
+from harness.models.configs import TINY_MODELS, TinyConfig, check_tiny_name, tiny_config
 from harness.models.facts import Cloze, clozes, read_rows
 from harness.models.report import accuracy_report, format_report
-from harness.models.specs import ModelSpec
-from harness.models.splits import TRAIN_LANGUAGES, SplitConfig, Splits, make_splits
+from harness.models.splits import TRAIN_LANGUAGES, Splits, make_splits
 from harness.models.tokenizer import train_tokenizer
-from harness.models.training import Encoded, OptimConfig, encode, torch_threads, train
+from harness.models.training import Encoded, encode, torch_threads, train
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1  # bump when a change to this code changes what a build produces
-TINY_MODELS = {"tiny-gpt": "gpt2", "tiny-bert": "bert"}  # name -> architecture
-
-
-@dataclass(frozen=True)
-class TinyConfig:
-    name: str  # "micro" or "demo": part of the cache folder's name
-    splits: SplitConfig  # how many facts are known / high-resource-only / held out
-    optim: OptimConfig  # epochs, batch size, learning rate, seed
-    vocab_size: int = 2000  # BPE merges budget (all characters are kept on top)
-    n_layer: int = 4  # transformer blocks
-    d_model: int = 128  # hidden size
-    n_head: int = 4  # attention heads
-    ffn_mult: int = 4  # FFN inner size = ffn_mult * d_model (the neurons to localize)
-    max_length: int = 96  # context; longer sentences are left out of training
-
-
-_MICRO = TinyConfig(
-    name="micro",
-    splits=SplitConfig(known=24, high_resource_only=8, held_out=8),
-    optim=OptimConfig(epochs=16, batch_size=16, lr=4e-3, answer_weight=5.0),
-    vocab_size=600, n_layer=2, d_model=64, n_head=4,
-)
-_DEMO = TinyConfig(
-    name="demo",
-    splits=SplitConfig(known=120, high_resource_only=40, held_out=40),
-    optim=OptimConfig(epochs=8, batch_size=32, lr=3.5e-3, answer_weight=5.0),
-    vocab_size=4000, n_layer=4, d_model=128, n_head=4,
-)
-# config name -> tiny model -> its config. Masked LMs learn only from the answer tokens and
-# post-LN BERT stalls at high learning rates: it gets a lower rate, a longer warm-up.
-CONFIGS: dict[str, dict[str, TinyConfig]] = {
-    # For tests: seconds on 2 CPU cores, tokenizer included.
-    "micro": {
-        "tiny-gpt": _MICRO,
-        "tiny-bert": replace(_MICRO, optim=OptimConfig(epochs=30, batch_size=16, lr=3e-3)),
-    },
-    # The default: a few hundred facts, enough layers for localization to mean something;
-    # about 3 minutes of one CPU core each.
-    "demo": {
-        "tiny-gpt": _DEMO,
-        "tiny-bert": replace(_DEMO, optim=OptimConfig(epochs=11, batch_size=32, lr=1.5e-3, warmup=0.15)),
-    },
-}
-
-
-def tiny_config(name: str, config: str | TinyConfig = "demo") -> TinyConfig:
-    """The config of tiny model ``name`` called ``config`` (or ``config`` itself)."""
-    _check_name(name)
-    if isinstance(config, TinyConfig):
-        return config
-    if config not in CONFIGS:
-        raise ValueError(f"unknown tiny-model config {config!r}; valid choices: {', '.join(CONFIGS)}")
-    return CONFIGS[config][name]
-
-
-def _check_name(name: str) -> str:
-    if name not in TINY_MODELS:
-        raise ValueError(f"unknown tiny model {name!r}; valid choices: {', '.join(TINY_MODELS)}")
-    return name
-
-
 def _dataset(dataset_dir: str | Path | None) -> Path:
     if dataset_dir is not None:
         return Path(dataset_dir)
@@ -168,7 +105,7 @@ def train_tiny(
     :class:`TinyConfig`; ``dataset_dir`` a built RML-LAMA folder (default: the package's).
     ``force`` retrains even when cached.
     """
-    arch = TINY_MODELS[_check_name(name)]
+    arch = TINY_MODELS[check_tiny_name(name)]
     cfg = tiny_config(name, config)
     dataset = _dataset(dataset_dir)
     final = tiny_model_dir(name, cfg, dataset)
@@ -259,24 +196,3 @@ def load_report(
     """A tiny model's ``report.json`` (accuracy per split and language, timings)."""
     path = _model_dir(model, config, dataset_dir) / "report.json"
     return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _register() -> None:
-    for name, arch in TINY_MODELS.items():
-        kind = "masked" if arch == "bert" else "causal"
-        for cfg_name in ("demo", "micro"):
-            cfg = CONFIGS[cfg_name][name]
-            short = name if cfg_name == "demo" else f"{name}-{cfg_name}"
-            desc = (
-                f"{arch} architecture, {cfg.n_layer} layers x {cfg.d_model}, trained here on "
-                f"RML-LAMA ({cfg_name} config; built on first use)"
-            )
-            spec = ModelSpec(
-                short, "", kind=kind, architecture=arch, params="<1M" if cfg_name == "micro" else "~1M",
-                description=desc,
-                build=partial(train_tiny, name, cfg_name),
-            )
-            registry.add("model", short, spec, description=desc)
-
-
-_register()

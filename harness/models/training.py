@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from harness.models.configs import OptimConfig
 from harness.models.facts import Cloze
 
 IGNORE = -100  # label of positions without a loss
@@ -32,20 +33,6 @@ class Encoded:
     labels: list[int]  # [seq], IGNORE where there is no loss
     answer_pos: int  # position whose prediction is the answer's first token
     answer_id: int  # the answer's first token
-
-
-@dataclass(frozen=True)
-class OptimConfig:
-    epochs: int = 40  # passes over the training sentences
-    batch_size: int = 32  # sentences per step
-    lr: float = 2e-3  # peak AdamW learning rate
-    warmup: float = 0.05  # fraction of steps with a linear warm-up
-    min_lr: float = 0.1  # final learning rate, as a fraction of lr (cosine decay)
-    weight_decay: float = 0.0  # AdamW weight decay (off: the point is to memorize)
-    answer_weight: float = 1.0  # loss weight of the answer tokens (causal LMs)
-    seed: int = 0  # init, shuffling
-    threads: int = 1  # torch CPU threads while training: 1 is reproducible across machines,
-    #                   and far faster than 2 when other processes compete for the cores
 
 
 @contextmanager

@@ -28,7 +28,8 @@ def _model(masked: bool, vocab: int) -> torch.nn.Module:
         cfg = BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                          intermediate_size=64, max_position_embeddings=32)
         return BertForMaskedLM(cfg).eval()
-    return GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_embd=32, n_layer=1, n_head=2, n_positions=32)).eval()
+    cfg = GPT2Config(vocab_size=vocab, n_embd=32, n_layer=1, n_head=2, n_positions=32)
+    return GPT2LMHeadModel(cfg).eval()
 
 
 def test_encoding(tok) -> None:  # noqa: ANN001
