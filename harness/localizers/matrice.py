@@ -11,20 +11,21 @@ UaL ``S = β1·E_k[ŝ_k] − β2·sqrt(Var_k[ŝ_k])`` (Eq. 10–11), select ``S 
 * ``α1 = α2 = β1 = β2 = 1``: score = mean minus one (population) standard deviation, a
   one-sigma lower bound on the attribution. A neuron must be high *and* stable to score
   well; a neuron that is high in 1 of T queries scores ``(1 − sqrt(T−1))/T · a <= 0``.
-* ``τ = 0.7``: min–max normalization maps a zero attribution to the *background* level
-  ``−min/(max − min)`` of each language (about 0.3–0.5 for attribution maps whose negative
-  tail is comparable to their positive one), so τ must sit well above it or the
-  threshold admits the bulk of near-zero neurons. ``τ = 0.7`` keeps neurons whose score is
-  consistently about ≥ 40–60 % of the language's maximum, comparable to the 0.2–0.3 ·
-  max coarse thresholds of Dai et al. and AMIG applied to un-shifted scores. Each run's
-  ``meta["background"]`` reports the level per language.
+* ``τ = 0.3``, the coarse threshold of AMIG (Dai et al. use 0.2), applied to S after the
+  clipping below. Measured on the embedded tiny-gpt (2 known facts, 7 languages): τ = 0.3
+  selects 7–13 neurons per fact, 0.5 selects 4–5 and 0.7 one. Without the clipping,
+  min–max maps a zero attribution to the *background* level ``−min/(max − min)`` (0.4–0.55
+  there) and τ would have to sit above it; each run's ``meta["background"]`` reports it.
 * ``steps = None``: the provider's ``M`` (20, as in Dai et al. and the engine).
-* ``positive_only = True`` (our addition, not in the paper): a neuron is eligible only
-  when its mean UaQ score over languages, before normalization, is > 0, i.e. it raises the
-  answer probability on average. Knowledge neurons are positive by definition (the
-  baselines' ``score > c · max`` thresholds imply it); this guard stops a strongly
-  negative minimum from lifting near-zero neurons over τ. ``positive_only=False`` is the
-  paper's Algorithm 1 verbatim.
+* ``positive_only = True`` (our addition, not in the paper): negative UaQ scores are
+  clipped to 0 before Eq. 9, so a zero score maps to 0 instead of the background level,
+  and a neuron is eligible only when its mean UaQ score over languages is > 0, i.e. it
+  raises the answer probability on average. Knowledge neurons are positive by definition
+  (the baselines' ``score > c · max`` thresholds imply it). Without the clipping, on the
+  embedded tiny-gpt the background sat at 0.4–0.55 of a max S of 0.5–0.66 and τ = 0.7
+  selected ~320–510 of 2,048 neurons per fact; with it, the threshold separates the few
+  consistently positive neurons. ``positive_only=False`` is the paper's Algorithm 1
+  verbatim.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class _MatriceOptions:
     alpha2: float = 1.0  # α2: weight of the std over queries (Eq. 8)
     beta1: float = 1.0  # β1: weight of the mean over languages (Eq. 11)
     beta2: float = 1.0  # β2: weight of the std over languages (Eq. 11)
-    tau: float = 0.7  # τ: dynamic threshold T = τ · max S (Eq. 12)
+    tau: float = 0.3  # τ: dynamic threshold T = τ · max S (Eq. 12)
     steps: int | None = None  # M, Riemann steps of SAIG; None: the provider's default
     languages: tuple[str, ...] | None = None  # restrict to these; None: all with queries
     positive_only: bool = True  # eligible only if the mean UaQ score over languages > 0
@@ -77,7 +78,8 @@ class _MatriceOptions:
         for lang, queries in fact.select(self.languages).items():
             qs = queries[:1] if first_only else queries
             scores = [provider.attribute(q, self.method, steps=self.steps) for q in qs]
-            out[lang] = uaq(scores, self.alpha1, self.alpha2, what=f"fact {fact.uuid}, {lang} queries")
+            s_k = uaq(scores, self.alpha1, self.alpha2, what=f"fact {fact.uuid}, {lang} queries")
+            out[lang] = s_k.clamp(min=0) if self.positive_only else s_k
             used[lang] = len(qs)
         return out, used
 

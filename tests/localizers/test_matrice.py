@@ -62,8 +62,8 @@ def ual_fact():
 
 def test_no_ual_is_the_intersection_of_per_language_selections():
     fact, provider = ual_fact()
-    full = set(Matrice().localize(fact, provider).as_tuples())
-    no_ual = MatriceNoUaL().localize(fact, provider)
+    full = set(Matrice(tau=0.7).localize(fact, provider).as_tuples())
+    no_ual = MatriceNoUaL(tau=0.7).localize(fact, provider)
     assert full == {STABLE, (1, 0)}
     assert set(no_ual.as_tuples()) == {STABLE, (1, 1)}
     assert no_ual.meta["per_language_selected"] == {"en": 3, "zh": 3, "fr": 2}
@@ -80,6 +80,8 @@ def test_one_language_high_is_not_in_no_ual_either():
 def numpy_matrice(stacks, a1, a2, b1, b2, tau, positive_only):
     """Eq. 6–13 written out with numpy (population std, min–max over each language)."""
     s = {lang: a1 * x.mean(0) - a2 * x.std(0, ddof=0) for lang, x in stacks.items()}
+    if positive_only:  # negative evidence clipped to 0 before Eq. 9
+        s = {lang: np.maximum(v, 0) for lang, v in s.items()}
     norm = []
     for v in s.values():
         span = v.max() - v.min()
