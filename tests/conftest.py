@@ -27,6 +27,20 @@ def sources_dir() -> Path:
     return path
 
 
+@pytest.fixture
+def make_adapter():
+    """``make_adapter(family, seed=0, dtype=torch.float32, **config_overrides)``: a fresh
+    tiny random model (built offline from a config) and its adapter; tests may edit it."""
+    from harness.adapters import get_adapter
+    from harness.adapters.tiny import tiny_model
+
+    def make(family: str, seed: int = 0, dtype: torch.dtype = torch.float32, **overrides):
+        model, tok = tiny_model(family, seed=seed, dtype=dtype, **overrides)
+        return get_adapter(model, tok)
+
+    return make
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keep every test away from the user's cache unless it sets its own."""
