@@ -58,7 +58,7 @@ def test_suppress_enhance_matches_manual_hooks(adapter):
     ctx = TaskContext(adapter=adapter, model_name="tiny", correct_only=False)
     recs = SuppressEnhance().evaluate(ctx, _fact(), {"loc": NSet(pairs)})
     assert len(recs) == 2 and all(r["included"] for r in recs)
-    for r, q in zip(recs, _fact().queries["en"]):
+    for r, q in zip(recs, _fact().queries["en"], strict=True):
         before = _manual_prob(adapter, q, [], "scale", 1.0)
         sup = _manual_prob(adapter, q, pairs, "set", 0.0)
         enh = _manual_prob(adapter, q, pairs, "scale", 2.0)
@@ -97,8 +97,10 @@ def test_ablation_normalizes_per_language_then_averages():
     rows = [
         {"localizer": "matrice", "language": "en", "dp_enhance": 2.0, "dp_suppress": -0.5, "queries": 4},
         {"localizer": "matrice", "language": "fi", "dp_enhance": 1.0, "dp_suppress": -0.4, "queries": 3},
-        {"localizer": "matrice-no-uaq", "language": "en", "dp_enhance": 1.0, "dp_suppress": -0.25, "queries": 4},
-        {"localizer": "matrice-no-uaq", "language": "fi", "dp_enhance": 1.5, "dp_suppress": -0.2, "queries": 3},
+        {"localizer": "matrice-no-uaq", "language": "en", "dp_enhance": 1.0, "dp_suppress": -0.25,
+         "queries": 4},
+        {"localizer": "matrice-no-uaq", "language": "fi", "dp_enhance": 1.5, "dp_suppress": -0.2,
+         "queries": 3},
     ]
     out = {r["localizer"]: r for r in normalized_to_reference(rows)}
     assert out["matrice"]["enhance"] == 1.0 and out["matrice"]["suppress"] == 1.0
