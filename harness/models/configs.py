@@ -58,12 +58,12 @@ _DEMO = TinyConfig(
 CONFIGS: dict[str, dict[str, TinyConfig]] = {
     "micro": {
         "tiny-gpt": _MICRO,
-        "tiny-bert": replace(_MICRO, optim=OptimConfig(epochs=16, batch_size=16, lr=3e-3)),
+        "tiny-bert": replace(_MICRO, optim=OptimConfig(epochs=24, batch_size=16, lr=2e-3)),
     },
     "demo": {
         "tiny-gpt": _DEMO,
         "tiny-bert": replace(
-            _DEMO, optim=OptimConfig(epochs=11, batch_size=16, lr=1e-3, warmup=0.1)
+            _DEMO, optim=OptimConfig(epochs=9, batch_size=16, lr=1e-3, warmup=0.1)
         ),
     },
 }

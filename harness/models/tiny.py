@@ -41,7 +41,7 @@ from harness.models.training import Encoded, encode, torch_threads, train
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1  # bump when a change to this code changes what a build produces
+FORMAT_VERSION = 2  # bump when a change to this code changes what a build produces
 def _dataset(dataset_dir: str | Path | None) -> Path:
     if dataset_dir is not None:
         return Path(dataset_dir)
