@@ -93,7 +93,7 @@ def _tiny_specs() -> dict[str, ModelSpec]:
             short = name if config == "demo" else f"{name}-{config}"
             specs[short] = ModelSpec(
                 short, "", kind="masked" if arch == "bert" else "causal", architecture=arch,
-                params="1.3M" if config == "demo" else "0.15M",
+                params="1.3M" if config == "demo" else "0.2M",
                 description=f"{arch}, {cfg.n_layer} layers x {cfg.d_model}, trained here on RML-LAMA "
                 f"({config} config; built on first use)",
                 build=partial(_train_tiny, name, config),

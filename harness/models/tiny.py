@@ -23,7 +23,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ from harness.models.training import Encoded, encode, torch_threads, train
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # bump when a change to this code changes what a build produces
+
+
 def _dataset(dataset_dir: str | Path | None) -> Path:
     if dataset_dir is not None:
         return Path(dataset_dir)
@@ -86,7 +88,6 @@ def _build_model(arch: str, cfg: TinyConfig, tokenizer: Any) -> PreTrainedModel:
 @dataclass
 class _Counters:
     builds: int = 0  # how many times a tiny model was trained in this process (tests)
-    last_seconds: dict[str, float] = field(default_factory=dict)
 
 
 COUNTERS = _Counters()
@@ -101,9 +102,9 @@ def train_tiny(
 ) -> Path:
     """The folder of a trained tiny model, training it first unless it is cached.
 
-    ``name`` is ``tiny-gpt`` or ``tiny-bert``; ``config`` a name in :data:`CONFIGS` (micro, demo) or a
-    :class:`TinyConfig`; ``dataset_dir`` a built RML-LAMA folder (default: the package's).
-    ``force`` retrains even when cached.
+    ``name`` is ``tiny-gpt`` or ``tiny-bert``; ``config`` a name in :data:`CONFIGS` (micro,
+    demo) or a :class:`TinyConfig`; ``dataset_dir`` a built RML-LAMA folder (default: the
+    package's). ``force`` retrains even when cached.
     """
     arch = TINY_MODELS[check_tiny_name(name)]
     cfg = tiny_config(name, config)
@@ -165,24 +166,32 @@ def _build(name: str, arch: str, cfg: TinyConfig, dataset: Path, final: Path, pr
         splits.save(tmp / "splits.json")
         (tmp / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     COUNTERS.builds += 1
-    COUNTERS.last_seconds[name] = report["seconds"]["total"]
     log.info("%s (%s) trained in %.0f s\n%s", name, cfg.name, report["seconds"]["total"],
              format_report(report))
 
 
-def _model_dir(model: str | Path, config: str | TinyConfig, dataset_dir: str | Path | None) -> Path:
+def _model_dir(model: Any, config: str | TinyConfig, dataset_dir: str | Path | None) -> Path:
+    if hasattr(model, "spec"):  # a LoadedModel
+        return Path(model.spec.hf_id)
     if isinstance(model, str) and model in TINY_MODELS:
         return train_tiny(model, config, dataset_dir)
+    if isinstance(model, str) and not Path(model).exists():
+        from harness.models.specs import resolve_spec
+
+        spec = resolve_spec(model)  # e.g. tiny-gpt-micro; raises listing the names
+        if spec.build is None:
+            raise ValueError(f"model {model!r} is not a tiny model: only tiny models have splits")
+        return spec.build()
     return Path(model)
 
 
 def load_splits(
-    model: str | Path, config: str | TinyConfig = "demo", dataset_dir: str | Path | None = None
+    model: Any, config: str | TinyConfig = "demo", dataset_dir: str | Path | None = None
 ) -> Splits:
     """Which facts a tiny model knows: its ``splits.json`` (building the model if needed).
 
-    ``model`` is ``tiny-gpt``/``tiny-bert`` (with ``config`` and ``dataset_dir``) or a model
-    folder.
+    ``model`` is ``tiny-gpt``/``tiny-bert`` (with ``config`` and ``dataset_dir``), a
+    registered tiny name such as ``tiny-gpt-micro``, a model folder, or a LoadedModel.
     """
     path = _model_dir(model, config, dataset_dir) / "splits.json"
     if not path.exists():
@@ -191,7 +200,7 @@ def load_splits(
 
 
 def load_report(
-    model: str | Path, config: str | TinyConfig = "demo", dataset_dir: str | Path | None = None
+    model: Any, config: str | TinyConfig = "demo", dataset_dir: str | Path | None = None
 ) -> dict[str, Any]:
     """A tiny model's ``report.json`` (accuracy per split and language, timings)."""
     path = _model_dir(model, config, dataset_dir) / "report.json"

@@ -74,7 +74,10 @@ def test_load_model_reuses_the_cache_and_answers(micro_gpt: Path, env: Path) -> 
     assert lm.spec.hf_id == str(micro_gpt) and lm.spec.kind == "causal"
     assert type(lm.model).__name__ == "GPT2LMHeadModel" and not lm.model.training
     assert train_tiny("tiny-gpt", "micro", progress=False) == micro_gpt
+    assert load_splits("tiny-gpt-micro") == load_splits(lm) == load_splits("tiny-gpt", "micro")
     assert tiny.COUNTERS.builds == builds
+    with pytest.raises(ValueError, match="not a tiny model"):
+        load_splits("mgpt")
     # Ask the known facts in en and ja with plain transformers calls.
     known = set(load_splits(micro_gpt).known)
     rows = read_rows(env, ("en", "ja"))
