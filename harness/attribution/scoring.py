@@ -75,11 +75,9 @@ def _batches(encoded: list[EncodedQuery], batch_size: int) -> list[list[int]]:
     return [list(range(i, min(i + batch_size, len(encoded)))) for i in range(0, len(encoded), batch_size)]
 
 
-@torch.no_grad()
-def _run(adapter: Any, batch: list[EncodedQuery]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded forward pass: returns logits ``[B, S, V]``, answer positions and ids
-    ``[B, K]`` (ids padded with -1), all on the model's device."""
-    dev = adapter.device
+def pad_batch(adapter: Any, batch: Sequence[EncodedQuery]) -> tuple[torch.Tensor, ...]:
+    """Right-padded batch on the model's device: input ids and attention mask ``[B, S]``,
+    answer positions and ids ``[B, K]`` (ids padded with -1)."""
     width = max(len(e.input_ids) for e in batch)
     k = max(len(e.answer_ids) for e in batch)
     ids = torch.full((len(batch), width), adapter.pad_token_id, dtype=torch.long)
@@ -91,10 +89,20 @@ def _run(adapter: Any, batch: list[EncodedQuery]) -> tuple[torch.Tensor, torch.T
         mask[b, : len(e.input_ids)] = 1
         pos[b, : len(e.answer_positions)] = e.answer_positions
         ans[b, : len(e.answer_ids)] = e.answer_ids
+    dev = adapter.device
+    return ids.to(dev), mask.to(dev), pos.to(dev), ans.to(dev)
+
+
+@torch.no_grad()
+def _run(adapter: Any, batch: list[EncodedQuery]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded forward pass: returns logits ``[B, S, V]``, answer positions and ids
+    ``[B, K]`` (ids padded with -1), all on the model's device."""
+    dev = adapter.device
+    ids, mask, pos, ans = pad_batch(adapter, batch)
     targets = torch.tensor([e.target_position for e in batch], device=dev)
     with adapter.targeting(targets):
-        logits, _ = adapter.forward(ids.to(dev), attention_mask=mask.to(dev))
-    return logits, pos.to(dev), ans.to(dev)
+        logits, _ = adapter.forward(ids, attention_mask=mask)
+    return logits, pos, ans
 
 
 def answer_probabilities(

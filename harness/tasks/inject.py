@@ -55,7 +55,7 @@ from typing import Any
 import torch
 
 from harness.attribution import ClozeQuery, encode_query, predict_batch
-from harness.attribution.scoring import answer_log_prob
+from harness.attribution.scoring import answer_log_prob, pad_batch
 from harness.data import Fact
 from harness.registry import register
 from harness.tasks.base import TaskContext, by_layer
@@ -107,20 +107,7 @@ def all_parameters(adapter: Any) -> Trainable:
 
 def _batch(adapter: Any, queries: Sequence[ClozeQuery]) -> tuple[torch.Tensor, ...]:
     """Right-padded teacher-forced batch: ids, attention mask, answer positions and ids."""
-    enc = [encode_query(adapter, q, full_object=True) for q in queries]
-    width = max(len(e.input_ids) for e in enc)
-    k = max(len(e.answer_ids) for e in enc)
-    ids = torch.full((len(enc), width), adapter.pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(enc), width), dtype=torch.long)
-    pos = torch.zeros((len(enc), k), dtype=torch.long)
-    ans = torch.full((len(enc), k), -1, dtype=torch.long)
-    for b, e in enumerate(enc):
-        ids[b, : len(e.input_ids)] = e.input_ids
-        mask[b, : len(e.input_ids)] = 1
-        pos[b, : len(e.answer_positions)] = e.answer_positions
-        ans[b, : len(e.answer_ids)] = e.answer_ids
-    dev = adapter.device
-    return ids.to(dev), mask.to(dev), pos.to(dev), ans.to(dev)
+    return pad_batch(adapter, [encode_query(adapter, q, full_object=True) for q in queries])
 
 
 def finetune(
