@@ -5,7 +5,7 @@ For tests, benchmarks and demos that must run without downloads::
     model, tokenizer = tiny_model("gpt2", seed=0)
     adapter = get_adapter(model, tokenizer)
 
-The tokenizers are trained in memory on a small built-in corpus (byte-level BPE for the
+The tokenizers are made in memory from a small built-in corpus (byte-level BPE for the
 causal families, WordPiece for the BERT family), so they have the real special-token
 behaviour of their family: GPT-2 adds nothing, LLaMA adds ``<s>``, BERT wraps in
 ``[CLS] .. [SEP]``.
@@ -69,9 +69,15 @@ def _wordpiece_tokenizer() -> PreTrainedTokenizerFast:
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(
-        CORPUS * 3, trainers.WordPieceTrainer(vocab_size=300, special_tokens=specials, show_progress=False)
-    )
+    # The tokenizers WordPiece trainer numbers "##" pieces in hash-map order, so its vocabulary
+    # (and the model built on it) changes from process to process (huggingface/tokenizers#1794).
+    # A fixed vocabulary instead: every character, alone and as "##c", and every corpus word.
+    words = {
+        w for text in CORPUS for w, _ in tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(text))
+    }
+    chars = sorted(set("".join(words)))
+    vocab = specials + chars + ["##" + c for c in chars] + sorted(words - set(chars))
+    tok.model = models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]")
     tok.post_processor = processors.BertProcessing(
         ("[SEP]", tok.token_to_id("[SEP]")), ("[CLS]", tok.token_to_id("[CLS]"))
     )

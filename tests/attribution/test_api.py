@@ -90,18 +90,22 @@ def test_bad_arguments(make_adapter):
 
 @pytest.mark.parametrize("family", ["gpt2", "llama", "bert"])
 def test_bfloat16_runs_on_cpu_and_is_close_to_float32(make_adapter, family):
-    """bf16 keeps ~3 significant digits. IG stays within a few %; SAIG is noisier, since
-    w - w'_i is small for tokens that barely move the activation, but ranks the same top
-    neurons."""
+    """bf16 keeps ~3 significant digits, and CPUs with and without native bf16 round
+    differently, so near-ties may swap: compare top-10 sets with slack, not exact ranks.
+    IG stays within a few %. SAIG is noisier (w - w'_i is small for tokens that barely move
+    the activation; most of all in BERT, where every token reaches the mask), but finds the
+    same leading neurons. Measured over 16 seeds: top-10 overlap >= 8, top-1 within the
+    other's top 3."""
     cos = torch.nn.functional.cosine_similarity
-    for method, min_cos in (("ig", 0.999), ("saig", 0.95)):
+    for method, min_cos, min_overlap in (("ig", 0.999, 8), ("saig", 0.95, 7)):
         f32 = attribute(make_adapter(family), SINGLE, method=method, steps=4)
         bf16 = attribute(make_adapter(family, dtype=torch.bfloat16), SINGLE, method=method, steps=4)
         assert bf16.scores.dtype == torch.float32 and torch.isfinite(bf16.scores).all()
         a, b = f32.scores.flatten(), bf16.scores.flatten()
         assert cos(a, b, dim=0) > min_cos
-        top_a, top_b = set(a.abs().topk(5).indices.tolist()), set(b.abs().topk(5).indices.tolist())
-        assert len(top_a & top_b) >= 4
+        rank_a, rank_b = a.abs().argsort(descending=True).tolist(), b.abs().argsort(descending=True).tolist()
+        assert len(set(rank_a[:10]) & set(rank_b[:10])) >= min_overlap
+        assert rank_a.index(rank_b[0]) < 3 and rank_b.index(rank_a[0]) < 3
         if method == "ig":
             assert (a - b).abs().max() < 0.05 * a.abs().max()
         assert bf16.base_prob == pytest.approx(f32.base_prob, rel=0.05)
@@ -109,7 +113,8 @@ def test_bfloat16_runs_on_cpu_and_is_close_to_float32(make_adapter, family):
 
 @pytest.mark.parametrize("family", ["gpt2", "bert"])
 def test_float16_small_probabilities_do_not_underflow(make_adapter, family):
-    """P of a 3-token object is ~1e-8: a float16 backward of P itself underflows to 0."""
+    """P of a multi-token object is 1e-8 (GPT-2, 3 tokens) to 1e-11 (BERT, 5 tokens): a float16
+    backward of P itself underflows to 0, and the scores must not vanish in normalization."""
     f32 = attribute(make_adapter(family), MULTI, method="ig", steps=4, full_object=True)
     f16 = attribute(make_adapter(family, dtype=torch.float16), MULTI, method="ig", steps=4, full_object=True)
     assert f16.base_prob < 1e-6

@@ -55,15 +55,17 @@ def test_masked_query_has_one_mask_per_object_token(make_adapter):
         "[MASK]",
         "[MASK]",
         "[MASK]",
+        "[MASK]",
+        "[MASK]",
         ".",
         "[SEP]",
     ]
     assert enc.target_position == 6
-    assert enc.answer_positions.tolist() == [6, 7, 8]
-    assert tok.convert_ids_to_tokens(enc.answer_ids.tolist()) == ["paris", "##ber", "##g"]
-    assert enc.token_positions.tolist() == [1, 2, 3, 4, 5, 9]  # no [CLS]/[SEP]/[MASK]
+    assert enc.answer_positions.tolist() == [6, 7, 8, 9, 10]
+    assert tok.convert_ids_to_tokens(enc.answer_ids.tolist()) == ["paris", "##b", "##e", "##r", "##g"]
+    assert enc.token_positions.tolist() == [1, 2, 3, 4, 5, 11]  # no [CLS]/[SEP]/[MASK]
     first = encode_query(adapter, MULTI)
-    assert first.input_ids.tolist() == enc.input_ids.tolist()  # still three masks
+    assert first.input_ids.tolist() == enc.input_ids.tolist()  # still five masks
     assert first.answer_positions.tolist() == [6]
 
 

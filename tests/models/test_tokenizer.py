@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from transformers import AutoTokenizer
 
@@ -67,3 +69,21 @@ def test_specials_and_round_trip(tok, tmp_path) -> None:  # noqa: ANN001
     for lang in SENTENCES:
         assert again(_sentence(lang))["input_ids"] == tok(_sentence(lang))["input_ids"]
     assert again.mask_token == "<mask>" and again.pad_token_id == tok.pad_token_id
+
+
+def test_training_gives_the_same_tokenizer_in_every_process(tok) -> None:  # noqa: ANN001
+    """The trained models must be reproducible across machines: no hash-map order may leak
+    into the vocabulary (the tokenizers trainer numbers continuing-subword pieces that way,
+    which is why this tokenizer has none)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from tests.models.test_tokenizer import SENTENCES, _sentence; "
+        "from harness.models.tokenizer import train_tokenizer; "
+        "texts = [_sentence(lang) for lang in SENTENCES] + ['東京は日本の首都。', '서울은 한국의 수도.']; "
+        "sys.stdout.write(train_tokenizer(texts * 5, vocab_size=120).backend_tokenizer.to_str())"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=repo, check=True)
+    assert run.stdout == tok.backend_tokenizer.to_str()
