@@ -72,9 +72,8 @@ def _wordpiece_tokenizer() -> PreTrainedTokenizerFast:
     # The tokenizers WordPiece trainer numbers "##" pieces in hash-map order, so its vocabulary
     # (and the model built on it) changes from process to process (huggingface/tokenizers#1794).
     # A fixed vocabulary instead: every character, alone and as "##c", and every corpus word.
-    words = {
-        w for text in CORPUS for w, _ in tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(text))
-    }
+    pieces = (tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(t)) for t in CORPUS)
+    words = {w for text in pieces for w, _ in text}
     chars = sorted(set("".join(words)))
     vocab = specials + chars + ["##" + c for c in chars] + sorted(words - set(chars))
     tok.model = models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]")
