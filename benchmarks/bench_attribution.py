@@ -50,15 +50,15 @@ def load_reference() -> Callable[..., torch.Tensor]:
     return module.reference_attribution
 
 
-def gpt2_adapter(n_layer: int, device: str, dtype: torch.dtype) -> Any:
+def gpt2_adapter(n_layer: int, device: str, dtype: torch.dtype, n_embd: int = 256) -> Any:
     model, tok = tiny_model(
         "gpt2",
         seed=0,
         dtype=dtype,
         n_layer=n_layer,
-        n_embd=256,
-        n_head=8,
-        n_inner=1024,
+        n_embd=n_embd,
+        n_head=max(n_embd // 64, 1) if n_embd != 256 else 8,
+        n_inner=4 * n_embd,
         vocab_size=50257,
         n_positions=256,
         initializer_range=0.02,
@@ -139,7 +139,7 @@ def _run_one(kind: str, n_layer: int, length: int, steps: int, args: argparse.Na
     if args.threads:
         torch.set_num_threads(args.threads)
     device, dtype = torch.device(args.device), getattr(torch, args.dtype)
-    adapter = gpt2_adapter(n_layer, args.device, dtype)
+    adapter = gpt2_adapter(n_layer, args.device, dtype, args.n_embd)
     enc = random_query(length, 50257)
     with torch.no_grad():  # lazy initialization outside the measurement
         adapter.forward(enc.input_ids[None, :2].to(device))
@@ -180,6 +180,9 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--steps", type=int, default=20, help="M for the main case")
+    parser.add_argument("--layers", type=int, default=6, help="L for the main case")
+    parser.add_argument("--length", type=int, default=10, help="query length T for the main case")
+    parser.add_argument("--n-embd", type=int, default=256, help="width (n_inner = 4 x n_embd)")
     parser.add_argument("--sweep-steps", type=int, default=3, help="M for the sweep")
     parser.add_argument("--max-rows", type=int, default=256)
     parser.add_argument("--no-sweep", action="store_true")
@@ -189,10 +192,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(
         f"device={args.device} dtype={args.dtype} torch threads={torch.get_num_threads()} "
-        f"max_rows={args.max_rows}; GPT-2 n_embd=256 n_inner=1024 vocab=50257, SAIG"
+        f"max_rows={args.max_rows}; GPT-2 n_embd={args.n_embd} n_inner={4 * args.n_embd} "
+        "vocab=50257, SAIG"
     )
     print("main case:")
-    print("  " + report(compare(6, 10, args.steps, args)), flush=True)
+    print("  " + report(compare(args.layers, args.length, args.steps, args)), flush=True)
     if args.no_sweep:
         return
     print("sweep over query length (L=6):")

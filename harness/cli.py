@@ -14,6 +14,7 @@ import logging
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -51,6 +52,19 @@ def parse_localizer_options(items: tuple[str, ...]) -> dict[str, dict]:
     return out
 
 
+def parse_task_options(items: tuple[str, ...]) -> dict[str, Any]:
+    """``("inject_steps=50", ...)`` → ``{"inject_steps": 50}``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise click.BadParameter(
+                f"{item!r}: expected KEY=VALUE, e.g. inject_steps=50", param_hint="--task-option"
+            )
+        out[key.strip()] = _parse_value(value)
+    return out
+
+
 def _fail(e: Exception) -> None:
     click.echo(f"rml-eval: error: {e}", err=True)
     sys.exit(2)
@@ -77,6 +91,12 @@ def _fail(e: Exception) -> None:
               help="ΔP over every query, not only those the model answers correctly.")
 @click.option("--localizer-option", "loc_opts", multiple=True,
               help="LOCALIZER.KEY=VALUE, e.g. matrice.tau=0.3 (repeatable).")
+@click.option("--task-option", "task_opts", multiple=True,
+              help="KEY=VALUE for the tasks, e.g. inject_steps=50 (repeatable; "
+              "`rml-eval list` shows each task's keys).")
+@click.option("--max-rows", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Rows per batched pass of the attribution engine: higher is faster and "
+              "takes more memory (on a GPU try 1024-4096).")
 @click.option("--plugin", "plugins", multiple=True,
               help="Import this module first (it registers localizers/tasks/models).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/latest", show_default=True,
@@ -88,8 +108,8 @@ def _fail(e: Exception) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, dataset, device,
-         dtype, seed, steps, all_queries, loc_opts, plugins, out, resume, attribution_cache,
-         threads, quiet) -> None:
+         dtype, seed, steps, all_queries, loc_opts, task_opts, max_rows, plugins, out, resume,
+         attribution_cache, threads, quiet) -> None:
     """Localize language-agnostic knowledge neurons with one or more localizers and
     measure them on tasks. Subcommands: list, demo, models."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -124,6 +144,8 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
             steps=steps,
             correct_only=not all_queries,
             localizer_options=parse_localizer_options(loc_opts),
+            task_options=parse_task_options(task_opts),
+            max_rows=max_rows,
             plugins=list(plugins),
             attribution_cache=attribution_cache,
             progress=not quiet,
@@ -173,6 +195,9 @@ def list_cmd() -> None:
         for e in registry.entries(kind):
             origin = "" if e.origin == "builtin" else f"  [{e.origin}]"
             click.echo(f"  {e.name:<22} {e.description}{origin}")
+            if kind == "task":
+                for key, text in getattr(e.obj, "options", {}).items():
+                    click.echo(f"  {'':<22}   --task-option {key}=…  {text}")
         for name, why in registry.failures(kind).items():
             click.echo(f"  {name:<22} (failed to load: {why})")
 

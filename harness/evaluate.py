@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from harness import registry
 from harness.data import Fact, load_facts
 from harness.runs import RunFolder
-from harness.tasks.base import TaskContext, neuron_pairs
+from harness.tasks.base import TaskContext, check_task_options, neuron_pairs
 from rml_lama import DATASET_DIR, LANGUAGE_CODES, check_languages, check_relations
 
 log = logging.getLogger(__name__)
@@ -52,12 +52,13 @@ class EvalConfig:
     plugins: list[str] = field(default_factory=list)  # modules to import (--plugin)
     shard_size: int = 4  # facts per shard: the most a killed run has to redo
     attribution_cache: str | None = None  # on-disk attribution cache folder
+    max_rows: int = 256  # rows per batched pass of the attribution engine (speed vs memory)
     progress: bool = True
 
     def resolved(self) -> dict:
         """What the run folder records: everything that determines the results."""
         d = asdict(self)
-        for k in ("out", "resume", "progress", "attribution_cache"):
+        for k in ("out", "resume", "progress", "attribution_cache", "max_rows"):
             d.pop(k)
         d["dataset_hash"] = dataset_hash(self.dataset)
         d["package_version"] = package_version()
@@ -87,6 +88,7 @@ def check_config(cfg: EvalConfig) -> list[str]:
     if cfg.relations is not None:
         cfg.relations = check_relations(cfg.relations)
     tasks = [registry.get("task", t) for t in cfg.tasks]
+    check_task_options(dict(zip(cfg.tasks, tasks, strict=True)), cfg.task_options)
     needed = list(dict.fromkeys(cfg.localizers))
     for name in needed:
         registry.get("localizer", name)
@@ -140,7 +142,7 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     loaded = load_model(cfg.model, device=device, dtype=cfg.dtype)
     adapter = get_adapter(loaded.model, loaded.tokenizer)
     provider = EngineProvider(adapter, model_id=cfg.model, steps=cfg.steps,
-                              cache_dir=cfg.attribution_cache)
+                              cache_dir=cfg.attribution_cache, max_rows=cfg.max_rows)
     localizers = {name: build_localizer(name, _with_seed(cfg, name)) for name in names}
     tasks = {t: registry.get("task", t)() for t in cfg.tasks}
     ctx = TaskContext(adapter=adapter, model_name=cfg.model, correct_only=cfg.correct_only,

@@ -27,16 +27,26 @@ def sources_dir() -> Path:
     return path
 
 
+# RML_LAMA_TEST_DEVICE=cuda runs every test built on make_adapter with the model on the GPU.
+TEST_DEVICE = os.environ.get("RML_LAMA_TEST_DEVICE", "cpu")
+
+
+@pytest.fixture
+def test_device() -> str:
+    return TEST_DEVICE
+
+
 @pytest.fixture
 def make_adapter():
     """``make_adapter(family, seed=0, dtype=torch.float32, **config_overrides)``: a fresh
-    tiny random model (built offline from a config) and its adapter; tests may edit it."""
+    tiny random model (built offline from a config) and its adapter, on ``TEST_DEVICE``;
+    tests may edit it."""
     from harness.adapters import get_adapter
     from harness.adapters.tiny import tiny_model
 
     def make(family: str, seed: int = 0, dtype: torch.dtype = torch.float32, **overrides):
         model, tok = tiny_model(family, seed=seed, dtype=dtype, **overrides)
-        return get_adapter(model, tok)
+        return get_adapter(model.to(TEST_DEVICE), tok)
 
     return make
 

@@ -31,6 +31,9 @@ class TaskContext:
 
 @runtime_checkable
 class Task(Protocol):
+    """A task may also declare ``options: dict[str, str]`` (``TaskContext.options`` keys it
+    reads → help text): ``rml-eval --task-option KEY=VALUE`` accepts exactly those keys."""
+
     name: ClassVar[str]
     requires: ClassVar[tuple[str, ...]]  # localizers this task needs besides the chosen ones
 
@@ -41,6 +44,18 @@ class Task(Protocol):
     def summarize(self, records: Sequence[dict]) -> list[dict]:
         """Table rows from all records of a run."""
         ...
+
+
+def check_task_options(tasks: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    """Refuse an option that none of ``tasks`` (name → task) declares, listing valid keys."""
+    valid = {key: name for name, task in tasks.items() for key in getattr(task, "options", {})}
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        choices = ", ".join(sorted(valid)) or "none"
+        raise ValueError(
+            f"task option {unknown[0]!r} is not read by the selected tasks ({', '.join(tasks)}); "
+            f"valid options: {choices}"
+        )
 
 
 def neuron_pairs(neuron_set: Any) -> list[tuple[int, int]]:

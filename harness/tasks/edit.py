@@ -151,6 +151,9 @@ class _EditTask:
     name = ""
     edit = ""
     requires: tuple[str, ...] = ()
+    options: dict[str, str] = {
+        "edit_locality_facts": f"facts of other relations checked for locality (default {LOCALITY_FACTS})",
+    }
 
     def __init__(self) -> None:
         self._locality_top1: dict[tuple[int, str, str], int] = {}  # (model, uuid, lang)
@@ -286,6 +289,10 @@ class EditUpdate(_EditTask):
 
     name = "edit-update"
     edit = "update"
+    options = _EditTask.options | {
+        "edit_lambda1": f"weight λ1 of the removed old-object embedding (default {DEFAULT_LAMBDA1})",
+        "edit_lambda2": f"weight λ2 of the added new-object embedding (default {DEFAULT_LAMBDA2})",
+    }
 
     def row_fn(self, ctx, fact, edit_query):
         drawn = new_object(ctx, fact, edit_query)

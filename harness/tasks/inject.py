@@ -157,6 +157,11 @@ class Inject:
 
     name = "inject"
     requires: tuple[str, ...] = ()
+    options: dict[str, str] = {
+        "inject_steps": f"fine-tuning steps (default {DEFAULT_STEPS})",
+        "inject_lr": f"fine-tuning learning rate (default {DEFAULT_LR})",
+        "inject_old_facts": f"known facts whose queries make Q_old (default {OLD_FACTS})",
+    }
 
     def __init__(self) -> None:
         self._old: dict[tuple[int, tuple[str, ...]], dict[str, list[ClozeQuery]]] = {}

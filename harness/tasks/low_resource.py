@@ -61,6 +61,8 @@ def q_error(ctx: TaskContext, fact: Fact, criterion: str = "majority") -> dict[s
     """``{language: indices of Q_error}`` for the fact's low-resource languages (empty lists
     when the model does not know the fact in English)."""
     languages = ctx.options.get("lowres_languages", LOW_RESOURCE)
+    if isinstance(languages, str):  # from the command line: "fi,hu"
+        languages = [lang.strip() for lang in languages.split(",") if lang.strip()]
     languages = [lang for lang in languages if fact.queries.get(lang)]
     if ENGLISH in fact.queries:
         english = [p.correct for p in unedited(ctx, fact)[ENGLISH]]
@@ -79,6 +81,11 @@ class EnhanceLowResource:
 
     name = "enhance-low-resource"
     requires: tuple[str, ...] = ()
+    options: dict[str, str] = {
+        "lowres_languages": f"comma-separated languages of Q_error (default {','.join(LOW_RESOURCE)})",
+        "lowres_english": f"how the fact must be known in English: {', '.join(CRITERIA)} (default majority)",
+        "lowres_factor": "the factor the LAKNs are multiplied by (default 2.0)",
+    }
 
     def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, Any]) -> list[dict]:
         criterion = str(ctx.options.get("lowres_english", "majority"))

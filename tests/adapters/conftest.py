@@ -17,6 +17,6 @@ def ids(make_adapter):
             tok("Tokyo is the capital of Japan")["input_ids"],
         ]
         width = min(len(r) for r in rows)
-        return torch.tensor([r[:width] for r in rows])
+        return torch.tensor([r[:width] for r in rows], device=adapter.device)
 
     return make

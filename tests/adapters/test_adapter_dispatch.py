@@ -66,7 +66,8 @@ def test_model_type_clash_is_refused():
 
 def test_masked_block_by_block_execution_reproduces_the_model(make_adapter):
     adapter = make_adapter("bert")
-    x = torch.tensor([adapter.tokenizer("the capital of france is paris")["input_ids"]])
+    ids = adapter.tokenizer("the capital of france is paris")["input_ids"]
+    x = torch.tensor([ids], device=adapter.device)
     with torch.no_grad():
         states = adapter.hidden_states(x)
         h = states[0]

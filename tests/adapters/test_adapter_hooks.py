@@ -32,7 +32,7 @@ def manual_neuron_hook(adapter, layer, edit):
 
 def logits(adapter, input_ids):
     with torch.no_grad():
-        return adapter.model(input_ids=input_ids).logits
+        return adapter.model(input_ids=input_ids.to(adapter.device)).logits
 
 
 FAMILIES = ["gpt2", "llama", "mistral", "qwen2", "bert", "xlm-roberta"]

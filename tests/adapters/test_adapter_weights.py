@@ -17,18 +17,18 @@ SIZES = {  # family: (is_causal, n_neurons)
 
 
 def all_logits(adapter):
-    x = torch.tensor([adapter.tokenizer("Tokyo is the capital of Japan")["input_ids"]])
+    x = torch.tensor([adapter.tokenizer("Tokyo is the capital of Japan")["input_ids"]], device=adapter.device)
     with torch.no_grad():
         return adapter.model(input_ids=x).logits
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_sizes_and_names(make_adapter, family):
+def test_sizes_and_names(make_adapter, test_device, family):
     adapter = make_adapter(family)
     is_causal, n = SIZES[family]
     assert adapter.is_causal is is_causal
     assert (adapter.n_layers, adapter.n_neurons, adapter.d_model) == (2, n, 32)
-    assert adapter.device.type == "cpu" and adapter.dtype == torch.float32
+    assert adapter.device.type == test_device and adapter.dtype == torch.float32
     assert adapter.activation_name(1) == "layers.1.ffn.act"
     assert not adapter.model.training
     assert family in repr(adapter)
@@ -89,7 +89,7 @@ def test_output_embedding(make_adapter, family):
     head = adapter.model.get_output_embeddings().weight
     assert torch.equal(emb, head[ids])
     # the logit of token t is <final hidden state, row t> (+ bias for BERT's head)
-    h = torch.randn(adapter.d_model)
+    h = torch.randn(adapter.d_model, device=adapter.device)
     assert torch.allclose(emb @ h, (head @ h)[ids])
 
 
@@ -97,5 +97,5 @@ def test_bfloat16_adapter(make_adapter):
     adapter = make_adapter("gpt2", dtype=torch.bfloat16)
     assert adapter.dtype == torch.bfloat16
     with adapter.capture() as acts, torch.no_grad():
-        adapter.model(input_ids=torch.tensor([[5, 6, 7]]))
+        adapter.model(input_ids=torch.tensor([[5, 6, 7]], device=adapter.device))
     assert acts[0].dtype == torch.bfloat16

@@ -34,11 +34,11 @@ def manual_full_object_probability(adapter, query: ClozeQuery) -> float:
         if adapter.is_causal:
             ids = enc.input_ids[: enc.prompt_length].tolist()
             for t in enc.object_ids.tolist():
-                logits = model(input_ids=torch.tensor([ids])).logits[0, -1]
+                logits = model(input_ids=torch.tensor([ids], device=model.device)).logits[0, -1]
                 prob *= logits.float().softmax(-1)[t].item()
                 ids.append(t)
         else:
-            logits = model(input_ids=enc.input_ids[None]).logits[0]
+            logits = model(input_ids=enc.input_ids[None].to(model.device)).logits[0]
             masks = (enc.input_ids == tok.mask_token_id).nonzero()[:, 0].tolist()
             for pos, t in zip(masks, enc.object_ids.tolist(), strict=True):
                 prob *= logits[pos].float().softmax(-1)[t].item()
@@ -75,7 +75,8 @@ def test_predict(make_adapter, family):
     for q, p in zip(QUERIES, preds, strict=True):
         enc = encode_query(adapter, q)
         with torch.no_grad():
-            logits = adapter.model(input_ids=enc.input_ids[None]).logits[0, enc.target_position]
+            ids = enc.input_ids[None].to(adapter.device)
+            logits = adapter.model(input_ids=ids).logits[0, enc.target_position]
         assert p.top_token_id == int(logits.argmax())
         assert p.target_token_id == int(enc.object_ids[0])
         assert p.correct == (p.top_token_id == p.target_token_id)
@@ -113,7 +114,8 @@ def test_intervention_applies_at_each_query_target(make_adapter, family):
         h = adapter.ffn_output_projection(1).register_forward_pre_hook(hook)
         try:
             with torch.no_grad():
-                logits = adapter.model(input_ids=enc.input_ids[None]).logits[0, enc.target_position]
+                ids = enc.input_ids[None].to(adapter.device)
+                logits = adapter.model(input_ids=ids).logits[0, enc.target_position]
         finally:
             h.remove()
         manual = logits.float().softmax(-1)[enc.object_ids[0]].item()

@@ -86,6 +86,41 @@ def test_unknown_names_fail_before_loading(monkeypatch, model_dir, tmp_path):
         evaluate(_cfg(model_dir, tmp_path / "x", languages=["en", "xx"]))
     with pytest.raises(LookupError, match="unknown task 'fig9'"):
         evaluate(_cfg(model_dir, tmp_path / "x", tasks=["fig9"]))
+    with pytest.raises(ValueError, match="'inject_step' is not read.*valid options: inject_lr, inject_old"):
+        evaluate(_cfg(model_dir, tmp_path / "x", tasks=["inject"], task_options={"inject_step": 3}))
+    with pytest.raises(ValueError, match="'inject_steps' is not read.*suppress-enhance.*valid options: none"):
+        evaluate(_cfg(model_dir, tmp_path / "x", tasks=["suppress-enhance"],
+                      task_options={"inject_steps": 3}))
+    assert not (tmp_path / "x").exists()
+
+
+def test_task_options_and_max_rows_reach_the_run(monkeypatch, model_dir, tmp_path):
+    """--task-option values arrive typed in TaskContext.options; --max-rows in the engine."""
+    import harness.tasks.layer_distribution as ld
+    from harness.localizers import provider
+
+    seen = {}
+    real_eval, real_init = ld.LayerDistribution.evaluate, provider.EngineProvider.__init__
+
+    def spy_eval(self, ctx, fact, neurons):
+        seen["options"] = dict(ctx.options)
+        return real_eval(self, ctx, fact, neurons)
+
+    def spy_init(self, *a, **k):
+        seen["max_rows"] = k.get("max_rows")
+        real_init(self, *a, **k)
+
+    monkeypatch.setattr(ld.LayerDistribution, "evaluate", spy_eval)
+    monkeypatch.setattr(ld.LayerDistribution, "options", {"ld_probe": "test-only"}, raising=False)
+    monkeypatch.setattr(provider.EngineProvider, "__init__", spy_init)
+    res = CliRunner().invoke(cli, ["--localizer", "random", "--model", str(model_dir), "--languages", "en",
+                                   "--facts", "1", "--steps", "2", "--tasks", "layer-distribution",
+                                   "--task-option", "ld_probe=0.5", "--max-rows", "7",
+                                   "--out", str(tmp_path / "run"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert seen["options"]["ld_probe"] == 0.5 and seen["max_rows"] == 7
+    cfg = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert cfg["task_options"] == {"ld_probe": 0.5} and "max_rows" not in cfg  # speed only
 
 
 def test_cli_errors_list_choices():
@@ -95,5 +130,8 @@ def test_cli_errors_list_choices():
     res = CliRunner().invoke(cli, ["--localizer", "matrice", "--model", "mgpt",
                                    "--localizer-option", "tau0.3"])
     assert res.exit_code == 2 and "LOCALIZER.KEY=VALUE" in res.output
+    res = CliRunner().invoke(cli, ["--localizer", "matrice", "--model", "mgpt", "--task-option", "x"])
+    assert res.exit_code == 2 and "KEY=VALUE" in res.output and "--task-option" in res.output
     res = CliRunner().invoke(cli, ["list"])
     assert res.exit_code == 0 and "suppress-enhance" in res.output and "matrice" in res.output
+    assert "--task-option inject_steps=" in res.output

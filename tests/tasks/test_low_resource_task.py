@@ -46,6 +46,9 @@ def test_q_error_is_wrong_in_x_and_known_in_english(adapter):
     assert q_error(ctx, fact, "any") == {"fi": [0, 1]}
     fake_predictions(ctx, fact, {"en": [True, True, True], "fi": [True, True]})
     assert q_error(ctx, fact) == {"fi": []}  # nothing wrong in fi
+    ctx.options["lowres_languages"] = "fi, hu"  # as --task-option gives it
+    fake_predictions(ctx, fact, {"en": [True, True, False], "fi": [False, True]})
+    assert q_error(ctx, fact) == {"fi": [0]}
 
 
 def test_english_from_the_pool_when_not_in_the_run(adapter):
