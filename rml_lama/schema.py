@@ -5,7 +5,8 @@ from __future__ import annotations
 import datasets
 
 # Query origins. A template records where it came from; queries inherit it.
-ORIGINS = ("mlama", "pararel", "mpararel", "curated", "claude")
+# claude-fact: a query Claude wrote for one fact (fi/hu/ja/ko inflection); its template has no [X]
+ORIGINS = ("mlama", "pararel", "mpararel", "curated", "claude", "claude-fact")
 
 FEATURES = datasets.Features(
     {

@@ -4,8 +4,8 @@ In fi, hu, ja and ko the natural form of a sentence can depend on the subject (a
 ending, vowel harmony, a particle chosen by the last sound), which a template with the
 label inserted verbatim cannot express. For the first M facts of a (relation, language)
 Claude writes the query itself (``prompts/fact_integration.j2``). Queries pass the query
-rules and language identification, and go to ``<lang>.facts.jsonl``; the row schema has no
-place for them, so the dataset does not use them yet.
+rules and language identification, and go to ``<lang>.facts.jsonl``; ``rml-build build
+--rephrasings claude|all`` adds them to their facts' rows with origin ``claude-fact``.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def judge_facts(jobs, requests, answers, config) -> None:
                 "request_id": got.get("request_id", ""),
             })
     for lang, rels in done.items():
-        path = (config.out_dir or store.GENERATED_DIR) / f"{lang}.facts.jsonl"
+        path = store.facts_path(lang, config.out_dir)
         old = []
         if path.is_file():
             old = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]

@@ -64,6 +64,30 @@ def load_generated(language: str, out_dir: Path | None = None) -> list[Template]
     return out
 
 
+def facts_path(language: str, out_dir: Path | None = None) -> Path:
+    return (out_dir or GENERATED_DIR) / f"{language}.facts.jsonl"
+
+
+def load_fact_queries(language: str, out_dir: Path | None = None) -> dict[str, list[str]]:
+    """``{uuid: [query, ...]}`` written by fact integration ({} when there are none)."""
+    path = facts_path(language, out_dir)
+    if not path.is_file():
+        return {}
+    out: dict[str, list[str]] = {}
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            uuid, query = row["uuid"], row["query"]
+        except (ValueError, TypeError, KeyError) as e:
+            raise BuildError(f"{path}:{lineno}: expected a JSON object with 'uuid' and 'query' ({e})") from e
+        if not isinstance(uuid, str) or not isinstance(query, str):
+            raise BuildError(f"{path}:{lineno}: 'uuid' and 'query' must be strings")
+        out.setdefault(uuid, []).append(query)
+    return out
+
+
 def load_generation_rejections(language: str, out_dir: Path | None = None) -> list[Rejection]:
     path = rejections_path(language, out_dir)
     if not path.is_file():

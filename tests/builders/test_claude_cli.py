@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,8 @@ from builders.claude import client as claude_client
 from builders.claude.fake import FakeClaude, http_client, job_of
 from builders.cli import main
 
-SOURCES = Path("/work/shared/data")
+# the public sources, as tests/conftest.py finds them
+SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[3] / "shared" / "data")
 KEY = "sk-ant-CLI-secret-0123456789abcdef"
 GOOD = {
     "P36": ["[X]:n hallintokeskus on [Y].", "Kaupunki, joka on [X]:n pääkaupunki, on [Y].",
@@ -115,6 +117,12 @@ def test_cache_export_import_then_build_with_claude_templates(env, tmp_path, mon
     assert not env.requests
     assert (tmp_path / "gen2" / "fi.yaml").read_text() == (tmp_path / "gen" / "fi.yaml").read_text()
 
+    from builders.sources import read_facts
+
+    first = min(read_facts(SOURCES, "fi", "P36"), key=lambda f: (f.lineid, f.uuid))
+    (tmp_path / "gen" / "fi.facts.jsonl").write_text(json.dumps(
+        {"uuid": first.uuid, "relation": "P36", "language": "fi", "query": "Tämän maan pääkaupunki on"}
+    ) + "\n", encoding="utf-8")
     r = runner.invoke(main, ["build", "--sources", str(SOURCES), "--languages", "fi", "--relations",
                              "P36", "--max-facts", "3", "--bank", str(tmp_path / "bank"),
                              "--out", str(tmp_path / "ds"), "--rephrasings", "claude",
@@ -122,3 +130,4 @@ def test_cache_export_import_then_build_with_claude_templates(env, tmp_path, mon
     assert r.exit_code == 0, r.output
     manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
     assert manifest["statistics"]["fi"]["origins"]["claude"] == 3 * manifest["statistics"]["fi"]["facts"]
+    assert manifest["statistics"]["fi"]["origins"]["claude-fact"] == 1

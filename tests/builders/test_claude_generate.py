@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ from builders.claude.fake import FakeClaude, http_client, job_of, prompt_of
 from builders.claude.generate import GenerateConfig, dry_run, generate
 from builders.claude.store import load_generated, load_generation_rejections
 
-SOURCES = Path("/work/shared/data")
+# the public sources, as tests/conftest.py finds them
+SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[3] / "shared" / "data")
 KEY = "sk-ant-TEST-generate-secret"
 
 GOOD = {
@@ -253,3 +255,49 @@ def test_fact_integration_writes_validated_queries(monkeypatch, tmp_path):
     assert len(rows) == 2 and all(r["query"] == "Tämän maan pääkaupunki on" for r in rows)
     rules = sorted(r.rule for r in load_generation_rejections("fi", tmp_path / "gen"))
     assert rules == ["language", "missing"]
+
+
+def test_fact_queries_reach_the_dataset(monkeypatch, tmp_path):
+    """Fact integration's queries join their facts' rows, origin claude-fact, with a template
+    that is the query itself and the relation's ending."""
+    import pyarrow.parquet as pq
+
+    from builders.claude.store import load_fact_queries
+
+    def respond(body):
+        rel, lang, kind = job_of(body)
+        if kind != "facts":
+            return answer(GOOD[rel, lang])
+        uuids = [line.split(":")[0].strip("- ") for line in prompt_of(body).splitlines()
+                 if line.startswith("- ") and "[X] =" in line]
+        return json.dumps({"queries": [{"uuid": u, "query": "Tämän maan pääkaupunki on"} for u in uuids[:2]]})
+
+    use(monkeypatch, respond)
+    cfg = config(tmp_path, fact_integration=4)
+    generate(cfg, client)
+    queries = load_fact_queries("fi", cfg.out_dir)
+    assert len(queries) == 2
+    out = tmp_path / "ds"
+    build(BuildConfig(SOURCES, out=out, languages=["fi"], relations=["P36"], max_facts_per_relation=4,
+                      bank_dir=tmp_path / "bank", extra_templates=load_generated("fi", cfg.out_dir),
+                      fact_queries={("fi", u): q for u, q in queries.items()}, progress=False))
+    rows = pq.read_table(out / "data" / "fi" / "test.parquet").to_pylist()
+    with_fact = [r for r in rows if r["uuid"] in queries]
+    assert len(with_fact) == 2
+    for r in with_fact:
+        assert r["queries"][-1] == "Tämän maan pääkaupunki on"
+        assert r["templates"][-1] == "Tämän maan pääkaupunki on [Y]."
+        assert r["template_origins"][-1] == "claude-fact"
+        assert "claude-fact" not in r["template_origins"][:-1]
+    assert all("claude-fact" not in r["template_origins"] for r in rows if r["uuid"] not in queries)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["statistics"]["fi"]["origins"]["claude-fact"] == 2
+
+
+def test_malformed_fact_queries_name_file_and_line(tmp_path):
+    from builders.claude.store import load_fact_queries
+    from builders.errors import BuildError
+
+    (tmp_path / "fi.facts.jsonl").write_text('{"uuid": "a", "query": "x"}\n{"uuid": "b"}\n', encoding="utf-8")
+    with pytest.raises(BuildError, match=r"fi\.facts\.jsonl:2: expected a JSON object with 'uuid'"):
+        load_fact_queries("fi", tmp_path)

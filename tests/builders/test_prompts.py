@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import jinja2
@@ -11,7 +12,8 @@ from builders.claude import prompts
 from builders.claude.prompts import Example, relation_context
 from builders.claude.schema import AnswerError, parse_queries, parse_templates
 
-SOURCES = Path("/work/shared/data")
+# the public sources, as tests/conftest.py finds them
+SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[3] / "shared" / "data")
 
 
 @pytest.fixture(scope="module")

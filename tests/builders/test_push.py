@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -29,7 +30,8 @@ from builders.publish import plan_upload, push
 # huggingface_hub's LFS upload passes bytes as data=, which httpx2 deprecates
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
-SOURCES = Path("/work/shared/data")
+# the public sources, as tests/conftest.py finds them
+SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[3] / "shared" / "data")
 ENDPOINT = "https://hub.test"
 TOKEN = "hf_SECRETtoken0123456789"
 
