@@ -238,7 +238,10 @@ def test_build_merges_generated_templates_with_provenance(monkeypatch, tmp_path)
     assert stats["claude"] > 0 and stats["curated"] == 0
 
 
-def test_fact_integration_writes_validated_queries(monkeypatch, tmp_path):
+def fact_answers(edit):
+    """A fake Claude: GOOD templates, and for fact integration ``edit(queries)`` where
+    ``queries`` gives every asked uuid the query "Tämän maan pääkaupunki on"."""
+
     def respond(body):
         rel, lang, kind = job_of(body)
         if kind != "facts":
@@ -246,10 +249,17 @@ def test_fact_integration_writes_validated_queries(monkeypatch, tmp_path):
         uuids = [line.split(":")[0].strip("- ") for line in prompt_of(body).splitlines()
                  if line.startswith("- ") and "[X] =" in line]
         queries = [{"uuid": u, "query": "Tämän maan pääkaupunki on"} for u in uuids]
-        queries[0]["query"] = "The capital is"  # wrong language
-        return json.dumps({"queries": queries[:-1]})  # and one missing
+        return json.dumps({"queries": edit(queries)})
 
-    use(monkeypatch, respond)
+    return respond
+
+
+def test_fact_integration_writes_validated_queries(monkeypatch, tmp_path):
+    def edit(queries):
+        queries[0]["query"] = "The capital is"  # wrong language
+        return queries[:-1]  # and one missing
+
+    use(monkeypatch, fact_answers(edit))
     generate(config(tmp_path, fact_integration=4), client)
     rows = [json.loads(x) for x in (tmp_path / "gen" / "fi.facts.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and all(r["query"] == "Tämän maan pääkaupunki on" for r in rows)
@@ -264,15 +274,7 @@ def test_fact_queries_reach_the_dataset(monkeypatch, tmp_path):
 
     from builders.claude.store import load_fact_queries
 
-    def respond(body):
-        rel, lang, kind = job_of(body)
-        if kind != "facts":
-            return answer(GOOD[rel, lang])
-        uuids = [line.split(":")[0].strip("- ") for line in prompt_of(body).splitlines()
-                 if line.startswith("- ") and "[X] =" in line]
-        return json.dumps({"queries": [{"uuid": u, "query": "Tämän maan pääkaupunki on"} for u in uuids[:2]]})
-
-    use(monkeypatch, respond)
+    use(monkeypatch, fact_answers(lambda queries: queries[:2]))
     cfg = config(tmp_path, fact_integration=4)
     generate(cfg, client)
     queries = load_fact_queries("fi", cfg.out_dir)
