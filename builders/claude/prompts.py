@@ -6,6 +6,7 @@ curated bank, so its cache key stays stable while the bank is edited.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +18,16 @@ from builders.validate import clean_whitespace
 from rml_lama.languages import LANGUAGES, Language
 from rml_lama.relations import RELATIONS, Relation
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+
+def find_prompts_dir() -> Path:
+    """``prompts/`` of the checkout, else the copy an installed wheel put in the prefix."""
+    checkout = Path(__file__).resolve().parents[2] / "prompts"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "rml-lama" / "prompts"
+
+
+PROMPTS_DIR = find_prompts_dir()
 MAX_PARAPHRASES = 20  # ParaRel has up to ~40 patterns for a relation; the first ones suffice
 
 

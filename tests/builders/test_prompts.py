@@ -128,3 +128,27 @@ def test_parse_queries():
     assert parse_queries(text) == {"a": "Ausztria fővárosa"}
     with pytest.raises(AnswerError, match="lacks query"):
         parse_queries('{"queries": [{"uuid": "a"}]}')
+
+
+def test_every_prompt_ships_in_the_wheel():
+    """prompts/ sits outside the packages: pyproject's data-files must carry each template
+    to <prefix>/share/rml-lama/prompts, where find_prompts_dir looks in an installed copy."""
+    import tomllib
+
+    from builders.claude import prompts
+
+    repo = Path(prompts.__file__).resolve().parents[2]
+    data_files = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
+    shipped = {p.name for pattern in data_files["share/rml-lama/prompts"] for p in repo.glob(pattern)}
+    assert shipped == {p.name for p in (repo / "prompts").iterdir() if p.suffix == ".j2"}
+    assert prompts.find_prompts_dir() == repo / "prompts"  # a checkout uses its own
+
+
+def test_an_installed_copy_finds_the_prompts_in_its_prefix(monkeypatch, tmp_path):
+    import sys
+
+    from builders.claude import prompts
+
+    monkeypatch.setattr(prompts, "__file__", str(tmp_path / "site" / "builders" / "claude" / "prompts.py"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "venv"))
+    assert prompts.find_prompts_dir() == tmp_path / "venv" / "share" / "rml-lama" / "prompts"
