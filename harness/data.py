@@ -53,17 +53,27 @@ def load_facts(
         raise FileNotFoundError(
             f"RML-LAMA is not built in {where}; run `rml-build build` first (see the README)"
         )
-    tables = {
-        lang: datasets.load_dataset(where, lang, split="test").to_list() for lang in languages
-    }
+    try:
+        tables = {
+            lang: datasets.load_dataset(where, lang, split="test").to_list() for lang in languages
+        }
+    except FileNotFoundError as e:
+        raise FileNotFoundError(
+            f"--dataset {where}: no RML-LAMA data there (a folder with data/<lang>/test.parquet "
+            f"and its card, or a Hub dataset id): {e}"
+        ) from e
     by_lang = {lang: {r["uuid"]: r for r in rows} for lang, rows in tables.items()}
     order = [r["uuid"] for r in tables[languages[0]]]
     wanted = set(fact_ids) if fact_ids is not None else None
     if wanted is not None:
-        missing = sorted(wanted - set(order))
+        missing = wanted - set(order)
         if missing:
+            lines = getattr(fact_ids, "where", {})  # id -> file:line, when read from a file
+            first = next(u for u in fact_ids if u in missing)  # the first one asked for
+            at = f" ({lines[first]})" if first in lines else ""
             raise ValueError(
-                f"--fact-ids: {len(missing)} id(s) not in the dataset, e.g. {missing[0]}"
+                f"--fact-ids: {len(missing)} id(s) not in the dataset {where}, "
+                f"e.g. {first!r}{at}; ids are the dataset's `uuid` column"
             )
     facts = []
     for uuid in order:
@@ -87,10 +97,21 @@ def load_facts(
     return facts
 
 
-def read_fact_ids(path: str | Path) -> list[str]:
+class FactIds(list):
+    """Fact ids read from a file; ``where[id]`` is its ``file:line`` for error messages."""
+
+    where: dict[str, str]
+
+
+def read_fact_ids(path: str | Path) -> FactIds:
     """One uuid per line (blank lines and ``#`` comments ignored)."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    ids = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    ids = FactIds()
+    ids.where = {}
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        text = line.strip()
+        if text and not text.startswith("#"):
+            ids.append(text)
+            ids.where.setdefault(text, f"{path}:{lineno}")
     if not ids:
         raise ValueError(f"--fact-ids {path}: the file lists no fact id")
     return ids

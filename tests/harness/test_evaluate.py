@@ -135,3 +135,19 @@ def test_cli_errors_list_choices():
     res = CliRunner().invoke(cli, ["list"])
     assert res.exit_code == 0 and "suppress-enhance" in res.output and "matrice" in res.output
     assert "--task-option inject_steps=" in res.output
+
+
+def test_bad_fact_ids_and_dataset_are_named(monkeypatch, model_dir, tmp_path):
+    def no_load(*a, **k):
+        raise AssertionError("the model must not be loaded")
+
+    monkeypatch.setattr(harness.models, "load_model", no_load)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("# facts to run\n\nno-such-fact\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["--localizer", "random", "--model", str(model_dir), "--fact-ids", str(ids),
+                                   "--out", str(tmp_path / "run"), "-q"])
+    assert res.exit_code == 2
+    assert f"'no-such-fact' ({ids}:3)" in res.output and "`uuid` column" in res.output
+    res = CliRunner().invoke(cli, ["--localizer", "random", "--model", str(model_dir), "--dataset",
+                                   str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), "-q"])
+    assert res.exit_code == 2 and f"--dataset {tmp_path / 'nowhere'}: no RML-LAMA data there" in res.output
