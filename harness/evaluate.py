@@ -103,8 +103,11 @@ def check_config(cfg: EvalConfig) -> list[str]:
                 f"({', '.join(needed)})"
             )
     from harness.models import resolve_spec
+    from harness.models.loading import check_device
 
     resolve_spec(cfg.model)  # raises listing the valid model names
+    if cfg.device:
+        check_device(cfg.device)
     return needed
 
 

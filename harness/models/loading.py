@@ -97,6 +97,28 @@ def _kind_of(config: Any) -> str:
     return "masked" if config.model_type in _MASKED_TYPES else "causal"
 
 
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a ``torch.device``, or a ValueError that says what this machine has."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"--device {device!r}: not a device; use cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            build = "a CPU build" if torch.version.cuda is None else f"built for CUDA {torch.version.cuda}"
+            raise ValueError(
+                f"--device {device}: no CUDA device here (torch {torch.__version__} is {build}); "
+                "use --device cpu"
+            )
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"--device {device}: this machine has {count} CUDA device(s), "
+                             f"cuda:0 … cuda:{count - 1}")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {device}: MPS is not available here; use --device cpu")
+    return dev
+
+
 def load_model(
     name: str,
     device: str | torch.device = "cpu",
@@ -116,6 +138,8 @@ def load_model(
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     spec = resolve_spec(name)
+    if device_map is None:
+        check_device(device)
     if spec.loader is not None:
         return spec.loader(spec, device=device, dtype=dtype, device_map=device_map)
     torch_dtype = _torch_dtype(dtype, spec)

@@ -91,6 +91,8 @@ def test_unknown_names_fail_before_loading(monkeypatch, model_dir, tmp_path):
     with pytest.raises(ValueError, match="'inject_steps' is not read.*suppress-enhance.*valid options: none"):
         evaluate(_cfg(model_dir, tmp_path / "x", tasks=["suppress-enhance"],
                       task_options={"inject_steps": 3}))
+    with pytest.raises(ValueError, match="--device 'gpu': not a device"):
+        evaluate(_cfg(model_dir, tmp_path / "x", device="gpu"))
     assert not (tmp_path / "x").exists()
 
 

@@ -13,7 +13,7 @@ import torch
 from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel
 
 from harness.models import LoadedModel, ModelUnavailableError, load_model
-from harness.models.loading import _unavailable
+from harness.models.loading import _unavailable, check_device
 from harness.models.specs import resolve_spec
 from harness.models.tokenizer import train_tokenizer
 
@@ -57,6 +57,19 @@ def test_dtype_option(tmp_path: Path) -> None:
     assert next(lm.model.parameters()).dtype == torch.bfloat16
     with pytest.raises(ValueError, match="dtype"):
         load_model(str(folder), dtype="float7")
+
+
+def test_device_is_checked_before_loading(tmp_path: Path) -> None:
+    folder = _save(tmp_path / "m", masked=False)
+    assert check_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match=r"--device 'gpu': not a device; use cpu, cuda, cuda:N or mps"):
+        load_model(str(folder), device="gpu")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        with pytest.raises(ValueError, match="--device cuda: no CUDA device here .*use --device cpu"):
+            load_model(str(folder), device="cuda")
+    with pytest.raises(ValueError, match=f"--device cuda:{count + 3}: "):
+        check_device(f"cuda:{count + 3}")
 
 
 def test_broken_local_folder(tmp_path: Path) -> None:
