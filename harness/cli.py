@@ -76,7 +76,7 @@ def _fail(e: Exception) -> None:
 @click.option("--model", help="Model: a registered name, hf:ORG/NAME or a local path.")
 @click.option("--languages", help=f"Comma-separated (default: {','.join(LANGUAGE_CODES)}).")
 @click.option("--relations", help="Comma-separated relation ids (default: all).")
-@click.option("--facts", type=int, help="At most this many facts (dataset order).")
+@click.option("--facts", type=click.IntRange(min=1), help="At most this many facts (dataset order).")
 @click.option("--fact-ids", type=click.Path(exists=True, dir_okay=False),
               help="A file with one fact uuid per line.")
 @click.option("--tasks", default="layer-distribution,suppress-enhance,ablation",
@@ -85,7 +85,7 @@ def _fail(e: Exception) -> None:
 @click.option("--device", help="cpu, cuda, cuda:1 … (default: the process's accelerator).")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]))
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--steps", type=int, default=20, show_default=True,
+@click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True,
               help="Riemann steps M of integrated gradients.")
 @click.option("--all-queries", is_flag=True,
               help="ΔP over every query, not only those the model answers correctly.")

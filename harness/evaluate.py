@@ -84,6 +84,13 @@ def check_config(cfg: EvalConfig) -> list[str]:
     """Fail on unknown names before any model is loaded; returns every localizer needed."""
     for module in cfg.plugins:
         registry.load_plugin_module(module)
+    if not cfg.localizers:
+        raise ValueError("--localizer: give at least one localizer (see `rml-eval list`)")
+    if not cfg.tasks:
+        raise ValueError("--tasks: give at least one task (see `rml-eval list`)")
+    for option, value in (("--facts", cfg.facts), ("--steps", cfg.steps), ("--max-rows", cfg.max_rows)):
+        if value is not None and value < 1:
+            raise ValueError(f"{option} must be at least 1, not {value}")
     cfg.languages = check_languages(cfg.languages)
     if cfg.relations is not None:
         cfg.relations = check_relations(cfg.relations)

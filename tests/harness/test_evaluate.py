@@ -93,6 +93,10 @@ def test_unknown_names_fail_before_loading(monkeypatch, model_dir, tmp_path):
                       task_options={"inject_steps": 3}))
     with pytest.raises(ValueError, match="--device 'gpu': not a device"):
         evaluate(_cfg(model_dir, tmp_path / "x", device="gpu"))
+    with pytest.raises(ValueError, match="--steps must be at least 1, not 0"):
+        evaluate(_cfg(model_dir, tmp_path / "x", steps=0))
+    with pytest.raises(ValueError, match="--tasks: give at least one task"):
+        evaluate(_cfg(model_dir, tmp_path / "x", tasks=[]))
     assert not (tmp_path / "x").exists()
 
 
