@@ -185,6 +185,11 @@ def print_summary(summary: dict) -> None:
         click.echo("localizer".ljust(16) + "".join(c[:11].ljust(12) for c in cols))
         for r in rows:
             click.echo(r["localizer"].ljust(16) + "".join(_fmt(r[c]).ljust(12) for c in cols))
+    failures = summary.get("failures") or {}
+    if failures:
+        click.echo("\nfailures (also in summary.json and the shards' done markers):", err=True)
+        for what, f in failures.items():
+            click.echo(f"  {what}: {f['facts']} of {f['of']} facts; first: {f['first']}", err=True)
 
 
 @main.command("list")

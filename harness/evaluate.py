@@ -163,12 +163,11 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     done = run.done_facts()
     mine = [f for i, f in enumerate(facts) if i % world == rank and f.uuid not in done]
     seq = run.next_seq(rank)
-    pending: list[tuple[Fact, list[dict], dict[str, list[dict]]]] = []
+    pending: list[tuple[Fact, list[dict], dict[str, list[dict]], list[dict]]] = []
     bar = tqdm(mine, desc=f"rml-eval[{rank}]" if world > 1 else "rml-eval",
                disable=not cfg.progress or (rank != 0 and world > 1), unit="fact")
     for fact in bar:
-        neurons, records = _one_fact(fact, provider, localizers, tasks, ctx, run_localizers)
-        pending.append((fact, neurons, records))
+        pending.append((fact, *_one_fact(fact, provider, localizers, tasks, ctx, run_localizers)))
         if len(pending) >= cfg.shard_size:
             _flush(run, rank, seq, pending)
             seq, pending = seq + 1, []
@@ -194,12 +193,16 @@ def _with_seed(cfg: EvalConfig, name: str) -> dict:
 
 
 def _one_fact(fact, provider, localizers, tasks, ctx, run_localizers):
+    """Localize one fact with every localizer and run every task on it. Returns the neuron
+    rows, the task records and the failures (a localizer that raised or returned something
+    malformed; a task skipped for want of a localizer it requires)."""
     ctx.cache.clear()
     results = run_localizers(fact, provider, localizers)
-    sets, neurons = {}, []
+    sets, neurons, failures = {}, [], []
     for name, res in results.items():
         if isinstance(res, Exception):
-            log.warning("localizer %s failed on fact %s: %s", name, fact.uuid, res)
+            log.warning("%s", res)  # the error names the localizer and the fact
+            failures.append({"fact": fact.uuid, "kind": "localizer", "name": name, "error": str(res)})
             continue
         sets[name] = res
         scores = getattr(res, "scores", None)
@@ -213,7 +216,9 @@ def _one_fact(fact, provider, localizers, tasks, ctx, run_localizers):
         wanted = {n: s for n, s in sets.items()}
         if any(n not in wanted for n in task.requires):
             missing = [n for n in task.requires if n not in wanted]
-            log.warning("task %s skipped for fact %s: no result from %s", tname, fact.uuid, missing)
+            why = f"task {tname!r} skipped on fact {fact.uuid}: no result from {', '.join(missing)}"
+            log.warning("%s", why)
+            failures.append({"fact": fact.uuid, "kind": "task", "name": tname, "error": why})
             records[tname] = []
             continue
         rows = task.evaluate(ctx, fact, wanted)
@@ -222,15 +227,16 @@ def _one_fact(fact, provider, localizers, tasks, ctx, run_localizers):
             r.setdefault("relation", fact.relation)
         records[tname] = rows
     provider.clear()
-    return neurons, records
+    return neurons, records, failures
 
 
 def _flush(run: RunFolder, rank: int, seq: int, pending: list) -> None:
-    facts = [f.uuid for f, _, _ in pending]
-    neurons = [n for _, ns, _ in pending for n in ns]
-    tasks = {t for _, _, rec in pending for t in rec}
-    records = {t: [r for _, _, rec in pending for r in rec.get(t, [])] for t in sorted(tasks)}
-    run.write_shard(rank, seq, facts, neurons, records)
+    facts = [f.uuid for f, _, _, _ in pending]
+    neurons = [n for _, ns, _, _ in pending for n in ns]
+    tasks = {t for _, _, rec, _ in pending for t in rec}
+    records = {t: [r for _, _, rec, _ in pending for r in rec.get(t, [])] for t in sorted(tasks)}
+    failures = [x for _, _, _, fs in pending for x in fs]
+    run.write_shard(rank, seq, facts, neurons, records, failures)
 
 
 def summarize(run: RunFolder, tasks: dict[str, Any]) -> dict:
@@ -247,4 +253,14 @@ def summarize(run: RunFolder, tasks: dict[str, Any]) -> dict:
         loc: {"facts": len(c), "mean_neurons": sum(c.values()) / max(len(c), 1)}
         for loc, c in counts.items()
     }
+    out["failures"] = summarize_failures(run.failures(), len(run.done_facts()))
+    return out
+
+
+def summarize_failures(failures: list[dict], n_facts: int) -> dict[str, dict]:
+    """``{"localizer matrice": {"facts": 3, "of": 12, "first": "<its first error>"}, ...}``."""
+    out: dict[str, dict] = {}
+    for f in failures:
+        entry = out.setdefault(f"{f['kind']} {f['name']}", {"facts": 0, "of": n_facts, "first": f["error"]})
+        entry["facts"] += 1
     return out

@@ -4,7 +4,8 @@
 
     <run>/config.json                 model, localizers, tasks, options, dataset hash, version
     <run>/shards/<rank>-<seq>.*.parquet  neuron sets and task records of a few facts
-    <run>/shards/<rank>-<seq>.done.json  the facts of that shard: written last (commit mark)
+    <run>/shards/<rank>-<seq>.done.json  the facts of that shard and what failed on them
+                                         (localizers, skipped tasks): written last (commit mark)
     <run>/neurons.parquet             merged neuron sets (fact, localizer, layer, index, score)
     <run>/results/<task>.parquet      merged per-fact task records
     <run>/summary.json                every task's summary table
@@ -117,20 +118,24 @@ class RunFolder:
 
     def write_shard(
         self, rank: int, seq: int, facts: list[str], neurons: list[dict],
-        records: dict[str, list[dict]],
+        records: dict[str, list[dict]], failures: Sequence[dict] = (),
     ) -> None:
         stem = f"r{rank}-{seq:06d}"
         write_table(self.shards / f"{stem}.neurons.parquet", neurons, NEURON_COLUMNS)
         for task, rows in records.items():
             write_table(self.shards / f"{stem}.{task}.parquet", rows)
         atomic_write_json(self.shards / f"{stem}.done.json",
-                          {"facts": facts, "tasks": sorted(records)})
+                          {"facts": facts, "tasks": sorted(records), "failures": list(failures)})
 
     def _committed(self) -> list[tuple[str, dict]]:
         return sorted(
             (p.name[: -len(".done.json")], json.loads(p.read_text()))
             for p in self.shards.glob("*.done.json")
         )
+
+    def failures(self) -> list[dict]:
+        """What failed in committed shards: ``{"fact", "kind", "name", "error"}`` each."""
+        return [f for _, marker in self._committed() for f in marker.get("failures", [])]
 
     def collect(self, task: str | None) -> list[dict]:
         """All committed rows of the neuron sets (task None) or of one task."""

@@ -157,3 +157,53 @@ def test_bad_fact_ids_and_dataset_are_named(monkeypatch, model_dir, tmp_path):
     res = CliRunner().invoke(cli, ["--localizer", "random", "--model", str(model_dir), "--dataset",
                                    str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), "-q"])
     assert res.exit_code == 2 and f"--dataset {tmp_path / 'nowhere'}: no RML-LAMA data there" in res.output
+
+
+class _FailsOnSecondFact:
+    """A localizer that raises on every fact but the first it sees."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def localize(self, fact, provider):
+        self.seen += 1
+        if self.seen > 1:
+            raise RuntimeError("deliberate failure")
+        import torch
+
+        from harness.localizers.base import NeuronSet
+
+        return NeuronSet(neurons=torch.tensor([[0, 1]]), scores=torch.tensor([1.0]))
+
+
+def test_localizer_failures_are_recorded_and_reported(monkeypatch, model_dir, tmp_path):
+    from harness import registry
+
+    monkeypatch.setitem(registry._REGISTRY.entries["localizer"], "fails-later",
+                        registry.Entry("localizer", "fails-later", _FailsOnSecondFact, "test", "test"))
+    res = CliRunner().invoke(cli, ["--localizer", "fails-later", "--model", str(model_dir),
+                                   "--languages", "en", "--facts", "3", "--steps", "2",
+                                   "--tasks", "layer-distribution", "--out", str(tmp_path / "run"), "-q"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    failed = summary["failures"]["localizer fails-later"]
+    assert failed["facts"] == 2 and failed["of"] == 3 and "deliberate failure" in failed["first"]
+    assert "localizer fails-later: 2 of 3 facts" in res.output
+    assert summary["localizers"]["fails-later"]["facts"] == 1
+
+
+def test_a_task_skipped_for_a_failed_localizer_is_reported(monkeypatch, model_dir, tmp_path):
+    """ablation needs matrice-no-ual; when that fails on a fact, ablation skips the fact."""
+    from harness import registry
+
+    monkeypatch.setitem(registry._REGISTRY.entries["localizer"], "matrice-no-ual",
+                        registry.Entry("localizer", "matrice-no-ual", _FailsOnSecondFact, "test", "test"))
+    run = evaluate(_cfg(model_dir, tmp_path / "run", localizers=["matrice"], tasks=["ablation"],
+                        languages=["en"], facts=3, steps=2))
+    failures = run.summary()["failures"]
+    assert failures["localizer matrice-no-ual"]["facts"] == 2
+    assert failures["task ablation"] == {
+        "facts": 2, "of": 3, "first": failures["task ablation"]["first"]}
+    assert "skipped on fact" in failures["task ablation"]["first"]
+    assert "matrice-no-ual" in failures["task ablation"]["first"]
+    assert len(run.failures()) == 4
