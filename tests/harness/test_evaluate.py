@@ -202,8 +202,7 @@ def test_a_task_skipped_for_a_failed_localizer_is_reported(monkeypatch, model_di
                         languages=["en"], facts=3, steps=2))
     failures = run.summary()["failures"]
     assert failures["localizer matrice-no-ual"]["facts"] == 2
-    assert failures["task ablation"] == {
-        "facts": 2, "of": 3, "first": failures["task ablation"]["first"]}
+    assert (failures["task ablation"]["facts"], failures["task ablation"]["of"]) == (2, 3)
     assert "skipped on fact" in failures["task ablation"]["first"]
     assert "matrice-no-ual" in failures["task ablation"]["first"]
     assert len(run.failures()) == 4
