@@ -82,19 +82,6 @@ def build(sources, languages, relations, bank_dir, max_facts, out, quiet, rephra
     from builders.sources import resolve_sources
 
     try:
-        extra, extra_rejections, fact_queries = [], [], {}
-        if rephrasings != "curated":
-            from builders.claude.store import (
-                load_fact_queries,
-                load_generated,
-                load_generation_rejections,
-            )
-
-            for lang in _split(languages, LANGUAGE_CODES):
-                extra += load_generated(lang, generated_dir)
-                extra_rejections += load_generation_rejections(lang, generated_dir)
-                for uuid, queries in load_fact_queries(lang, generated_dir).items():
-                    fact_queries[(lang, uuid)] = queries
         config = BuildConfig(
             sources=resolve_sources(sources),
             out=out,
@@ -102,10 +89,8 @@ def build(sources, languages, relations, bank_dir, max_facts, out, quiet, rephra
             relations=_split(relations, RELATION_IDS),
             max_facts_per_relation=max_facts,
             bank_dir=bank_dir,
-            extra_templates=extra,
-            use_bank=rephrasings != "claude",
-            extra_rejections=extra_rejections,
-            fact_queries=fact_queries,
+            rephrasings=rephrasings,
+            generated_dir=generated_dir,
             progress=not quiet,
         )
         start = time.perf_counter()

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from harness import registry
+from harness.models.cli import models
 from harness.options import option_defaults
 from harness.summary import print_summary
 from rml_lama import LANGUAGE_CODES
@@ -202,15 +203,7 @@ def demo(sources, facts, other_facts, out, board) -> None:
         _fail(e)
 
 
-def _mount_models() -> None:
-    try:
-        from harness.models.cli import models
-    except ImportError:
-        return
-    main.add_command(models, "models")
-
-
-_mount_models()
+main.add_command(models, "models")
 
 if __name__ == "__main__":
     main()

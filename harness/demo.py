@@ -65,19 +65,14 @@ def run_demo(
     from harness.summary import print_summary
 
     print_summary(run.summary())
-    paths = []
-    try:
-        from harness.leaderboard import build_leaderboard
-    except ImportError:
-        build_leaderboard = None
-    if build_leaderboard is not None:
-        paths = build_leaderboard([run.path], leaderboard)
+    from harness.leaderboard import build_leaderboard
+
+    build_leaderboard([run.path], leaderboard)
     t3 = time.perf_counter()
     acc = report.get("accuracy", report)
     click.echo(f"\nmodel {model}: accuracy report in its cache folder ({_short(acc)})")
     click.echo(f"run folder:  {run.path}")
-    if paths:
-        click.echo(f"leaderboard: {Path(leaderboard) / 'index.html'}")
+    click.echo(f"leaderboard: {Path(leaderboard) / 'index.html'}")
     click.echo(f"time: data+model {t1 - t0:.0f} s, evaluation {t2 - t1:.0f} s, "
                f"leaderboard {t3 - t2:.0f} s")
     return run.path

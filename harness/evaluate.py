@@ -10,11 +10,9 @@ over facts): each process writes its own shards, and rank 0 merges them.
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -24,7 +22,7 @@ from harness.data import Fact, FactPool, load_facts
 from harness.options import options_of
 from harness.runs import RunFolder
 from harness.tasks.base import Task, TaskContext, build_task, flat_option_hint, neuron_pairs
-from rml_lama import DATASET_DIR, LANGUAGE_CODES, check_languages, check_relations
+from rml_lama import LANGUAGE_CODES, check_languages, check_relations, dataset_hash
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +69,6 @@ def package_version() -> str:
         return version("rml-lama")
     except PackageNotFoundError:
         return "unknown"
-
-
-def dataset_hash(dataset: str | None) -> str:
-    folder = Path(dataset) if dataset else DATASET_DIR
-    manifest = folder / "manifest.json"
-    if manifest.exists():
-        return json.loads(manifest.read_text())["content_hash"]
-    return f"hub:{dataset}" if dataset else "unbuilt"
 
 
 def check_config(cfg: EvalConfig) -> list[str]:

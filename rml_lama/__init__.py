@@ -27,10 +27,36 @@ __all__ = [
     "Relation",
     "check_languages",
     "check_relations",
+    "dataset_hash",
     "load",
 ]
 
 DATASET_DIR = Path(__file__).resolve().parent  # the dataset folder: card + data/
+
+
+def dataset_hash(dataset: str | Path | None = None) -> str:
+    """The content hash of a dataset: the ``content_hash`` of the ``manifest.json`` that
+    ``rml-build`` writes; for a folder without one (a hand-made test dataset) ``sha256:`` of
+    its ``data/<lang>/*.parquet`` files (relative path and bytes); for a Hub id ``hub:<id>``.
+    ``None`` is the built folder next to this package."""
+    import hashlib
+    import json
+
+    folder = Path(dataset) if dataset is not None else DATASET_DIR
+    if dataset is not None and not folder.exists():
+        return f"hub:{dataset}"
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        return str(json.loads(manifest.read_text(encoding="utf-8"))["content_hash"])
+    files = sorted((folder / "data").glob("*/*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"no built dataset in {folder} (no manifest.json, no "
+                                "data/<lang>/*.parquet); run `rml-build build` first")
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.relative_to(folder).as_posix().encode())
+        h.update(f.read_bytes())
+    return "sha256:" + h.hexdigest()
 
 
 def load(language: str, path: str | Path | None = None) -> datasets.Dataset:

@@ -9,7 +9,7 @@ once per chunk and each row only runs the blocks at and above its own layer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -17,11 +17,14 @@ from harness.attribution.engine import RowGroup, make_replacer, probability_grad
 from harness.attribution.query import EncodedQuery
 from harness.attribution.scoring import log_prob_of
 
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
+
 
 class MaskedRunner:
     """See the module docstring and :class:`harness.attribution.engine.PathRunner`."""
 
-    def __init__(self, adapter: Any, enc: EncodedQuery) -> None:
+    def __init__(self, adapter: ModelAdapter, enc: EncodedQuery) -> None:
         self.adapter = adapter
         dev = adapter.device
         self.position = enc.target_position

@@ -86,10 +86,7 @@ def flat_option_hint(key: str) -> str:
 
 def neuron_pairs(neuron_set: NeuronSet) -> list[tuple[int, int]]:
     """``[(layer, index), ...]`` from a neuron set (``.neurons``, a [K, 2] tensor)."""
-    neurons: Any = neuron_set.neurons
-    if isinstance(neurons, torch.Tensor):
-        return [(int(a), int(b)) for a, b in neurons.reshape(-1, 2).tolist()]
-    return [(int(a), int(b)) for a, b in neurons]
+    return [(int(a), int(b)) for a, b in neuron_set.neurons.reshape(-1, 2).tolist()]
 
 
 def by_layer(neuron_set: NeuronSet) -> dict[int, torch.Tensor]:
