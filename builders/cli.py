@@ -249,7 +249,7 @@ def cache_export(file, cache_dir) -> None:
 
     cache = ResponseCache(cache_dir or default_cache_dir())
     if str(file) == "-":
-        n = cache.export(click.get_text_stream("stdout"))
+        n = cache.export(sys.stdout)
     else:
         import io
 

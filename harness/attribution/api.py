@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -132,7 +132,7 @@ def attribute_batch(
     progress: bool = False,
 ) -> list[Attribution]:
     """:func:`attribute` for each query (one query at a time; ``progress`` shows tqdm)."""
-    items: Sequence[ClozeQuery | EncodedQuery] = queries
+    items: Iterable[ClozeQuery | EncodedQuery] = queries
     if progress:
         from tqdm.auto import tqdm
 

@@ -51,6 +51,8 @@ class MaskedRunner:
                 if j in sizes:  # rows intervening at block j join here, from its cached input
                     new = self.states[j].expand(sizes[j], -1, -1)
                     hidden = new if hidden is None else torch.cat([hidden, new])
+                assert hidden is not None  # the rows of the lowest layer start at its block
                 hidden = self.adapter.run_block(j, hidden)
+            assert hidden is not None
             logits = self.adapter.lm_logits(hidden[:, self.answer_positions])  # [rows, K', V]
             return probability_gradients(self._log_prob(logits), groups, points)  # ∂P/∂x

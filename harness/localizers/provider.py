@@ -37,6 +37,7 @@ from rml_lama.atomic import atomic_write
 
 if TYPE_CHECKING:
     from harness.adapters.base import ModelAdapter
+    from harness.attribution.api import Method
 
 CACHE_VERSION = 1  # bump when the meaning of a cached tensor changes
 
@@ -44,8 +45,9 @@ CACHE_VERSION = 1  # bump when the meaning of a cached tensor changes
 MethodFn = Callable[[Any, ClozeQuery, int, bool, int], tuple[torch.Tensor, float]]
 
 
-def _engine_method(name: str) -> MethodFn:
-    def run(adapter: ModelAdapter, query: ClozeQuery, steps: int, full_object: bool, max_rows: int):
+def _engine_method(name: Method) -> MethodFn:
+    def run(adapter: ModelAdapter, query: ClozeQuery, steps: int, full_object: bool, max_rows: int
+            ) -> tuple[torch.Tensor, float]:
         from harness.attribution import attribute
 
         att = attribute(

@@ -42,9 +42,11 @@ def normalized_to_reference(
             ref, row = by.get((reference, lang)), by.get((loc, lang))
             if ref is None or row is None:
                 continue
-            for metric, col in (("enhance", "dp_enhance"), ("suppress", "dp_suppress")):
-                if ref[col] and ref[col] == ref[col]:  # skip 0 and NaN denominators
-                    ratios[loc][metric].append(row[col] / ref[col])
+            pairs = {"enhance": (row["dp_enhance"], ref["dp_enhance"]),
+                     "suppress": (row["dp_suppress"], ref["dp_suppress"])}
+            for metric, (value, denominator) in pairs.items():
+                if denominator and denominator == denominator:  # skip 0 and NaN denominators
+                    ratios[loc][metric].append(value / denominator)
     return [
         AblationRow(
             localizer=loc,

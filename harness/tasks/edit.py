@@ -203,7 +203,7 @@ class _EditTask:
         key = (ctx.seed, tuple(pool))
         if key not in self._order:
             self._order = {key: seeded_order(pool, ctx.seed)}
-        out = []
+        out: list[Fact] = []
         for uuid in self._order[key]:
             if len(out) >= k:
                 break

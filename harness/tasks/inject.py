@@ -97,12 +97,13 @@ def neuron_slices(adapter: ModelAdapter, neuron_set: NeuronSet) -> Trainable:
     """The parameters that feed and read the set's neurons, each with a bool mask (same
     shape) that is True on the neurons' slices."""
     model = adapter.model
-    out: Trainable = {}
+    params: dict[str, torch.nn.Parameter] = {}
+    masks: dict[str, torch.Tensor] = {}
 
     def mask_of(name: str, p: torch.nn.Parameter) -> torch.Tensor:
-        if name not in out:
-            out[name] = (p, torch.zeros_like(p, dtype=torch.bool))
-        return out[name][1]
+        if name not in masks:
+            params[name], masks[name] = p, torch.zeros_like(p, dtype=torch.bool)
+        return masks[name]
 
     for layer, idx in by_layer(neuron_set).items():
         for npar in adapter.neuron_input_parameters(layer):
@@ -112,7 +113,7 @@ def neuron_slices(adapter: ModelAdapter, neuron_set: NeuronSet) -> Trainable:
         weights = adapter.neuron_output_weights(layer)  # [N, D], maybe a transposed view
         name, p = owning_parameter(model, weights)
         same_view(mask_of(name, p), weights, p)[idx.to(p.device)] = True
-    return out
+    return {name: (params[name], masks[name]) for name in masks}
 
 
 def all_parameters(adapter: ModelAdapter) -> Trainable:

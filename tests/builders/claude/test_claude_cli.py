@@ -15,7 +15,7 @@ from builders.claude.fake import FakeClaude, http_client, job_of
 from builders.cli import main
 
 # the public sources, as tests/conftest.py finds them
-SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[3] / "shared" / "data")
+SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[4] / "shared" / "data")
 KEY = "sk-ant-CLI-secret-0123456789abcdef"
 GOOD = {
     "P36": ["[X]:n hallintokeskus on [Y].", "Kaupunki, joka on [X]:n pääkaupunki, on [Y].",

@@ -19,7 +19,7 @@ from builders.claude.generate import GenerateConfig, dry_run, generate
 from builders.claude.store import load_generated, load_generation_rejections
 
 # the public sources, as tests/conftest.py finds them
-SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[3] / "shared" / "data")
+SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[4] / "shared" / "data")
 KEY = "sk-ant-TEST-generate-secret"
 
 GOOD = {
