@@ -20,7 +20,6 @@ import click
 from harness import registry
 from harness.models.cli import models
 from harness.options import option_defaults
-from harness.summary import print_summary
 from rml_lama import LANGUAGE_CODES
 
 
@@ -162,6 +161,8 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
     except (ValueError, LookupError, FileNotFoundError, FileExistsError, OSError) as e:
         _fail(e)
     if (run.path / "summary.json").exists():
+        from harness.summary import print_summary  # imports the tasks (and torch)
+
         print_summary(run.summary())
         click.echo(f"run folder: {run.path}")
 

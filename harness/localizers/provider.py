@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 CACHE_VERSION = 1  # bump when the meaning of a cached tensor changes
 
 # fn(adapter, query, steps, full_object, max_rows) -> (raw [L, N] float32 CPU, P(answer))
-MethodFn = Callable[[Any, ClozeQuery, int, bool, int], tuple[torch.Tensor, float]]
+MethodFn = Callable[["ModelAdapter", ClozeQuery, int, bool, int], tuple[torch.Tensor, float]]
 
 
 def _engine_method(name: Method) -> MethodFn:
