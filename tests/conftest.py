@@ -1,12 +1,34 @@
-"""Shared fixtures: where the public sources are, and small bank folders."""
+"""Shared fixtures: where the public sources are, and small bank folders.
+
+The whole session runs with its own Hugging Face caches (``HF_HOME`` and the datasets/hub
+caches under it, in a temporary folder removed at the end): set here, at import, before any
+test module imports ``datasets`` or ``huggingface_hub``, which read them once. So a test
+that loads a fixture folder named ``rml_lama`` leaves nothing in the user's cache, and no
+test reads the user's cached datasets, models or Hub token.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
-import pytest
-import torch
+# The user's caches as they were, for the test that proves they are left alone.
+USER_HF_ENV = {k: os.environ.get(k) for k in (
+    "HF_HOME", "HF_DATASETS_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "XDG_CACHE_HOME")}
+HF_TEST_HOME = Path(tempfile.mkdtemp(prefix="rml-lama-tests-hf-"))
+os.environ["HF_HOME"] = str(HF_TEST_HOME)
+os.environ["HF_DATASETS_CACHE"] = str(HF_TEST_HOME / "datasets")
+os.environ["HF_HUB_CACHE"] = str(HF_TEST_HOME / "hub")
+os.environ.pop("HUGGINGFACE_HUB_CACHE", None)  # the old name would win over HF_HUB_CACHE
+for _mod in ("datasets", "huggingface_hub"):
+    if _mod in sys.modules:  # a plugin imported it first: its paths are already fixed
+        raise RuntimeError(f"tests/conftest.py: {_mod} was imported before the test caches were set")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 # Tiny models do tiny matrix products: one thread is faster, and immune to a loaded machine.
 torch.set_num_threads(1)
@@ -56,3 +78,7 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keep every test away from the user's cache unless it sets its own."""
     if "RML_LAMA_CACHE" not in os.environ:
         monkeypatch.setenv("RML_LAMA_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(HF_TEST_HOME, ignore_errors=True)
