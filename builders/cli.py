@@ -33,6 +33,16 @@ def _fail(e: Exception) -> None:
     sys.exit(2)
 
 
+def _need(extra: str, command: str) -> None:
+    """Stop with a one-line error naming the extra when its packages are missing."""
+    from rml_lama.extras import MissingExtraError, require
+
+    try:
+        require(extra, f"rml-build {command}")
+    except MissingExtraError as e:
+        _fail(e)
+
+
 sources_option = click.option(
     "--sources", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Folder with mlama1.1/, pararel/, mpararel/ (default: $RML_LAMA_SOURCES, "
@@ -78,6 +88,7 @@ def main(verbose: bool) -> None:
 def build(sources, languages, relations, bank_dir, max_facts, out, quiet, rephrasings,
           generated_dir) -> None:
     """Build the dataset from the sources and the rephrasing bank."""
+    _need("build", "build")
     from builders.build import BuildConfig
     from builders.build import build as run_build
     from builders.sources import resolve_sources
@@ -136,6 +147,7 @@ def print_summary(manifest: dict, seconds: float, out: Path) -> None:
 @bank_option
 def check_bank(sources, languages, relations, bank_dir) -> None:
     """Validate the curated rephrasing bank and report per (relation, language) counts."""
+    _need("build", "check-bank")
     from builders.build import bank_templates, require_templates, select_templates
     from builders.sources import resolve_sources
 
@@ -202,6 +214,7 @@ def generate(sources, languages, relations, bank_dir, model, per_relation, round
              dry_run, cache_dir, key_file, out_dir, workers, max_tokens, effort, max_retries,
              poll_interval, fact_integration) -> None:
     """Generate and repair rephrasings with Claude into builders/generated/<lang>.yaml."""
+    _need("claude", "generate")
     from builders.claude import generate as gen
     from builders.claude.cache import default_cache_dir
     from builders.claude.client import make_client, read_api_key

@@ -224,7 +224,7 @@ def demo(sources, facts, other_facts, out, board) -> None:
 
     try:
         run_demo(sources=sources, facts=facts, other_facts=other_facts, out=out, leaderboard=board)
-    except (ValueError, LookupError, FileNotFoundError, OSError) as e:
+    except (ValueError, LookupError, FileNotFoundError, OSError, ImportError) as e:
         _fail(e)
 
 

@@ -27,6 +27,9 @@ DEMO_TASKS = (
 def ensure_dataset(sources: str | Path | None) -> None:
     if (DATASET_DIR / "manifest.json").exists():
         return
+    from rml_lama.extras import require
+
+    require("build", "rml-eval demo (to build the dataset first)")
     from builders.build import BuildConfig, build
     from builders.sources import resolve_sources
 
@@ -66,11 +69,14 @@ def run_demo(
 
     print_summary(run.summary())
     paths = []
-    try:
+    from rml_lama.extras import missing
+
+    if missing("leaderboard"):
+        click.echo(f"leaderboard skipped: it needs the [leaderboard] extra (missing: "
+                   f"{', '.join(missing('leaderboard'))}); pip install \"rml-lama[leaderboard]\"")
+    else:
         from harness.leaderboard import build_leaderboard
-    except ImportError:
-        build_leaderboard = None
-    if build_leaderboard is not None:
+
         paths = build_leaderboard([run.path], leaderboard)
     t3 = time.perf_counter()
     acc = report.get("accuracy", report)
