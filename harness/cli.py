@@ -19,6 +19,8 @@ from typing import Any
 import click
 
 from harness import registry
+from harness.config_file import config_option
+from harness.provenance import version_option
 from rml_lama import LANGUAGE_CODES
 
 
@@ -71,6 +73,8 @@ def _fail(e: Exception) -> None:
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@version_option("rml-eval")
+@config_option("rml-eval")
 @click.option("--localizer", "localizers", help="Localizer name(s), comma-separated "
               "(see `rml-eval list`).")
 @click.option("--model", help="Model: a registered name, hf:ORG/NAME or a local path.")

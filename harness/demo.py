@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from harness.evaluate import EvalConfig, evaluate
+from harness.provenance import Laps
 from rml_lama import DATASET_DIR
 
 DEMO_LOCALIZERS = ("matrice", "amig", "random")
@@ -47,10 +48,13 @@ def run_demo(
     tasks: tuple[str, ...] = DEMO_TASKS,
 ) -> Path:
     t0 = time.perf_counter()
+    laps = Laps()
     ensure_dataset(sources)
+    laps.lap("demo: build or find the dataset")
     from harness.models import load_report, load_splits
 
     splits = load_splits(model)  # trains the model on first use
+    laps.lap("demo: train or load the model")
     report = load_report(model)
     # known facts for localization, plus a few of the other splits for the application tasks
     fact_ids = (list(splits.known[:facts]) + list(splits.high_resource_only[:other_facts])
@@ -65,6 +69,7 @@ def run_demo(
     )
     run = evaluate(cfg)
     t2 = time.perf_counter()
+    laps.lap("demo: evaluation")  # the run's own stages break it down
     from harness.cli import print_summary
 
     print_summary(run.summary())
@@ -79,6 +84,8 @@ def run_demo(
 
         paths = build_leaderboard([run.path], leaderboard)
     t3 = time.perf_counter()
+    laps.lap("demo: leaderboard")
+    _add_stages(run, laps)
     acc = report.get("accuracy", report)
     click.echo(f"\nmodel {model}: accuracy report in its cache folder ({_short(acc)})")
     click.echo(f"run folder:  {run.path}")
@@ -87,6 +94,15 @@ def run_demo(
     click.echo(f"time: data+model {t1 - t0:.0f} s, evaluation {t2 - t1:.0f} s, "
                f"leaderboard {t3 - t2:.0f} s")
     return run.path
+
+
+def _add_stages(run, laps: Laps) -> None:
+    """The demo's own stages (dataset, model, leaderboard) join the run's in summary.json."""
+    summary = run.summary()
+    stages = summary.setdefault("provenance", {}).setdefault("stages", {})
+    for key, values in laps.as_dict().items():
+        stages.setdefault(key, {}).update(values)
+    run.write_summary(summary)
 
 
 def _short(acc) -> str:
