@@ -105,13 +105,11 @@ def test_the_hub_repo_id_is_named_in_one_place():
 
 # -- the session's own Hugging Face caches (tests/conftest.py) ------------------------------
 
-def _user_datasets_cache() -> Path:
-    from conftest import USER_HF_ENV
-
-    if USER_HF_ENV["HF_DATASETS_CACHE"]:
-        return Path(USER_HF_ENV["HF_DATASETS_CACHE"])
-    hf_home = USER_HF_ENV["HF_HOME"] or os.path.join(
-        USER_HF_ENV["XDG_CACHE_HOME"] or os.path.expanduser("~/.cache"), "huggingface")
+def _user_datasets_cache(env: dict) -> Path:
+    if env["HF_DATASETS_CACHE"]:  # the user's own setting wins over HF_HOME
+        return Path(env["HF_DATASETS_CACHE"])
+    hf_home = env["HF_HOME"] or os.path.join(
+        env["XDG_CACHE_HOME"] or os.path.expanduser("~/.cache"), "huggingface")
     return Path(hf_home) / "datasets"
 
 
@@ -121,13 +119,12 @@ def _listing(folder: Path) -> dict[str, float]:
     return {str(p): p.stat().st_mtime for p in folder.rglob("*")}
 
 
-def test_the_session_uses_its_own_hf_caches(tmp_path, monkeypatch):
-    from conftest import HF_TEST_HOME
-
+def test_the_session_uses_its_own_hf_caches(tmp_path, monkeypatch, hf_isolation):
+    HF_TEST_HOME, user_env = hf_isolation
     assert Path(datasets.config.HF_DATASETS_CACHE).is_relative_to(HF_TEST_HOME)
     assert Path(huggingface_hub.constants.HF_HUB_CACHE).is_relative_to(HF_TEST_HOME)
     assert Path(huggingface_hub.constants.HF_HOME).is_relative_to(HF_TEST_HOME)
-    user = _user_datasets_cache()
+    user = _user_datasets_cache(user_env)
     assert not user.resolve().is_relative_to(HF_TEST_HOME.resolve())
     before = _listing(user)
     # the case that used to poison the user's cache: a folder named rml_lama, loaded by name
