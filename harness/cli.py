@@ -85,7 +85,8 @@ def _fail(e: Exception) -> None:
               help="A file with one fact uuid per line.")
 @click.option("--tasks", default="layer-distribution,suppress-enhance,ablation",
               show_default=True, help="Task name(s), comma-separated.")
-@click.option("--dataset", help="Dataset folder or Hub id (default: the built rml_lama/).")
+@click.option("--dataset", help="Dataset folder or Hub id (default: rml_lama.DATASET_DIR, where "
+              "rml-build build writes).")
 @click.option("--device", help="cpu, cuda, cuda:1 … (default: the process's accelerator).")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]))
 @click.option("--seed", type=int, default=0, show_default=True)

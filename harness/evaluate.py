@@ -38,7 +38,7 @@ class EvalConfig:
     relations: list[str] | None = None  # None: all
     facts: int | None = None  # at most this many facts (dataset order)
     fact_ids: list[str] | None = None  # exactly these facts
-    dataset: str | None = None  # dataset folder or Hub id (default: the built rml_lama/)
+    dataset: str | None = None  # dataset folder or Hub id (default: rml_lama.DATASET_DIR)
     out: str = "runs/latest"  # run folder
     resume: bool = False
     device: str | None = None  # None: the process's accelerator, else cpu
