@@ -69,9 +69,13 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
-def command_line(argv: list[str] | None = None) -> list[str]:
-    """The command as typed: the program's name (not its install path), then its arguments."""
+def command_line(argv: list[str] | None = None, orig_argv: list[str] | None = None) -> list[str]:
+    """The command as typed: the program's name (not its install path), then its arguments;
+    ``python -m harness.cli …`` stays that, not ``cli.py …``."""
     argv = list(sys.argv if argv is None else argv)
+    orig = list(getattr(sys, "orig_argv", []) if orig_argv is None else orig_argv)
+    if argv and argv[0].endswith(".py") and orig:
+        return ["python", *orig[1:]]
     if argv:
         argv[0] = Path(argv[0]).name
     return argv
@@ -163,25 +167,26 @@ def model_provenance(name: str, loaded: Any) -> dict[str, Any]:
 
 class Laps:
     """Wall and CPU time of consecutive stages: ``lap(name)`` closes the stage that began at
-    the previous lap (or at creation)."""
+    the previous lap (or at creation). CPU time is this process's (all threads): on a
+    loaded machine wall time grows and CPU time does not."""
 
     def __init__(self) -> None:
         self._wall, self._cpu = time.perf_counter(), time.process_time()
-        self.wall: dict[str, float] = {}
-        self.cpu: dict[str, float] = {}
+        self.stages: list[dict[str, Any]] = []
 
     def lap(self, name: str) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
-        self.wall[name] = round(self.wall.get(name, 0.0) + wall - self._wall, 3)
-        self.cpu[name] = round(self.cpu.get(name, 0.0) + cpu - self._cpu, 3)
+        self.stages.append({"stage": name, "wall_s": round(wall - self._wall, 3),
+                            "cpu_s": round(cpu - self._cpu, 3)})
         self._wall, self._cpu = wall, cpu
 
-    def as_dict(self) -> dict[str, dict[str, float]]:
-        return {"wall_s": dict(self.wall), "cpu_s": dict(self.cpu)}
+    def as_list(self) -> list[dict[str, Any]]:
+        """``[{"stage", "wall_s", "cpu_s"}, …]`` in the order run (a list: JSON keeps it)."""
+        return [dict(s) for s in self.stages]
 
 
 def run_provenance(env: dict, model: dict, dataset_hash: str, laps: Laps,
                    resumed: bool) -> dict[str, Any]:
     """The record ``summary.json`` keeps under ``provenance``."""
-    return {**env, "model": model, "dataset_hash": dataset_hash, "stages": laps.as_dict(),
+    return {**env, "model": model, "dataset_hash": dataset_hash, "stages": laps.as_list(),
             "resumed": resumed, "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}

@@ -66,8 +66,8 @@ def test_a_run_records_its_provenance(model_dir, tmp_path, monkeypatch):
                           "kind": "causal", "weights_sha256": expected, "device": "cpu",
                           "dtype": "float32"}
     stages = ["load data", "load model", "localize and run tasks", "merge and summarize"]
-    assert list(p["stages"]["wall_s"]) == stages and list(p["stages"]["cpu_s"]) == stages
-    assert all(v >= 0 for v in p["stages"]["wall_s"].values())
+    assert [s["stage"] for s in p["stages"]] == stages
+    assert all(s["wall_s"] >= 0 and s["cpu_s"] >= 0 for s in p["stages"])
     assert p["resumed"] is False and p["finished_at"] >= p["started_at"]
     # config.json carries the starting process's record; the summary repeats the config
     config = json.loads((tmp_path / "run" / "config.json").read_text())
@@ -114,9 +114,17 @@ def test_laps_time_consecutive_stages():
     laps.lap("sleep")
     sum(range(200_000))
     laps.lap("work")
-    d = laps.as_dict()
-    assert list(d["wall_s"]) == ["sleep", "work"]
-    assert d["wall_s"]["sleep"] >= 0.05 and d["cpu_s"]["sleep"] < 0.05
+    sleep, work = laps.as_list()
+    assert sleep["stage"] == "sleep" and work["stage"] == "work"
+    assert sleep["wall_s"] >= 0.05 and sleep["cpu_s"] < 0.05
+
+
+def test_command_line_drops_the_install_path_and_keeps_python_m():
+    assert provenance.command_line(["/venv/bin/rml-eval", "--facts", "2"], []) == [
+        "rml-eval", "--facts", "2"]
+    assert provenance.command_line(["/repo/harness/cli.py", "demo"],
+                                   ["/venv/bin/python", "-m", "harness.cli", "demo"]) == [
+        "python", "-m", "harness.cli", "demo"]
 
 
 def test_version_names_the_package_and_the_commit():
@@ -175,3 +183,18 @@ def test_config_file_errors_name_the_file_and_key(tmp_path, text, message):
     r = _invoke(tmp_path, text)
     assert r.exit_code == 2
     assert message in r.output
+
+
+def test_the_demo_puts_its_stages_around_the_runs(tmp_path):
+    from harness.demo import _add_stages
+
+    run = RunFolder(tmp_path / "run")
+    run.write_summary({"provenance": {"stages": [{"stage": "load data"}, {"stage": "load model"}]}})
+    laps = provenance.Laps()
+    for name in ("demo: build or find the dataset", "demo: train or load the model", "evaluation",
+                 "demo: leaderboard"):
+        laps.lap(name)
+    _add_stages(run, laps)
+    assert [s["stage"] for s in run.summary()["provenance"]["stages"]] == [
+        "demo: build or find the dataset", "demo: train or load the model", "load data",
+        "load model", "demo: leaderboard"]
