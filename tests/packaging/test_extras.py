@@ -91,6 +91,7 @@ def test_commands_that_need_an_extra_say_which(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch and transformers: ~10 s CPU
 def test_an_evaluation_runs_without_any_extra(tmp_path):
     """The base install is enough for rml-eval: a tiny random model on 1 fact, 2 languages."""
     from rml_lama import DATASET_DIR
