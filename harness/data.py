@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.attribution.query import ClozeQuery
 from rml_lama import DATASET_DIR, LANGUAGES, check_languages, check_relations
+from rml_lama.home import not_built_message
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,7 @@ class FactPool:
 
         if language not in self._tables:
             if self.dataset is None and not (DATASET_DIR / "manifest.json").exists():
-                raise FileNotFoundError(
-                    f"RML-LAMA is not built in {DATASET_DIR}; run `rml-build build` first (see the README)"
-                )
+                raise FileNotFoundError(not_built_message(DATASET_DIR))
             try:
                 table = datasets.load_dataset(self.where, language, split="test")
             except FileNotFoundError as e:

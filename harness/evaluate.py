@@ -13,12 +13,11 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from harness import registry
+from harness import provenance, registry
 from harness.data import Fact, FactPool, load_facts
 from harness.options import options_of
 from harness.runs import RunFolder
@@ -42,7 +41,7 @@ class EvalConfig:
     relations: list[str] | None = None  # None: all
     facts: int | None = None  # at most this many facts (dataset order)
     fact_ids: list[str] | None = None  # exactly these facts
-    dataset: str | None = None  # dataset folder or Hub id (default: the built rml_lama/)
+    dataset: str | None = None  # dataset folder or Hub id (default: rml_lama.DATASET_DIR)
     out: str = "runs/latest"  # run folder
     resume: bool = False
     device: str | None = None  # None: the process's accelerator, else cpu
@@ -69,10 +68,9 @@ class EvalConfig:
 
 
 def package_version() -> str:
-    try:
-        return version("rml-lama")
-    except PackageNotFoundError:
-        return "unknown"
+    from harness.provenance import package_version as version
+
+    return version()
 
 
 def check_config(cfg: EvalConfig) -> list[str]:
@@ -151,6 +149,7 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     from harness.models import load_model
     from harness.models.splits import splits_beside
 
+    laps, env = provenance.Laps(), provenance.environment()
     names = check_config(cfg)
     pool = FactPool(cfg.dataset)  # the run's facts, and the others the tasks draw on
     facts = load_facts(cfg.languages, cfg.relations, cfg.fact_ids, cfg.facts, pool=pool)
@@ -158,14 +157,17 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
         raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
     rank, world, state = _distributed(cfg.device)
     run = RunFolder(cfg.out)
+    resumed = (run.path / "config.json").exists()
     if rank == 0:
-        run.start(cfg.resolved(), cfg.resume)
+        run.start({**cfg.resolved(), "provenance": env}, cfg.resume)
+    laps.lap("load data")
     state.wait_for_everyone()
 
     device = cfg.device or str(state.device)  # this process's accelerator, else the CPU
     torch.manual_seed(cfg.seed)
     loaded = load_model(cfg.model, device=device, dtype=cfg.dtype)
     adapter = get_adapter(loaded.model, loaded.tokenizer)
+    laps.lap("load model")
     provider = EngineProvider(adapter, model_id=cfg.model, steps=cfg.steps,
                               cache_dir=cfg.attribution_cache, max_rows=cfg.max_rows)
     localizers = {name: build_localizer(name, _with_seed(cfg, name)) for name in names}
@@ -187,10 +189,16 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
             seq, pending = seq + 1, []
     if pending:
         _flush(run, rank, seq, pending)
+    laps.lap("localize and run tasks")
     state.wait_for_everyone()
     if rank == 0:
         run.merge([f.uuid for f in facts], cfg.tasks)
-        run.write_summary(summarize(run, tasks))
+        summary = summarize(run, tasks)
+        laps.lap("merge and summarize")
+        summary["provenance"] = provenance.run_provenance(
+            env, provenance.model_provenance(cfg.model, loaded), run.config()["dataset_hash"],
+            laps, resumed)
+        run.write_summary(summary)
     state.wait_for_everyone()
     return run
 
