@@ -20,7 +20,7 @@ import click
 from harness import registry
 from harness.config_file import config_option
 from harness.models.cli import models
-from harness.options import option_defaults
+from harness.options import option_defaults, option_help
 from harness.provenance import version_option
 from rml_lama import LANGUAGE_CODES
 
@@ -181,9 +181,10 @@ def list_cmd() -> None:
             origin = "" if e.origin == "builtin" else f"  [{e.origin}]"
             click.echo(f"  {e.name:<22} {e.description}{origin}")
             if kind == "task":
+                helps = option_help(e.obj)
                 for key, default in option_defaults(e.obj).items():
                     shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-                    click.echo(f"  {'':<22}   --task-option {e.name}.{key}={shown}")
+                    click.echo(f"  {'':<22}   --task-option {e.name}.{key}={shown}  {helps[key]}".rstrip())
         for name, why in registry.failures(kind).items():
             click.echo(f"  {name:<22} (failed to load: {why})")
 
