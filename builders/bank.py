@@ -41,6 +41,8 @@ def load_bank(language: str, bank_dir: Path | None = None) -> dict[str, list[Tem
         raise BuildError(f"{path}: no rephrasing bank for language {language!r}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as e:
+        raise BuildError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
