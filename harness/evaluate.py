@@ -109,6 +109,7 @@ def check_config(cfg: EvalConfig) -> list[str]:
                 f"--localizer-option: {name!r} is not among the run's localizers "
                 f"({', '.join(needed)})"
             )
+    build_localizers(cfg, needed)  # every option's value is checked here, not mid-run
     from harness.models import resolve_spec
     from harness.models.loading import check_device
 
@@ -116,6 +117,20 @@ def check_config(cfg: EvalConfig) -> list[str]:
     if cfg.device:
         check_device(cfg.device)
     return needed
+
+
+def build_localizers(cfg: EvalConfig, names: list[str]) -> dict[str, Any]:
+    """Every localizer of the run, built with its options (a bad value raises ValueError
+    naming the option, before any model is loaded or any file written)."""
+    from harness.localizers import build_localizer
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = build_localizer(name, _with_seed(cfg, name))
+        except TypeError as e:  # a plain class refusing its keyword arguments
+            raise ValueError(f"--localizer-option: localizer {name!r}: {e}") from None
+    return out
 
 
 def _distributed(device: str | None) -> tuple[int, int, Any]:
@@ -134,7 +149,7 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     import torch
 
     from harness.adapters import get_adapter
-    from harness.localizers import EngineProvider, build_localizer, run_localizers
+    from harness.localizers import EngineProvider, run_localizers
     from harness.models import load_model
 
     names = check_config(cfg)
@@ -143,17 +158,21 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
         raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
     rank, world, state = _distributed(cfg.device)
     run = RunFolder(cfg.out)
-    if rank == 0:
-        run.start(cfg.resolved(), cfg.resume)
-    state.wait_for_everyone()
+    resolved = cfg.resolved()
+    run.check_start(resolved, cfg.resume)  # refuses before the model is loaded
 
     device = cfg.device or str(state.device)  # this process's accelerator, else the CPU
     torch.manual_seed(cfg.seed)
+    # The model is loaded before the folder is touched: a model that cannot be had leaves
+    # no config.json behind to refuse the corrected command.
     loaded = load_model(cfg.model, device=device, dtype=cfg.dtype)
+    if rank == 0:
+        run.start(resolved, cfg.resume)
+    state.wait_for_everyone()
     adapter = get_adapter(loaded.model, loaded.tokenizer)
     provider = EngineProvider(adapter, model_id=cfg.model, steps=cfg.steps,
                               cache_dir=cfg.attribution_cache, max_rows=cfg.max_rows)
-    localizers = {name: build_localizer(name, _with_seed(cfg, name)) for name in names}
+    localizers = build_localizers(cfg, names)
     tasks = {t: registry.get("task", t)() for t in cfg.tasks}
     ctx = TaskContext(adapter=adapter, model_name=cfg.model, correct_only=cfg.correct_only,
                       seed=cfg.seed, options=dict(cfg.task_options))
