@@ -102,7 +102,8 @@ def bank_templates(
             problems.append(f"{t.where}: {t.template!r} fails rule {rule}: {reason}")
     problems += check_provenance(selected, root)
     if problems:
-        raise BuildError("the rephrasing bank has invalid entries:\n  " + "\n  ".join(problems))
+        raise BuildError(f"the rephrasing bank has {len(problems)} invalid entr"
+                         f"{'y' if len(problems) == 1 else 'ies'}: " + "; ".join(problems))
     return selected
 
 

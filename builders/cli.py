@@ -19,7 +19,7 @@ import click
 
 from builders.claude import DEFAULT_MODEL
 from builders.errors import BuildError
-from rml_lama import DATASET_DIR, LANGUAGE_CODES, RELATION_IDS
+from rml_lama import DATASET_DIR, LANGUAGE_CODES, RELATION_IDS, check_languages, check_relations
 
 
 def _split(value: str | None, default: tuple[str, ...]) -> list[str]:
@@ -155,8 +155,8 @@ def check_bank(sources, languages, relations, bank_dir) -> None:
     from builders.sources import resolve_sources
 
     try:
-        langs = _split(languages, LANGUAGE_CODES)
-        rels = _split(relations, RELATION_IDS)
+        langs = check_languages(_split(languages, LANGUAGE_CODES))
+        rels = check_relations(_split(relations, RELATION_IDS))
         templates = bank_templates(resolve_sources(sources), langs, rels, bank_dir)
         accepted, rejections = select_templates(templates)
         for r in rejections:

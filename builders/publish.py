@@ -47,8 +47,8 @@ def plan_upload(folder: Path) -> UploadPlan:
     if "README.md" not in files or not any(r.startswith("data/") for r in files):
         problems.append("the manifest lists no card or no data files")
     if problems:
-        raise BuildError(f"{folder} is not a complete build; rebuild it (rml-build build):\n  "
-                         + "\n  ".join(problems))
+        raise BuildError(f"{folder} is not a complete build ({'; '.join(problems)}); rebuild it "
+                         "(rml-build build)")
     content = manifest["content_hash"]
     stats = manifest.get("statistics", {})
     lines = [f"content hash: {content}", f"builder version: {manifest.get('builder_version')}"]

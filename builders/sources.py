@@ -105,12 +105,13 @@ def content_digest(files: dict[str, str]) -> str:
 
 
 def pin_sources(root: Path) -> dict[str, dict]:
-    """The pins of a verified local copy of the sources (what ``PINS_FILE`` holds)."""
+    """The pins of a verified local copy of the sources (what ``PINS_FILE`` holds): the
+    data files the readers open, not READMEs."""
     out = {}
     for name, (_, _, folder) in RELEASES.items():
         base = Path(root) / folder
         files = {p.relative_to(base).as_posix(): file_sha256(p)
-                 for p in sorted(base.rglob("*")) if p.is_file()}
+                 for p in sorted(base.rglob("*")) if p.is_file() and p.suffix in (".json", ".jsonl")}
         out[name] = {"sha256": content_digest(files), "files": files}
     return out
 

@@ -153,7 +153,7 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
             model=model,
             localizers=_split(localizers) or [],
             tasks=_split(tasks) or [],
-            languages=_split(languages) or list(LANGUAGE_CODES),
+            languages=list(LANGUAGE_CODES) if languages is None else _split(languages),
             relations=_split(relations),
             facts=facts,
             fact_ids=read_fact_ids(fact_ids) if fact_ids else None,
