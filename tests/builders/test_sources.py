@@ -207,7 +207,8 @@ def test_a_changed_file_in_a_download_is_an_error_naming_it(sources_dir, tmp_pat
 
 
 def test_a_plain_http_release_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setitem(src.RELEASES, "mlama1.1", ("http://example.org/mlama1.1.zip", "mlama1.1/", "mlama1.1"))
+    plain = ("http://example.org/mlama1.1.zip", "mlama1.1/", "mlama1.1")
+    monkeypatch.setitem(src.RELEASES, "mlama1.1", plain)
     _serve(monkeypatch, {})
     with pytest.raises(SourceError, match="is not https"):
         src.download_sources(tmp_path / "sources", _subset(src.load_pins()))
