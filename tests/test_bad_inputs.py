@@ -1246,3 +1246,25 @@ def test_swap_failure_is_restored_whatever_rename_fails(tmp_path, monkeypatch):
             res = CliRunner().invoke(main, args)
         assert res.exit_code == 2, (n, res.output)
         assert snapshot(tmp_path / "out") == before, n
+
+
+def test_a_real_file_size_limit_is_one_line_and_keeps_the_previous_build(tmp_path):
+    """RLIMIT_FSIZE for real, in a child process (Python ignores SIGXFSZ, so a write past
+    the limit is OSError EFBIG): the catalogue's case simulates it, this one does not."""
+    import subprocess
+
+    from builders.cli import main
+
+    out = tmp_path / "out"
+    args = [a.format(sources=SOURCES, out=out) for a in BUILD]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    before = snapshot(out)
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000)); "
+            "from builders.cli import main; main(sys.argv[1:])")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert res.returncode == 2, res.stderr
+    assert "File too large" in res.stderr and "Traceback" not in res.stderr
+    assert len([line for line in res.stderr.splitlines() if "error:" in line]) == 1
+    assert snapshot(out) == before

@@ -152,6 +152,9 @@ def export(run: Path, out_file: Path, localizer: str | None, package: str | None
               default=Path("leaderboard/submission.schema.json"), show_default=True)
 def schema(out_file: Path) -> None:
     """Write the submission JSON Schema."""
-    write_file(out_file, schema_text().encode())
+    try:
+        write_file(out_file, schema_text().encode())
+    except OSError as e:
+        _fail(e)
     click.echo(f"wrote {out_file}")
 
