@@ -76,7 +76,11 @@ def dataset_hash(dataset: str | None) -> str:
     folder = Path(dataset) if dataset else DATASET_DIR
     manifest = folder / "manifest.json"
     if manifest.exists():
-        return json.loads(manifest.read_text())["content_hash"]
+        try:
+            return str(json.loads(manifest.read_text(encoding="utf-8"))["content_hash"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{manifest}: not a dataset manifest ({type(e).__name__}: {e}); "
+                             "rebuild the dataset (rml-build build)") from None
     return f"hub:{dataset}" if dataset else "unbuilt"
 
 
@@ -116,7 +120,21 @@ def check_config(cfg: EvalConfig) -> list[str]:
     resolve_spec(cfg.model)  # raises listing the valid model names
     if cfg.device:
         check_device(cfg.device)
+    if cfg.attribution_cache:
+        check_writable_folder(Path(cfg.attribution_cache), "--attribution-cache")
     return needed
+
+
+def check_writable_folder(folder: Path, option: str) -> None:
+    """``folder`` exists (or is created) and a file can be written in it."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ValueError(f"{option} {folder}: cannot write there ({e.strerror or e})") from None
 
 
 def build_localizers(cfg: EvalConfig, names: list[str]) -> dict[str, Any]:

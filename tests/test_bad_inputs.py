@@ -391,6 +391,19 @@ def _not_a_list(d: Path) -> None:
     (d / "P36.jsonl").write_text('["a list", "not an object"]\n')
 
 
+def _dataset_with_manifest(text: str):
+    """The built dataset's data and card, with ``text`` as its manifest."""
+
+    def setup(tmp: Path, mp: pytest.MonkeyPatch) -> dict:
+        (tmp / "ds").mkdir()
+        (tmp / "ds" / "data").symlink_to(DATASET_DIR / "data")
+        shutil.copy(DATASET_DIR / "README.md", tmp / "ds" / "README.md")
+        (tmp / "ds" / "manifest.json").write_text(text)
+        return {}
+
+    return setup
+
+
 def _edit_card(tmp: Path, mp: pytest.MonkeyPatch) -> dict:
     with open(tmp / "out" / "README.md", "a", encoding="utf-8") as f:
         f.write("edited\n")
@@ -543,6 +556,30 @@ BUILD_CASES = [
         2,
         "no templates for P36",
         bank_with('P37:\n  - "[X]:n virallinen kieli on [Y]."\n'),
+    ),
+    Case(
+        "build-generated-not-utf8",
+        "build",
+        [*BUILD, "--rephrasings", "all", "--generated", "{tmp}/gen"],
+        2,
+        "fi.yaml: not UTF-8",
+        files({"gen/fi.yaml": b'P36:\n  - {template: "\xff [X] [Y]."}\n'}),
+    ),
+    Case(
+        "build-generated-malformed-yaml",
+        "build",
+        [*BUILD, "--rephrasings", "all", "--generated", "{tmp}/gen"],
+        2,
+        "fi.yaml:3: malformed YAML",
+        files({"gen/fi.yaml": "P36:\n  - {template: [\n"}),
+    ),
+    Case(
+        "build-generated-facts-not-utf8",
+        "build",
+        [*BUILD, "--rephrasings", "all", "--generated", "{tmp}/gen"],
+        2,
+        "fi.facts.jsonl: not UTF-8",
+        files({"gen/fi.facts.jsonl": b"\xff\n"}),
     ),
     Case(
         "build-bank-missing-language",
@@ -935,6 +972,45 @@ EVAL_CASES = [
         "eval-dataset-missing", "eval", [*MATRICE, "--dataset", "{tmp}/nodata"], 2, "no RML-LAMA data there"
     ),
     Case(
+        "eval-dataset-garbage-manifest",
+        "eval",
+        [*MATRICE, "--dataset", "{tmp}/ds"],
+        2,
+        "manifest.json: not a dataset manifest",
+        _dataset_with_manifest("{oops"),
+    ),
+    Case(
+        "eval-dataset-manifest-no-hash",
+        "eval",
+        [*MATRICE, "--dataset", "{tmp}/ds"],
+        2,
+        "manifest.json: not a dataset manifest (KeyError",
+        _dataset_with_manifest('{"files": {}}'),
+    ),
+    Case(
+        "eval-attribution-cache-unwritable",
+        "eval",
+        [*MATRICE, "--attribution-cache", "/proc/rml-cache"],
+        2,
+        "--attribution-cache /proc/rml-cache: cannot write there",
+    ),
+    Case(
+        "eval-fact-ids-not-utf8",
+        "eval",
+        [*MATRICE, "--fact-ids", "{tmp}/ids.txt"],
+        2,
+        "ids.txt: not UTF-8",
+        files({"ids.txt": b"\xff\xfe\n"}),
+    ),
+    Case(
+        "eval-fact-ids-empty",
+        "eval",
+        [*MATRICE, "--fact-ids", "{tmp}/ids.txt"],
+        2,
+        "the file lists no fact id",
+        files({"ids.txt": "# nothing\n"}),
+    ),
+    Case(
         "eval-plugin-missing",
         "eval",
         [*MATRICE, "--plugin", "no_such_plugin_module"],
@@ -1259,11 +1335,14 @@ def test_a_real_file_size_limit_is_one_line_and_keeps_the_previous_build(tmp_pat
     args = [a.format(sources=SOURCES, out=out) for a in BUILD]
     assert CliRunner().invoke(main, args).exit_code == 0
     before = snapshot(out)
-    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000)); "
-            "from builders.cli import main; main(sys.argv[1:])")
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000)); "
+        "from builders.cli import main; main(sys.argv[1:])"
+    )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    res = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
-                         timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=300
+    )
     assert res.returncode == 2, res.stderr
     assert "File too large" in res.stderr and "Traceback" not in res.stderr
     assert len([line for line in res.stderr.splitlines() if "error:" in line]) == 1
