@@ -57,7 +57,9 @@ class Case:
     code: int
     fragment: str
     setup: Callable[[Path, pytest.MonkeyPatch], dict] | None = None
-    out: str = "absent"  # absent, untouched, or run (a run folder whose summary records the failure)
+    # absent, untouched, run (a run folder whose summary records the failure) or started
+    # (a run folder with its config and no summary: --resume continues it)
+    out: str = "absent"
     needs: tuple[str, ...] = ()  # "dataset": the built rml_lama/; "model": the tiny model folder
     env: dict[str, str] = field(default_factory=dict)
 
@@ -417,9 +419,27 @@ class _Exits:
         sys.exit(0)
 
 
+class _ExitingTask:
+    """A plugin task that calls sys.exit(0) on its first fact."""
+
+    name = "exits-task"
+    requires: tuple[str, ...] = ()
+
+    def evaluate(self, ctx, fact, neurons):
+        sys.exit(0)
+
+    def summarize(self, records):
+        return []
+
+
 def _register_exits(tmp: Path, mp: pytest.MonkeyPatch) -> dict:
     from harness import registry
 
+    mp.setitem(
+        registry._REGISTRY.entries["task"],
+        "exits-task",
+        registry.Entry("task", "exits-task", _ExitingTask, "test", "test"),
+    )
     mp.setitem(
         registry._REGISTRY.entries["localizer"],
         "exits",
@@ -1141,6 +1161,27 @@ EVAL_CASES = [
         _register_exits,
         out="run",
     ),
+    Case(
+        "eval-task-raises-system-exit",
+        "eval",
+        [
+            "--localizer",
+            "random",
+            "--localizer-option",
+            "random.count=2",
+            *M,
+            *E[:-5],
+            "--tasks",
+            "exits-task",
+            "--out",
+            "{out}",
+            "-q",
+        ],
+        2,
+        "plugin code called sys.exit(0) during the run",
+        _register_exits,
+        out="started",
+    ),
 ]
 for _c in EVAL_CASES:
     _c.needs = ("dataset", "model")
@@ -1301,6 +1342,10 @@ def test_bad_input(case: Case, request, tmp_path, monkeypatch):
         assert len(ours) == 1 and case.fragment in ours[0] or "cannot load model" in ours[0], text
     if case.out == "absent":
         assert after is None, f"{case_dir / 'out'} was created: {after}"
+    elif case.out == "started":
+        assert (case_dir / "out" / "config.json").is_file() and not (
+            case_dir / "out" / "summary.json"
+        ).exists()
     elif case.out == "run":
         summary = json.loads((case_dir / "out" / "summary.json").read_text())
         assert summary["failures"], summary
