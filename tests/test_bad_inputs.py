@@ -1189,6 +1189,37 @@ for _c in EVAL_CASES:
 LEADERBOARD = ["build", "--runs", "{tmp}/runs", "--out", "{out}", "--no-figures", "--no-submissions"]
 LEADERBOARD_CASES = [
     Case(
+        "leaderboard-submit-not-utf8",
+        "leaderboard",
+        ["submit", "{tmp}/s.json", "--to", "{out}"],
+        1,
+        "s.json: invalid submission: $: not UTF-8",
+        files({"s.json": b"\xff\xfe{}"}),
+    ),
+    Case(
+        "leaderboard-submit-not-json",
+        "leaderboard",
+        ["submit", "{tmp}/s.json", "--to", "{out}"],
+        1,
+        "s.json: invalid submission: $: not JSON",
+        files({"s.json": "{oops"}),
+    ),
+    Case(
+        "leaderboard-submit-wrong-shape",
+        "leaderboard",
+        ["submit", "{tmp}/s.json", "--to", "{out}"],
+        1,
+        "is not of type 'object'",
+        files({"s.json": "[1]"}),
+    ),
+    Case(
+        "leaderboard-schema-unwritable",
+        "leaderboard",
+        ["schema", "--out", "/proc/rml-schema.json"],
+        2,
+        "rml-leaderboard: error: /proc/",
+    ),
+    Case(
         "leaderboard-summary-list",
         "leaderboard",
         LEADERBOARD,

@@ -25,7 +25,11 @@ from harness.leaderboard.submission import SubmissionError, schema_text
 
 
 def _fail(e: Exception, code: int = 2) -> None:
-    click.echo(f"rml-leaderboard: error: {e}", err=True)
+    if isinstance(e, OSError) and e.filename is not None:  # name the file, not the errno
+        text = f"{e.filename}: {e.strerror or e}"
+    else:
+        text = str(e)
+    click.echo(f"rml-leaderboard: error: {text}", err=True)
     sys.exit(code)
 
 
@@ -158,3 +162,6 @@ def schema(out_file: Path) -> None:
         _fail(e)
     click.echo(f"wrote {out_file}")
 
+
+if __name__ == "__main__":
+    main()
