@@ -128,6 +128,9 @@ def build(sources, languages, relations, bank_dir, max_facts, out, quiet, rephra
         manifest_path = run_build(config)
     except FAILURES as e:
         _fail(e)
+    except KeyboardInterrupt:
+        click.echo(f"rml-build: interrupted; {out} is as it was before this build", err=True)
+        sys.exit(130)
     if not quiet:
         print_summary(json.loads(manifest_path.read_text()), time.perf_counter() - start, out)
 

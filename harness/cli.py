@@ -175,6 +175,10 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
         run = evaluate(cfg)
     except (ValueError, LookupError, OSError, ModelUnavailableError) as e:
         _fail(e)
+    except KeyboardInterrupt:
+        click.echo(f"rml-eval: interrupted; the facts finished are kept in {out}: add --resume to "
+                   "the same command to continue", err=True)
+        sys.exit(130)
     except SystemExit as e:  # raised by plugin code (a task, a model): never a silent exit 0
         _fail(RuntimeError(f"plugin code called sys.exit({e.code}) during the run; the shards "
                            f"finished so far are kept in {out} (--resume continues)"))

@@ -406,6 +406,23 @@ def _dataset_with_manifest(text: str):
     return setup
 
 
+def interrupt(target: str):
+    """Ctrl-C inside ``module:function``."""
+
+    def setup(tmp: Path, mp: pytest.MonkeyPatch) -> dict:
+        import importlib
+
+        module, name = target.split(":")
+
+        def raise_interrupt(*a, **k):
+            raise KeyboardInterrupt
+
+        mp.setattr(importlib.import_module(module), name, raise_interrupt)
+        return {}
+
+    return setup
+
+
 def _edit_card(tmp: Path, mp: pytest.MonkeyPatch) -> dict:
     with open(tmp / "out" / "README.md", "a", encoding="utf-8") as f:
         f.write("edited\n")
@@ -449,6 +466,15 @@ def _register_exits(tmp: Path, mp: pytest.MonkeyPatch) -> dict:
 
 
 BUILD_CASES = [
+    Case(
+        "build-interrupted",
+        "build",
+        BUILD,
+        130,
+        "interrupted;",
+        combine(previous_build(lambda mp: None), interrupt("builders.write:write_dataset")),
+        out="untouched",
+    ),
     Case(
         "build-languages-empty",
         "build",
@@ -862,6 +888,14 @@ E = [
 MATRICE = ["--localizer", "matrice", *M, *E]
 
 EVAL_CASES = [
+    Case(
+        "eval-interrupted-while-loading",
+        "eval",
+        MATRICE,
+        130,
+        "add --resume",
+        interrupt("harness.models:load_model"),
+    ),
     Case("eval-localizer-unknown", "eval", ["--localizer", "nope", *M, *E], 2, "unknown localizer 'nope'"),
     Case("eval-localizer-empty", "eval", ["--localizer", ",", *M, *E], 2, "give at least one localizer"),
     Case(
