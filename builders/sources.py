@@ -140,8 +140,11 @@ def download_sources(dest: Path, pins: dict[str, dict] | None = None) -> None:
                 archive = zipfile.ZipFile(target)
             except zipfile.BadZipFile as e:
                 raise SourceError(f"{name}: {url} is not a zip archive ({e})") from None
-            with archive:
-                extract(archive, inner, out / folder, set(pins[name]["files"]), f"{name} ({url})")
+            try:
+                with archive:
+                    extract(archive, inner, out / folder, set(pins[name]["files"]), f"{name} ({url})")
+            except (zipfile.BadZipFile, EOFError) as e:  # a damaged member (bad CRC, cut short)
+                raise SourceError(f"{name}: {url} is a damaged zip archive ({e})") from None
             verify(out / folder, pins[name], name)
         if dest.exists():
             shutil.rmtree(dest)

@@ -229,3 +229,17 @@ def test_a_source_that_is_not_utf8_names_the_line(sources_dir, tmp_path):
     path.write_bytes(b"\n".join(lines) + b"\n")
     with pytest.raises(SourceError, match=r"P36\.jsonl:3: not UTF-8"):
         src.read_facts(tmp_path, "en", "P36")
+
+
+def test_a_damaged_archive_member_is_an_error_naming_the_release(sources_dir, tmp_path, monkeypatch):
+    pins = _subset(src.load_pins())
+    archives = _releases(sources_dir, pins)
+    url = src.RELEASES["pararel"][0]
+    data = bytearray(archives[url])
+    first = next(iter(pins["pararel"]["files"]))
+    at = bytes(data).find((src.RELEASES["pararel"][1] + first).encode()) + 200  # inside its data
+    data[at:at + 8] = b"\x00" * 8
+    archives[url] = bytes(data)
+    _serve(monkeypatch, archives)
+    with pytest.raises(SourceError, match="pararel: .* (is a damaged zip archive|has sha256)"):
+        src.download_sources(tmp_path / "sources", pins)
