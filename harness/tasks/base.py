@@ -67,9 +67,13 @@ def build_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
     from harness.options import build
     from harness.registry import get
 
-    task = build("task", name, get("task", name), options)
+    try:
+        task = build("task", name, get("task", name), options)
+    except TypeError as e:  # a plain class refusing its keyword arguments
+        raise ValueError(f"--task-option: task {name!r}: {e}") from None
     if not isinstance(getattr(type(task), "output", None), Output):
-        raise TypeError(f"task {name!r}: {type(task).__name__} declares no `output = Output(...)`")
+        raise ValueError(f"task {name!r}: {type(task).__name__} declares no `output = Output(...)` "
+                         "(see docs/tasks.md)")
     return task
 
 
