@@ -66,6 +66,10 @@ def main(verbose: bool) -> None:
 @bank_option
 @click.option("--max-facts", type=int, default=None,
               help="At most this many facts per relation (a subset build).")
+@click.option("--max-facts-per-subject", type=click.IntRange(min=1), default=None,
+              help="At most this many facts per (relation, subject), the first by mLAMA line: "
+              "caps many-answer relations (P530, P190, P47), whose facts of one subject share "
+              "their queries. Default: all facts.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DATASET_DIR,
               show_default=True, help="Dataset folder to write (data/, README.md, manifest).")
 @click.option("--quiet", is_flag=True, help="No progress bar or summary.")
@@ -74,8 +78,8 @@ def main(verbose: bool) -> None:
               "Claude (`rml-build generate`), or both.")
 @click.option("--generated", "generated_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Folder of generated templates (default: builders/generated).")
-def build(sources, languages, relations, bank_dir, max_facts, out, quiet, rephrasings,
-          generated_dir) -> None:
+def build(sources, languages, relations, bank_dir, max_facts, max_facts_per_subject, out, quiet,
+          rephrasings, generated_dir) -> None:
     """Build the dataset from the sources and the rephrasing bank."""
     from builders.build import BuildConfig
     from builders.build import build as run_build
@@ -101,6 +105,7 @@ def build(sources, languages, relations, bank_dir, max_facts, out, quiet, rephra
             languages=_split(languages, LANGUAGE_CODES),
             relations=_split(relations, RELATION_IDS),
             max_facts_per_relation=max_facts,
+            max_facts_per_subject=max_facts_per_subject,
             bank_dir=bank_dir,
             extra_templates=extra,
             use_bank=rephrasings != "claude",

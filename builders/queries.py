@@ -1,14 +1,73 @@
-"""Turn templates into cloze queries: fill in the subject, cut at the object."""
+"""Turn templates into cloze queries: fill in the subject, cut at the object.
+
+Labels are inserted in their citation form. The one morphological step is French's:
+elision and contraction of the word before the subject, which depend on the subject's
+first sound and its article ("de Oufa" → "d'Oufa", "de Le Havre" → "du Havre"). No other
+language needs one, because the bank's templates keep [X] in its base form (checked by
+``builders.validate``).
+"""
 
 from __future__ import annotations
 
+import re
 
-def fill(template: str, subject: str) -> str:
+# Words that drop their vowel before a vowel sound (Grevisse §44): le, la, de, que, ne,
+# se, me, te, je, jusque, lorsque, puisque (the last three only before a few words in
+# careful style, but always in everyday writing).
+FR_ELIDING = ("le", "la", "de", "que", "ne", "se", "me", "te", "je", "jusque", "lorsque", "puisque")
+# A vowel sound at the start of a label. "h" is not included: in place names and titles
+# it is often aspirated (de Hongrie, de Hollande, du Havre), and a mute h before a name is
+# optionally elided (de Haïti / d'Haïti): the bare form is never wrong there.
+FR_VOWEL = "aàâäeéèêëiîïoôöuùûüyÿœæ"
+_FR_ELISION = re.compile(
+    rf"(?<![\w'’-])({'|'.join(FR_ELIDING)})\s+(?=[{FR_VOWEL}])", re.IGNORECASE
+)
+# de/à + the articles le and les contract (de le → du, à les → aux); la and l' do not.
+_FR_CONTRACTION = {("de", "le"): "du", ("de", "les"): "des", ("à", "le"): "au", ("à", "les"): "aux"}
+_FR_ARTICLE = re.compile(r"(?<![\w'’-])(de|à)\s+(le|les)\s+(?=\w)", re.IGNORECASE)
+
+
+def _keep_case(word: str, replacement: str) -> str:
+    return replacement[0].upper() + replacement[1:] if word[:1].isupper() else replacement
+
+
+def french_join(before: str, subject: str) -> str:
+    """``before`` (template text ending where the subject goes) + ``subject``, with the
+    elision or contraction French requires at the boundary."""
+    m = re.search(r"(?<![\w'’-])(\w+)\s+$", before)
+    if m:
+        word = m.group(1)
+        low = word.casefold()
+        art = re.match(r"(le|les)\s+(?=\w)", subject, re.IGNORECASE)
+        if art and (low, art.group(1).casefold()) in _FR_CONTRACTION:
+            contracted = _keep_case(word, _FR_CONTRACTION[(low, art.group(1).casefold())])
+            return before[: m.start(1)] + contracted + " " + subject[art.end():]
+        if low in FR_ELIDING and subject[:1].casefold() in FR_VOWEL:
+            return before[: m.start(1)] + word[:-1] + "'" + subject
+    return before + subject
+
+
+def fill(template: str, subject: str, language: str = "") -> str:
     """The query: the text before ``[Y]`` with ``[X]`` replaced by the subject, stripped."""
     head = template.split("[Y]", 1)[0]
-    return head.replace("[X]", subject).strip()
+    return _insert(head, subject, language).strip()
 
 
-def sentence(template: str, subject: str, obj: str) -> str:
+def sentence(template: str, subject: str, obj: str, language: str = "") -> str:
     """The full statement: both placeholders filled (for training and masked models)."""
-    return template.replace("[X]", subject).replace("[Y]", obj)
+    return _insert(template, subject, language).replace("[Y]", obj)
+
+
+def _insert(text: str, subject: str, language: str) -> str:
+    if language == "fr" and "[X]" in text:
+        before, after = text.split("[X]", 1)
+        return french_join(before, subject) + after
+    return text.replace("[X]", subject)
+
+
+def fr_elision_errors(text: str) -> list[str]:
+    """Places in French ``text`` where elision or contraction is missing: "de Oufa",
+    "que il", "de Le Havre" (used to measure the built dataset)."""
+    bad = [m.group(0) + text[m.end():m.end() + 1] for m in _FR_ELISION.finditer(text)]
+    bad += [m.group(0).strip() for m in _FR_ARTICLE.finditer(text)]
+    return bad
