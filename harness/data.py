@@ -25,13 +25,20 @@ class Fact(LocalizerFact):
     object_uri: str = ""
 
 
+def alternatives(row: dict) -> tuple[str, ...]:
+    """The row's valid objects other than its target ``object`` (datasets built before the
+    ``objects`` column have none)."""
+    return tuple(o for o in row.get("objects") or () if o != row["object"])
+
+
 def row_queries(row: dict) -> tuple[ClozeQuery, ...]:
     """The cloze queries of one dataset row (one fact in one language)."""
     space = LANGUAGES[row["language"]].spaced
     out = []
     for template, prefix in zip(row["templates"], row["queries"], strict=True):
         suffix = template.split("[Y]", 1)[1]
-        out.append(ClozeQuery(prefix=prefix, answer=row["object"], suffix=suffix, space=space))
+        out.append(ClozeQuery(prefix=prefix, answer=row["object"], suffix=suffix, space=space,
+                              alternatives=alternatives(row)))
     return tuple(out)
 
 
