@@ -17,10 +17,19 @@ import re
 FR_ELIDING = ("le", "la", "de", "que", "ne", "se", "me", "te", "je", "jusque", "lorsque", "puisque")
 # A vowel sound at the start of a label. "h" is not included: in place names and titles
 # it is often aspirated (de Hongrie, de Hollande, du Havre), and a mute h before a name is
-# optionally elided (de Haïti / d'Haïti): the bare form is never wrong there.
+# optionally elided (de Haïti / d'Haïti): the bare form is never wrong there. "y" is a vowel
+# before a consonant (d'Ypres, d'Yves) and a consonant before a vowel (de Yokohama, de York).
 FR_VOWEL = "aàâäeéèêëiîïoôöuùûüyÿœæ"
+
+
+def _starts_with_vowel_sound(label: str) -> bool:
+    first = label[:1].casefold()
+    if first == "y":
+        return label[1:2].casefold() not in FR_VOWEL
+    return first != "" and first in FR_VOWEL
 _FR_ELISION = re.compile(
-    rf"(?<![\w'’-])({'|'.join(FR_ELIDING)})\s+(?=[{FR_VOWEL}])", re.IGNORECASE
+    rf"(?<![\w'’-])({'|'.join(FR_ELIDING)})\s+(?=[{FR_VOWEL.replace('y', '')}]|y[^{FR_VOWEL}\W])",
+    re.IGNORECASE,
 )
 # de/à + the articles le and les contract (de le → du, à les → aux); la and l' do not.
 _FR_CONTRACTION = {("de", "le"): "du", ("de", "les"): "des", ("à", "le"): "au", ("à", "les"): "aux"}
@@ -42,7 +51,7 @@ def french_join(before: str, subject: str) -> str:
         if art and (low, art.group(1).casefold()) in _FR_CONTRACTION:
             contracted = _keep_case(word, _FR_CONTRACTION[(low, art.group(1).casefold())])
             return before[: m.start(1)] + contracted + " " + subject[art.end():]
-        if low in FR_ELIDING and subject[:1].casefold() in FR_VOWEL:
+        if low in FR_ELIDING and _starts_with_vowel_sound(subject):
             return before[: m.start(1)] + word[:-1] + "'" + subject
     return before + subject
 
