@@ -9,6 +9,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -74,6 +75,13 @@ class Built:
 
 # -- step 1: facts -------------------------------------------------------------------------
 
+@cache
+def _read_facts(root: Path, language: str, relation: str) -> tuple[src.Fact, ...]:
+    """The source facts, read once per build for :func:`collect_facts` and
+    :func:`collect_objects`."""
+    return tuple(src.read_facts(root, language, relation))
+
+
 def collect_facts(
     root: Path, languages: list[str], relations: list[str], limit: int | None = None,
     per_subject: int | None = None,
@@ -82,7 +90,7 @@ def collect_facts(
     with ``per_subject``, at most that many per subject (the first by mLAMA line)."""
     out: dict[str, dict[str, dict[str, src.Fact]]] = {}
     for rel in relations:
-        per_lang = {lang: {f.uuid: f for f in src.read_facts(root, lang, rel)} for lang in languages}
+        per_lang = {lang: {f.uuid: f for f in _read_facts(root, lang, rel)} for lang in languages}
         common = set.intersection(*(set(d) for d in per_lang.values()))
         first = per_lang[languages[0]]
         uuids = sorted(common, key=lambda u: (first[u].lineid, u))
@@ -109,7 +117,7 @@ def collect_objects(
     out: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for rel in relations:
         for lang in languages:
-            for f in src.read_facts(root, lang, rel):
+            for f in _read_facts(root, lang, rel):
                 labels = out[(lang, rel, f.subject_uri)]
                 obj = normalize_label(f.object, lang)
                 if obj not in labels:
@@ -276,9 +284,11 @@ def build_rows(config: BuildConfig) -> Built:
     langs, rels = config.languages, config.relations
     with tqdm(total=3, desc="rml-build", disable=not config.progress, leave=False) as steps:
         steps.set_postfix_str("facts")
+        _read_facts.cache_clear()  # read the sources as they are now
         facts = collect_facts(root, langs, rels, config.max_facts_per_relation,
                               config.max_facts_per_subject)
         objects = collect_objects(root, langs, rels)
+        _read_facts.cache_clear()  # a later build may read changed sources
         steps.update()
         steps.set_postfix_str("templates")
         bank = bank_templates(root, langs, rels, config.bank_dir) if config.use_bank else []

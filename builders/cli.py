@@ -3,6 +3,7 @@
     rml-build build --sources ../shared/data          # all 7 languages, 41 relations
     rml-build build --languages en,fi --relations P36,P37 --max-facts 20 --out /tmp/ds
     rml-build check-bank                               # validate the curated bank only
+    rml-build review-sample --seed 14                  # queries to re-read, one per relation
     rml-build generate --languages fi --relations P36 --dry-run   # Claude rephrasings
     rml-build push --repo-id ORG/rml-lama              # publish the built dataset
 """
@@ -131,6 +132,25 @@ def print_summary(manifest: dict, seconds: float, out: Path) -> None:
     if manifest["rejections"]:
         rej = ", ".join(f"{k} {v}" for k, v in manifest["rejections"].items())
         click.echo(f"rejected: {rej} (see {out / 'validation_report.jsonl'})")
+
+
+@main.command("review-sample")
+@click.option("--dataset", "folder", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=DATASET_DIR, show_default=True, help="Built dataset folder.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draw.")
+@click.option("--per-language", type=click.IntRange(min=1), default=40, show_default=True,
+              help="Queries per language, one per relation.")
+def review_sample(folder, seed, per_language) -> None:
+    """Print a seeded sample of queries to re-read (one per relation, per language)."""
+    import pyarrow.parquet as pq
+
+    from builders.review import sample, to_markdown
+
+    langs = [lang for lang in LANGUAGE_CODES if (folder / "data" / lang / "test.parquet").exists()]
+    if not langs:
+        _fail(FileNotFoundError(f"{folder}: no data/<lang>/test.parquet; build the dataset first"))
+    rows = {lang: pq.read_table(folder / "data" / lang / "test.parquet").to_pylist() for lang in langs}
+    click.echo(to_markdown(sample(rows, seed, per_language)), nl=False)
 
 
 @main.command("check-bank")

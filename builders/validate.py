@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -199,10 +199,10 @@ def check_query(
         return ("too_long", f"the query is {len(query)} characters, more than {MAX_QUERY_CHARS}")
     if _fold(subject) == _fold(obj):
         return ("subject_is_object", f"the subject and the object are both {obj!r}")
-    for label in (obj, *also):
-        if leaks(label, query, language):
-            what = "the object" if label == obj else "the label"
-            return ("object_leak", f"{what} {label!r} appears in the query")
+    label = leaking_label((obj, *also), query, language)
+    if label is not None:
+        what = "the object" if label == obj else "the label"
+        return ("object_leak", f"{what} {label!r} appears in the query")
     return None
 
 
@@ -221,16 +221,24 @@ def leaks(obj: str, text: str, language: str) -> bool:
     for a label "Suomes…", hu "Budapesten"), nor does a compound or a longer name
     (Northamptonshire for Northampton, AppleTalk for Apple). Labels shorter than
     ``MIN_PREFIX_CHARS`` letters (``MIN_PREFIX_SYLLABLES`` Hangul syllables) must match a
-    whole word. Case-, width- and accent-form-insensitive
-    (NFKC + casefold)."""
-    o, t = _fold(obj), _fold(text)
-    if not o:
-        return False
-    if o not in t:  # fast path: no occurrence at all
-        return False
-    if not LANGUAGES[language].spaced or not (o[0].isalnum() and o[-1].isalnum()):
-        return True
-    return _leak_pattern(o).search(t) is not None
+    whole word. Case-, width- and accent-form-insensitive (NFKC + casefold)."""
+    return leaking_label((obj,), text, language) is not None
+
+
+def leaking_label(labels: Iterable[str], text: str, language: str) -> str | None:
+    """The first of ``labels`` that leaks into ``text`` by :func:`leaks`' rule, or None
+    (the text is folded once for all labels)."""
+    t = _fold(text)
+    spaced = LANGUAGES[language].spaced
+    for label in labels:
+        o = _fold(label)
+        if not o or o not in t:  # fast path: no occurrence at all
+            continue
+        if not spaced or not (o[0].isalnum() and o[-1].isalnum()):
+            return label
+        if _leak_pattern(o).search(t) is not None:
+            return label
+    return None
 
 
 @lru_cache(maxsize=65536)
