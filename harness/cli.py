@@ -19,6 +19,8 @@ from typing import Any
 import click
 
 from harness import registry
+from harness.config_file import config_option
+from harness.provenance import version_option
 from rml_lama import LANGUAGE_CODES
 
 
@@ -71,6 +73,8 @@ def _fail(e: Exception) -> None:
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@version_option("rml-eval")
+@config_option("rml-eval")
 @click.option("--localizer", "localizers", help="Localizer name(s), comma-separated "
               "(see `rml-eval list`).")
 @click.option("--model", help="Model: a registered name, hf:ORG/NAME or a local path.")
@@ -81,7 +85,8 @@ def _fail(e: Exception) -> None:
               help="A file with one fact uuid per line.")
 @click.option("--tasks", default="layer-distribution,suppress-enhance,ablation",
               show_default=True, help="Task name(s), comma-separated.")
-@click.option("--dataset", help="Dataset folder or Hub id (default: the built rml_lama/).")
+@click.option("--dataset", help="Dataset folder or Hub id (default: rml_lama.DATASET_DIR, where "
+              "rml-build build writes).")
 @click.option("--device", help="cpu, cuda, cuda:1 … (default: the process's accelerator).")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]))
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -224,7 +229,7 @@ def demo(sources, facts, other_facts, out, board) -> None:
 
     try:
         run_demo(sources=sources, facts=facts, other_facts=other_facts, out=out, leaderboard=board)
-    except (ValueError, LookupError, FileNotFoundError, OSError) as e:
+    except (ValueError, LookupError, FileNotFoundError, OSError, ImportError) as e:
         _fail(e)
 
 

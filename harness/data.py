@@ -13,6 +13,7 @@ from pathlib import Path
 from harness.attribution import ClozeQuery
 from harness.localizers.base import Fact as LocalizerFact
 from rml_lama import DATASET_DIR, LANGUAGES, check_languages, check_relations
+from rml_lama.home import not_built_message
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,7 @@ def load_facts(
         relations = check_relations(list(relations))
     where = str(dataset) if dataset is not None else str(DATASET_DIR)
     if dataset is None and not (Path(where) / "manifest.json").exists():
-        raise FileNotFoundError(
-            f"RML-LAMA is not built in {where}; run `rml-build build` first (see the README)"
-        )
+        raise FileNotFoundError(not_built_message(Path(where)))
     try:
         tables = {
             lang: datasets.load_dataset(where, lang, split="test").to_list() for lang in languages

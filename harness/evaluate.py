@@ -13,13 +13,12 @@ import inspect
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from harness import registry
+from harness import provenance, registry
 from harness.data import Fact, load_facts
 from harness.runs import RunFolder
 from harness.tasks.base import TaskContext, check_task_options, neuron_pairs
@@ -39,7 +38,7 @@ class EvalConfig:
     relations: list[str] | None = None  # None: all
     facts: int | None = None  # at most this many facts (dataset order)
     fact_ids: list[str] | None = None  # exactly these facts
-    dataset: str | None = None  # dataset folder or Hub id (default: the built rml_lama/)
+    dataset: str | None = None  # dataset folder or Hub id (default: rml_lama.DATASET_DIR)
     out: str = "runs/latest"  # run folder
     resume: bool = False
     device: str | None = None  # None: the process's accelerator, else cpu
@@ -66,10 +65,9 @@ class EvalConfig:
 
 
 def package_version() -> str:
-    try:
-        return version("rml-lama")
-    except PackageNotFoundError:
-        return "unknown"
+    from harness.provenance import package_version as version
+
+    return version()
 
 
 def dataset_hash(dataset: str | None) -> str:
@@ -137,20 +135,24 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     from harness.localizers import EngineProvider, build_localizer, run_localizers
     from harness.models import load_model
 
+    laps, env = provenance.Laps(), provenance.environment()
     names = check_config(cfg)
     facts = load_facts(cfg.languages, cfg.relations, cfg.fact_ids, cfg.facts, cfg.dataset)
     if not facts:
         raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
     rank, world, state = _distributed(cfg.device)
     run = RunFolder(cfg.out)
+    resumed = (run.path / "config.json").exists()
     if rank == 0:
-        run.start(cfg.resolved(), cfg.resume)
+        run.start({**cfg.resolved(), "provenance": env}, cfg.resume)
+    laps.lap("load data")
     state.wait_for_everyone()
 
     device = cfg.device or str(state.device)  # this process's accelerator, else the CPU
     torch.manual_seed(cfg.seed)
     loaded = load_model(cfg.model, device=device, dtype=cfg.dtype)
     adapter = get_adapter(loaded.model, loaded.tokenizer)
+    laps.lap("load model")
     provider = EngineProvider(adapter, model_id=cfg.model, steps=cfg.steps,
                               cache_dir=cfg.attribution_cache, max_rows=cfg.max_rows)
     localizers = {name: build_localizer(name, _with_seed(cfg, name)) for name in names}
@@ -173,10 +175,16 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
             seq, pending = seq + 1, []
     if pending:
         _flush(run, rank, seq, pending)
+    laps.lap("localize and run tasks")
     state.wait_for_everyone()
     if rank == 0:
         run.merge([f.uuid for f in facts], cfg.tasks)
-        run.write_summary(summarize(run, tasks))
+        summary = summarize(run, tasks)
+        laps.lap("merge and summarize")
+        summary["provenance"] = provenance.run_provenance(
+            env, provenance.model_provenance(cfg.model, loaded), run.config()["dataset_hash"],
+            laps, resumed)
+        run.write_summary(summary)
     state.wait_for_everyone()
     return run
 

@@ -2,13 +2,15 @@
 
 ::
 
-    <run>/config.json                 model, localizers, tasks, options, dataset hash, version
+    <run>/config.json                 model, localizers, tasks, options, dataset hash, version,
+                                      and the provenance of the process that started the run
     <run>/shards/<rank>-<seq>.*.parquet  neuron sets and task records of a few facts
     <run>/shards/<rank>-<seq>.done.json  the facts of that shard and what failed on them
                                          (localizers, skipped tasks): written last (commit mark)
     <run>/neurons.parquet             merged neuron sets (fact, localizer, layer, index, score)
     <run>/results/<task>.parquet      merged per-fact task records
-    <run>/summary.json                every task's summary table
+    <run>/summary.json                every task's summary table, and the provenance of the
+                                      process that finished the run (harness/provenance.py)
 
 Every file is written to a temporary name and renamed, and a shard counts only once its
 ``done`` file exists, so a run killed at any point resumes without redoing finished facts
@@ -92,7 +94,9 @@ class RunFolder:
                     f"{self.path} already holds a run; pass --resume to continue it, or "
                     "choose another --out"
                 )
-            diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+            # provenance (versions, command line, time) may differ between the two processes
+            diff = sorted(k for k in set(old) | set(config)
+                          if k != "provenance" and old.get(k) != config.get(k))
             if diff:
                 raise ValueError(
                     f"--resume: {cfg_path} was made with other settings ({', '.join(diff)}); "

@@ -22,6 +22,7 @@ import click
 from harness.leaderboard import build_leaderboard, export_run, submit_file, write_submission
 from harness.leaderboard.sources import write_file
 from harness.leaderboard.submission import SubmissionError, schema_text
+from rml_lama.extras import MissingExtraError, require
 
 
 def _fail(e: Exception, code: int = 2) -> None:
@@ -73,6 +74,10 @@ def main(ctx: click.Context, runs_opt: tuple[Path, ...], out: Path, submissions:
     """Build the RML-LAMA leaderboard from runs and submissions (the default command), add a
     submission, or export a run as one. Subcommands: build, submit, export, schema."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        require("leaderboard", "rml-leaderboard")
+    except MissingExtraError as e:
+        _fail(e)
     if ctx.invoked_subcommand is None:
         _build(runs_opt, out, submissions, no_submissions, no_figures)
 
