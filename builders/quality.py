@@ -50,9 +50,9 @@ def fr_elision(rows: list[dict]) -> list[str]:
         subject = r["subject"]
         bare = re.sub(r"^(le|les)\s+", "", subject, flags=re.IGNORECASE)
         for q in r["queries"]:
-            at = q.find(subject)
+            at = q.casefold().find(subject.casefold())  # a label that opens the query is capitalized
             if at < 0:
-                at = q.find(bare)
+                at = q.casefold().find(bare.casefold())
             inside = range(at, at + len(subject)) if at >= 0 else range(0)
             errors = [m for m in _fr_errors(q) if m not in inside]
             if errors:

@@ -1,6 +1,7 @@
 """Turn templates into cloze queries: fill in the subject, cut at the object.
 
-Labels are inserted in their citation form. The one morphological step is French's:
+Labels are inserted in their citation form; a label that opens the sentence gets a capital
+first letter in the cased languages. The one morphological step is French's:
 elision and contraction of the word before the subject, which depend on the subject's
 first sound and its article ("de Oufa" → "d'Oufa", "de Le Havre" → "du Havre"). No other
 language needs one, because the bank's templates keep [X] in its base form (checked by
@@ -56,6 +57,10 @@ def french_join(before: str, subject: str) -> str:
     return before + subject
 
 
+# Languages whose sentences start with a capital letter (zh, ja, ko have no case).
+CASED = ("en", "fr", "fi", "hu")
+
+
 def fill(template: str, subject: str, language: str = "") -> str:
     """The query: the text before ``[Y]`` with ``[X]`` replaced by the subject, stripped."""
     head = template.split("[Y]", 1)[0]
@@ -67,11 +72,25 @@ def sentence(template: str, subject: str, obj: str, language: str = "") -> str:
     return _insert(template, subject, language).replace("[Y]", obj)
 
 
+def sentence_case(subject: str) -> str:
+    """A label that opens a sentence, with its first letter capitalized ("broccoli" →
+    "Broccoli", "royaume d'Italie" → "Royaume d'Italie"), unless its first word already
+    has a capital anywhere ("iPhone", "eBay" stay as they are)."""
+    first = subject.split(" ", 1)[0]
+    if first[:1].isalpha() and first[:1].islower() and not any(ch.isupper() for ch in first):
+        return subject[0].upper() + subject[1:]
+    return subject
+
+
 def _insert(text: str, subject: str, language: str) -> str:
-    if language == "fr" and "[X]" in text:
-        before, after = text.split("[X]", 1)
+    if "[X]" not in text:
+        return text
+    before, after = text.split("[X]", 1)
+    if language in CASED and not before.strip():
+        subject = sentence_case(subject)
+    if language == "fr":
         return french_join(before, subject) + after
-    return text.replace("[X]", subject)
+    return before + subject + after
 
 
 def fr_elision_errors(text: str) -> list[str]:

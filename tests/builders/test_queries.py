@@ -29,6 +29,20 @@ def test_french_elision_and_contraction(template, subject, query):
     assert fr_elision_errors(query) == []
 
 
+@pytest.mark.parametrize("template, subject, lang, query", [
+    ("[X], which is a subclass of [Y].", "broccoli", "en", "Broccoli, which is a subclass of"),
+    ("[X] a pour capitale [Y].", "royaume d'Italie", "fr", "Royaume d'Italie a pour capitale"),
+    ("[X] a következő nyelven jelent meg: [Y].", "versailles-i békeszerződés", "hu",
+     "Versailles-i békeszerződés a következő nyelven jelent meg:"),
+    ("[X] was developed by [Y].", "iPhone", "en", "iPhone was developed by"),  # a capital inside
+    ("[X] is owned by [Y].", "eBay Inc.", "en", "eBay Inc. is owned by"),
+    ("The capital of [X] is [Y].", "royaume d'Italie", "en", "The capital of royaume d'Italie is"),
+    ("[X]의 수도는 [Y].", "서울", "ko", "서울의 수도는"),
+])
+def test_a_label_that_opens_the_sentence_is_capitalized(template, subject, lang, query):
+    assert fill(template, subject, lang) == query
+
+
 def test_fill_leaves_other_languages_alone():
     assert fill("The capital of [X] is [Y].", "Oufa", "en") == "The capital of Oufa is"
     assert fill("[X]の首都は[Y]。", "日本", "ja") == "日本の首都は"
