@@ -6,6 +6,7 @@ Each step is a function of its own; :func:`build` runs them in order.
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from rml_lama import (
     LANGUAGE_CODES,
     LANGUAGES,
     RELATION_IDS,
+    RELATIONS,
     check_languages,
     check_relations,
 )
@@ -38,6 +40,10 @@ from rml_lama import (
 log = logging.getLogger(__name__)
 
 MIN_TEMPLATES = 3  # per (relation, language); the target is 4 or more
+# Relations whose subject is a person (French keeps the article of a name: "de Les Paul").
+PERSON_SUBJECTS = frozenset(
+    rid for rid, r in RELATIONS.items() if re.search(r"\((a person|a musician|an athlete)\)", r.meaning)
+)
 
 
 @dataclass
@@ -232,7 +238,7 @@ def make_rows(
                 kept: list[Template] = []
                 queries: list[str] = []
                 for t in templates[(rel, lang)]:
-                    q = fill(t.template, subject, lang)
+                    q = fill(t.template, subject, lang, rel in PERSON_SUBJECTS)
                     bad = check_query(q, subject, obj, lang, also)
                     if bad:
                         fact_rej.append(Rejection(bad[0], bad[1], lang, rel, q, uuid, t.where))

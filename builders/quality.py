@@ -45,27 +45,31 @@ def fi_colon_endings(rows: list[dict]) -> list[str]:
 def fr_elision(rows: list[dict]) -> list[str]:
     """fr queries where elision or contraction is missing ("de Oufa", "que il", "de Le
     Havre"), not counting a place inside the subject label itself (a title, a name)."""
+    from builders.build import PERSON_SUBJECTS
+
     bad = []
     for r in rows:
         subject = r["subject"]
         bare = re.sub(r"^(le|les)\s+", "", subject, flags=re.IGNORECASE)
+        person = r.get("relation") in PERSON_SUBJECTS  # "de Les Paul": a name keeps its article
         for q in r["queries"]:
             at = q.casefold().find(subject.casefold())  # a label that opens the query is capitalized
             if at < 0:
                 at = q.casefold().find(bare.casefold())
             inside = range(at, at + len(subject)) if at >= 0 else range(0)
-            errors = [m for m in _fr_errors(q) if m not in inside]
+            errors = [m for m, kind in _fr_errors(q) if m not in inside
+                      and not (person and kind == "contraction" and at >= 0 and m < at)]
             if errors:
                 bad.append(q)
     return bad
 
 
-def _fr_errors(text: str) -> list[int]:
-    """Start offsets of missing elisions/contractions in ``text``."""
+def _fr_errors(text: str) -> list[tuple[int, str]]:
+    """Start offsets of missing elisions and contractions in ``text``, with their kind."""
     from builders.queries import _FR_ARTICLE, _FR_ELISION
 
-    return [m.start() for m in _FR_ELISION.finditer(text)] + [
-        m.start() for m in _FR_ARTICLE.finditer(text)
+    return [(m.start(), "elision") for m in _FR_ELISION.finditer(text)] + [
+        (m.start(), "contraction") for m in _FR_ARTICLE.finditer(text)
     ]
 
 

@@ -41,15 +41,16 @@ def _keep_case(word: str, replacement: str) -> str:
     return replacement[0].upper() + replacement[1:] if word[:1].isupper() else replacement
 
 
-def french_join(before: str, subject: str) -> str:
+def french_join(before: str, subject: str, person: bool = False) -> str:
     """``before`` (template text ending where the subject goes) + ``subject``, with the
-    elision or contraction French requires at the boundary."""
+    elision or contraction French requires at the boundary. A person's name keeps its
+    article uncontracted ("de Le Corbusier", "de Les Paul"; but "du Havre")."""
     m = re.search(r"(?<![\w'’-])(\w+)\s+$", before)
     if m:
         word = m.group(1)
         low = word.casefold()
         art = re.match(r"(le|les)\s+(?=\w)", subject, re.IGNORECASE)
-        if art and (low, art.group(1).casefold()) in _FR_CONTRACTION:
+        if art and not person and (low, art.group(1).casefold()) in _FR_CONTRACTION:
             contracted = _keep_case(word, _FR_CONTRACTION[(low, art.group(1).casefold())])
             return before[: m.start(1)] + contracted + " " + subject[art.end():]
         if low in FR_ELIDING and _starts_with_vowel_sound(subject):
@@ -61,15 +62,16 @@ def french_join(before: str, subject: str) -> str:
 CASED = ("en", "fr", "fi", "hu")
 
 
-def fill(template: str, subject: str, language: str = "") -> str:
-    """The query: the text before ``[Y]`` with ``[X]`` replaced by the subject, stripped."""
+def fill(template: str, subject: str, language: str = "", person: bool = False) -> str:
+    """The query: the text before ``[Y]`` with ``[X]`` replaced by the subject, stripped.
+    ``person``: the subject is a person's name (French keeps its article as it is)."""
     head = template.split("[Y]", 1)[0]
-    return _insert(head, subject, language).strip()
+    return _insert(head, subject, language, person).strip()
 
 
-def sentence(template: str, subject: str, obj: str, language: str = "") -> str:
+def sentence(template: str, subject: str, obj: str, language: str = "", person: bool = False) -> str:
     """The full statement: both placeholders filled (for training and masked models)."""
-    return _insert(template, subject, language).replace("[Y]", obj)
+    return _insert(template, subject, language, person).replace("[Y]", obj)
 
 
 def sentence_case(subject: str) -> str:
@@ -82,14 +84,14 @@ def sentence_case(subject: str) -> str:
     return subject
 
 
-def _insert(text: str, subject: str, language: str) -> str:
+def _insert(text: str, subject: str, language: str, person: bool = False) -> str:
     if "[X]" not in text:
         return text
     before, after = text.split("[X]", 1)
     if language in CASED and not before.strip():
         subject = sentence_case(subject)
     if language == "fr":
-        return french_join(before, subject) + after
+        return french_join(before, subject, person) + after
     return before + subject + after
 
 

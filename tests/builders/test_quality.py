@@ -20,6 +20,9 @@ def test_fr_missing_elision_outside_the_label_is_counted():
             _row(["Le pays de Le Havre est"], subject="Le Havre"),
             _row(["La capitale de Côte de Ivoire est"], subject="Côte de Ivoire")]  # inside the label
     assert fr_elision(rows) == ["Le pays de Oufa est", "Le pays de Le Havre est"]
+    # a person's name keeps its article: "de Les Paul" is right, "des Paul" would be wrong
+    person = {**_row(["La maison de disques de Les Paul est"], subject="Les Paul"), "relation": "P264"}
+    assert fr_elision([person]) == []
 
 
 def test_zh_traditional_labels_are_counted():

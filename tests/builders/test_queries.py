@@ -50,6 +50,21 @@ def test_fill_leaves_other_languages_alone():
     assert fill("Le pays de [X] est [Y].", "Oufa") == "Le pays de Oufa est"
 
 
+def test_a_person_keeps_the_article_of_the_name():
+    assert fill("La maison de disques de [X] est [Y].", "Les Paul", "fr", person=True) == (
+        "La maison de disques de Les Paul est")
+    no_person = fill("La maison de disques de [X] est [Y].", "Les Paul", "fr")
+    assert no_person == "La maison de disques des Paul est"
+    assert fill("Le pays de [X] est [Y].", "Oufa", "fr", person=True) == "Le pays d'Oufa est"  # elision stays
+
+
+def test_person_relations_are_those_whose_subject_is_a_person():
+    from builders.build import PERSON_SUBJECTS
+
+    assert {"P19", "P20", "P106", "P264", "P413", "P1303"} <= PERSON_SUBJECTS
+    assert not {"P36", "P17", "P136", "P407"} & PERSON_SUBJECTS
+
+
 def test_sentence_uses_the_same_join():
     assert sentence("La capitale de [X] est [Y].", "Italie", "Rome", "fr") == "La capitale d'Italie est Rome."
 
