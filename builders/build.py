@@ -62,6 +62,7 @@ class BuildConfig:
     # (language, uuid) -> queries written for that one fact (Claude's fact integration)
     fact_queries: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     progress: bool = True
+    allow_empty_sources: bool = False  # a source file without facts is an error unless set
 
     def __post_init__(self) -> None:
         self.languages = check_languages(self.languages)
@@ -82,21 +83,24 @@ class Built:
 # -- step 1: facts -------------------------------------------------------------------------
 
 @cache
-def _read_facts(root: Path, language: str, relation: str) -> tuple[src.Fact, ...]:
+def _read_facts(
+    root: Path, language: str, relation: str, allow_empty: bool = False
+) -> tuple[src.Fact, ...]:
     """The source facts, read once per build for :func:`collect_facts` and
     :func:`collect_objects`."""
-    return tuple(src.read_facts(root, language, relation))
+    return tuple(src.read_facts(root, language, relation, allow_empty))
 
 
 def collect_facts(
     root: Path, languages: list[str], relations: list[str], limit: int | None = None,
-    per_subject: int | None = None,
+    allow_empty: bool = False, per_subject: int | None = None,
 ) -> dict[str, dict[str, dict[str, src.Fact]]]:
     """``{relation: {uuid: {language: Fact}}}`` for the facts present in every language;
     with ``per_subject``, at most that many per subject (the first by mLAMA line)."""
     out: dict[str, dict[str, dict[str, src.Fact]]] = {}
     for rel in relations:
-        per_lang = {lang: {f.uuid: f for f in _read_facts(root, lang, rel)} for lang in languages}
+        per_lang = {lang: {f.uuid: f for f in _read_facts(root, lang, rel, allow_empty)}
+                    for lang in languages}
         common = set.intersection(*(set(d) for d in per_lang.values()))
         first = per_lang[languages[0]]
         uuids = sorted(common, key=lambda u: (first[u].lineid, u))
@@ -115,7 +119,7 @@ def collect_facts(
 
 
 def collect_objects(
-    root: Path, languages: list[str], relations: list[str]
+    root: Path, languages: list[str], relations: list[str], allow_empty: bool = False
 ) -> dict[tuple[str, str, str], list[str]]:
     """``{(language, relation, subject_uri): [object label, ...]}``: every object the
     sources give for a subject and relation in a language (all of mLAMA's facts, not only
@@ -123,7 +127,7 @@ def collect_objects(
     out: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for rel in relations:
         for lang in languages:
-            for f in _read_facts(root, lang, rel):
+            for f in _read_facts(root, lang, rel, allow_empty):
                 labels = out[(lang, rel, f.subject_uri)]
                 obj = normalize_label(f.object, lang)
                 if obj not in labels:
@@ -152,7 +156,8 @@ def bank_templates(
             problems.append(f"{t.where}: {t.template!r} fails rule {rule}: {reason}")
     problems += check_provenance(selected, root)
     if problems:
-        raise BuildError("the rephrasing bank has invalid entries:\n  " + "\n  ".join(problems))
+        raise BuildError(f"the rephrasing bank has {len(problems)} invalid entr"
+                         f"{'y' if len(problems) == 1 else 'ies'}: " + "; ".join(problems))
     return selected
 
 
@@ -292,8 +297,8 @@ def build_rows(config: BuildConfig) -> Built:
         steps.set_postfix_str("facts")
         _read_facts.cache_clear()  # read the sources as they are now
         facts = collect_facts(root, langs, rels, config.max_facts_per_relation,
-                              config.max_facts_per_subject)
-        objects = collect_objects(root, langs, rels)
+                              config.allow_empty_sources, config.max_facts_per_subject)
+        objects = collect_objects(root, langs, rels, config.allow_empty_sources)
         _read_facts.cache_clear()  # a later build may read changed sources
         steps.update()
         steps.set_postfix_str("templates")
