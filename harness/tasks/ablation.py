@@ -1,49 +1,70 @@
 """``ablation`` (paper Table II): MATRICE against its ablations on the same facts.
 
-Each variant's mean ΔP (suppress and enhance, per language) is divided by MATRICE's, so
-MATRICE = 1.000, and the ratios are averaged over languages.
+Per language, each variant's mean ΔP (suppress and enhance) is divided by MATRICE's, so
+MATRICE = 1.000; the ratios are averaged over languages, and the Average column is the mean
+of the Enhance and Suppress columns (as in the paper's Table II).
+
+A ratio is only as good as its denominator: a language enters a column only where MATRICE's
+ΔP is significantly non-zero (its 95 % interval over facts excludes 0). Where no language
+qualifies the cell is empty (NaN, shown as —) and ``why_<column>`` says why. The paper does
+not say how it treats a near-zero denominator; without this rule one noisy language can
+make a variant look 3× better than MATRICE.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.data import Fact
 from harness.registry import register
 from harness.tasks.base import TaskContext, mean
-from harness.tasks.suppress_enhance import measure, summarize_dp
+from harness.tasks.suppress_enhance import ALL, measure, summarize_dp
 
 VARIANTS = ("matrice", "matrice-no-uaq", "matrice-no-ual")
+COLUMNS = (("enhance", "dp_enhance"), ("suppress", "dp_suppress"))
 
 
-def normalized_to_reference(
-    per_language: Sequence[dict], reference: str = "matrice"
-) -> list[dict]:
-    """Rows ``{localizer, enhance, suppress, languages}``: per language each mean ΔP divided
-    by the reference's, then averaged over the languages where both exist."""
-    by = {(r["localizer"], r["language"]): r for r in per_language}
-    langs = sorted({r["language"] for r in per_language})
-    ratios: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for loc in sorted({r["localizer"] for r in per_language}):
-        for lang in langs:
-            ref, row = by.get((reference, lang)), by.get((loc, lang))
-            if ref is None or row is None:
-                continue
-            for metric, col in (("enhance", "dp_enhance"), ("suppress", "dp_suppress")):
-                if ref[col] and ref[col] == ref[col]:  # skip 0 and NaN denominators
-                    ratios[loc][metric].append(row[col] / ref[col])
-    return [
-        {
-            "localizer": loc,
-            "enhance": mean(r["enhance"]),
-            "suppress": mean(r["suppress"]),
-            "languages": len(r["enhance"]),
-            "queries": sum(x["queries"] for x in per_language if x["localizer"] == loc),
-        }
-        for loc, r in ratios.items()
-    ]
+def _significant(row: Mapping[str, Any], col: str) -> bool:
+    lo, hi = row.get(f"{col}_ci_low", math.nan), row.get(f"{col}_ci_high", math.nan)
+    return lo > 0 or hi < 0  # False when the interval is NaN (fewer than 2 facts)
+
+
+def normalized_to_reference(per_language: Sequence[dict], reference: str = "matrice") -> list[dict]:
+    """Rows ``{localizer, enhance, suppress, average, languages_<col>, why_<col>, queries}``:
+    per language each mean ΔP divided by the reference's where the reference's is
+    significantly non-zero, then averaged over those languages."""
+    rows = [r for r in per_language if r["language"] != ALL]
+    by = {(r["localizer"], r["language"]): r for r in rows}
+    langs = sorted({r["language"] for r in rows})
+    out = []
+    for loc in sorted({r["localizer"] for r in rows}):
+        row: dict[str, Any] = {"localizer": loc}
+        for name, col in COLUMNS:
+            ratios, skipped = [], []
+            for lang in langs:
+                ref, mine = by.get((reference, lang)), by.get((loc, lang))
+                if ref is None or mine is None:
+                    continue
+                if not _significant(ref, col):
+                    skipped.append(lang)
+                    continue
+                if mine.get(col) == mine.get(col):  # NaN: the variant has no neurons there
+                    ratios.append(mine[col] / ref[col])
+            row[name] = mean(ratios)
+            row[f"languages_{name}"] = len(ratios)
+            if not ratios:
+                row[f"why_{name}"] = (
+                    f"{reference}'s ΔP is not significantly non-zero (95% CI includes 0) in "
+                    f"{', '.join(skipped)}" if skipped else f"no language where both {loc} and "
+                    f"{reference} have neurons")
+        row["average"] = mean([row[n] for n, _ in COLUMNS]) if all(
+            row[n] == row[n] for n, _ in COLUMNS) else math.nan
+        row["queries"] = sum(r.get("queries", 0) for r in rows if r["localizer"] == loc)
+        row["no_neurons"] = max((r.get("no_neurons", 0) for r in rows if r["localizer"] == loc), default=0)
+        out.append(row)
+    return out
 
 
 @register("task", "ablation")
@@ -57,4 +78,4 @@ class Ablation:
         return [r for loc in VARIANTS for r in measure(ctx, fact, loc, neurons[loc])]
 
     def summarize(self, records: Sequence[dict]) -> list[dict]:
-        return normalized_to_reference(summarize_dp(records))
+        return normalized_to_reference(summarize_dp(records, metrics=("dp_suppress", "dp_enhance")))
