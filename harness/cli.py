@@ -11,7 +11,6 @@ The CLI only parses options and calls :func:`harness.evaluate.evaluate`.
 from __future__ import annotations
 
 import logging
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -87,6 +86,9 @@ def _fail(e: Exception) -> None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True,
               help="Riemann steps M of integrated gradients.")
+@click.option("--known-only", is_flag=True,
+              help="Only facts the model answers correctly in every chosen language (at least one "
+              "query each); --facts then counts known facts.")
 @click.option("--all-queries", is_flag=True,
               help="ΔP over every query, not only those the model answers correctly.")
 @click.option("--localizer-option", "loc_opts", multiple=True,
@@ -108,7 +110,7 @@ def _fail(e: Exception) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, dataset, device,
-         dtype, seed, steps, all_queries, loc_opts, task_opts, max_rows, plugins, out, resume,
+         dtype, seed, steps, known_only, all_queries, loc_opts, task_opts, max_rows, plugins, out, resume,
          attribution_cache, threads, quiet) -> None:
     """Localize language-agnostic knowledge neurons with one or more localizers and
     measure them on tasks. Subcommands: list, demo, models."""
@@ -143,6 +145,7 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
             seed=seed,
             steps=steps,
             correct_only=not all_queries,
+            known_only=known_only,
             localizer_options=parse_localizer_options(loc_opts),
             task_options=parse_task_options(task_opts),
             max_rows=max_rows,
@@ -158,33 +161,11 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
         click.echo(f"run folder: {run.path}")
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else f"{v:+.3f}" if abs(v) < 100 else f"{v:.3g}"
-    return str(v)
-
-
 def print_summary(summary: dict) -> None:
-    """A short table per task."""
-    for task, rows in summary["tasks"].items():
-        click.echo(f"\n== {task}")
-        if not rows:
-            click.echo("(no results)")
-            continue
-        if task == "layer-distribution":
-            locs = sorted({r["localizer"] for r in rows})
-            layers = sorted({r["layer"] for r in rows})
-            share = {(r["localizer"], r["layer"]): r["share"] for r in rows}
-            click.echo("localizer".ljust(16) + "".join(f"L{layer:<6}" for layer in layers))
-            for loc in locs:
-                click.echo(loc.ljust(16) + "".join(
-                    f"{share.get((loc, layer), 0):<7.2f}" for layer in layers))
-            continue
-        first = [c for c in ("language", "relation") if c in rows[0]]
-        cols = first + [c for c in rows[0] if c not in ("localizer", *first)]
-        click.echo("localizer".ljust(16) + "".join(c[:11].ljust(12) for c in cols))
-        for r in rows:
-            click.echo(r["localizer"].ljust(16) + "".join(_fmt(r[c]).ljust(12) for c in cols))
+    """One table per task in the paper's layout (``harness/console.py``)."""
+    from harness.console import render_summary
+
+    click.echo("\n" + render_summary(summary))
     failures = summary.get("failures") or {}
     if failures:
         click.echo("\nfailures (also in summary.json and the shards' done markers):", err=True)

@@ -5,7 +5,9 @@ MATRICE = 1.000; the ratios are averaged over languages, and the Average column 
 of the Enhance and Suppress columns (as in the paper's Table II).
 
 A ratio is only as good as its denominator: a language enters a column only where MATRICE's
-ΔP is significantly non-zero (its 95 % interval over facts excludes 0). Where no language
+ΔP is significantly non-zero in the expected direction (its 95 % interval over facts lies
+above 0 for enhance, below 0 for suppress; a ratio to an effect of the wrong sign is not a
+"share of MATRICE's performance"). Where no language
 qualifies the cell is empty (NaN, shown as —) and ``why_<column>`` says why. The paper does
 not say how it treats a near-zero denominator; without this rule one noisy language can
 make a variant look 3× better than MATRICE.
@@ -24,11 +26,14 @@ from harness.tasks.suppress_enhance import ALL, measure, summarize_dp
 
 VARIANTS = ("matrice", "matrice-no-uaq", "matrice-no-ual")
 COLUMNS = (("enhance", "dp_enhance"), ("suppress", "dp_suppress"))
+DIRECTION = {"dp_enhance": 1, "dp_suppress": -1}  # the sign of the effect the paper expects
 
 
 def _significant(row: Mapping[str, Any], col: str) -> bool:
+    """The 95 % interval excludes 0 on the expected side (enhance > 0, suppress < 0); False
+    when it is NaN (fewer than 2 facts)."""
     lo, hi = row.get(f"{col}_ci_low", math.nan), row.get(f"{col}_ci_high", math.nan)
-    return lo > 0 or hi < 0  # False when the interval is NaN (fewer than 2 facts)
+    return lo > 0 if DIRECTION[col] > 0 else hi < 0
 
 
 def normalized_to_reference(per_language: Sequence[dict], reference: str = "matrice") -> list[dict]:
@@ -56,7 +61,8 @@ def normalized_to_reference(per_language: Sequence[dict], reference: str = "matr
             row[f"languages_{name}"] = len(ratios)
             if not ratios:
                 row[f"why_{name}"] = (
-                    f"{reference}'s ΔP is not significantly non-zero (95% CI includes 0) in "
+                    f"{reference}'s ΔP is not significantly {'above' if DIRECTION[col] > 0 else 'below'} 0 "
+                    f"(95% CI) in "
                     f"{', '.join(skipped)}" if skipped else f"no language where both {loc} and "
                     f"{reference} have neurons")
         row["average"] = mean([row[n] for n, _ in COLUMNS]) if all(

@@ -138,6 +138,14 @@ def is_random(name: str, nset: Any) -> bool:
     return name == "random" or meta.get("localizer") == "random"
 
 
+def chosen(ctx: TaskContext, neurons: Mapping[str, Any]) -> dict[str, Any]:
+    """The sets of the localizers the user chose (not those added only for another task's
+    ``requires``, e.g. the ablation variants), when the run says which
+    (``ctx.options["chosen_localizers"]``)."""
+    names = ctx.options.get("chosen_localizers")
+    return {k: v for k, v in neurons.items() if names is None or k in names}
+
+
 def other_facts(ctx: TaskContext, fact: Fact, count: int, scan: int = 40) -> list[Fact]:
     """Up to ``count`` unrelated facts (another relation and another object) that the model
     answers correctly in at least one query (any fact when ``correct_only`` is off), in
@@ -236,6 +244,8 @@ def summary_row(recs: Sequence[dict], controls: Sequence[dict], others: Sequence
         "facts_total": len({r["fact"] for r in included}),
     }
     measured = [r for r in included if not r["empty"]]
+    sizes = {r["fact"]: r["n_neurons"] for r in measured}
+    row["neurons"] = sum(sizes.values()) / len(sizes) if sizes else math.nan  # mean per fact
     for metric in metrics:
         est, per = estimate(measured, metric, f"{key}:{metric}")
         row.update(est.as_dict(metric))
@@ -268,6 +278,8 @@ def summarize_dp(records: Sequence[dict], metrics: Sequence[str] = METRICS) -> l
     keys = sorted({(loc, lang) for loc, lang, cond, scope in groups if cond == "own" and scope == "fact"},
                   key=lambda k: (k[0], k[1] == ALL, k[1]))
     for loc, lang in keys:
+        if not any(r["included"] for r in groups[(loc, lang, "own", "fact")]):
+            continue  # no query to measure (none answered correctly): no row, not a row of NaN
         controls = [r for r in groups.get((loc, lang, "random", "fact"), []) if r["included"]]
         others = [r for r in groups.get((loc, lang, "own", "other"), []) if r["included"]]
         row = {"localizer": loc, "language": lang}

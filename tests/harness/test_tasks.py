@@ -164,10 +164,14 @@ def test_ablation_skips_languages_where_matrice_is_noise():
     out = {r["localizer"]: r for r in normalized_to_reference(rows)}
     assert out["matrice-no-uaq"]["suppress"] == pytest.approx(0.5)
     assert out["matrice-no-uaq"]["languages_suppress"] == 1
+    wrong_sign = [_row("matrice", "en", 2.0, -0.5), _row("matrice", "hu", 1.0, 0.3),
+                  _row("matrice-no-uaq", "en", 1.0, -0.25), _row("matrice-no-uaq", "hu", 1.0, -0.5)]
+    out = {r["localizer"]: r for r in normalized_to_reference(wrong_sign)}
+    assert out["matrice-no-uaq"]["suppress"] == pytest.approx(0.5)  # hu: MATRICE raised P
     only_noise = [_row("matrice", "ja", 1.0, -0.05, ci=0.2), _row("matrice-no-uaq", "ja", 1.0, -0.5)]
     out = {r["localizer"]: r for r in normalized_to_reference(only_noise)}
     assert math.isnan(out["matrice-no-uaq"]["suppress"]) and math.isnan(out["matrice-no-uaq"]["average"])
-    assert "not significantly non-zero" in out["matrice-no-uaq"]["why_suppress"]
+    assert "not significantly below 0" in out["matrice-no-uaq"]["why_suppress"]
     assert "ja" in out["matrice-no-uaq"]["why_suppress"]
 
 

@@ -1,0 +1,117 @@
+"""``suppress-enhance-k``: suppress/enhance at matched budgets (ΔP-vs-k curves).
+
+Localizers select very different numbers of neurons, and ΔP grows with the count, so a
+comparison at each method's own threshold confounds *which* neurons with *how many*. Here
+every localizer gives its top ``k`` neurons by its own scores, for each ``k`` of
+``budgets`` (default 5, 10, 20, 50), and Random gives ``k`` random neurons: at equal ``k``
+the comparison is about the selection alone.
+
+The ranking: a localizer's ``score_map(fact, provider) -> [L, N]`` when it has one (MATRICE
+and its ablations: ``S``; AMIG: the share of the query max, worst language — rankings whose
+top is the localizer's own selection), else the order of its own neuron set, which covers
+only ``k <= |set|``: a larger ``k`` is recorded as *fewer than k neurons* (``no_neurons``),
+never as ΔP = 0. Random's top ``k`` is the first ``k`` of the fact's seeded permutation,
+the same draw as the ``random`` localizer and as every localizer's own Random.
+
+Summary rows, per localizer and ``k`` over all languages: ΔP suppress and enhance with 95 %
+intervals over facts, facts/queries, Random's ΔP at the same ``k`` and the paired p-value
+against it; a row ``k="area"`` per localizer holds the area under each curve over log₂ k
+(divided by the range: the mean effect over budgets).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+
+from harness.data import Fact
+from harness.registry import register
+from harness.stats import area_under_curve
+from harness.tasks.base import TaskContext, neuron_pairs
+from harness.tasks.suppress_enhance import ALL, chosen, is_random, measure, random_pairs, summarize_dp
+
+BUDGETS = (5, 10, 20, 50)
+METRICS = ("dp_suppress", "dp_enhance")
+
+
+def parse_budgets(value: Any) -> tuple[int, ...]:
+    """``"5,10,20"`` or an int or a sequence -> sorted distinct positive ints."""
+    if isinstance(value, int):
+        items = [value]
+    elif isinstance(value, str):
+        items = [v for v in value.replace(";", ",").split(",") if v.strip()]
+    else:
+        items = list(value)
+    try:
+        ks = sorted({int(v) for v in items})
+    except (TypeError, ValueError):
+        raise ValueError(f"task option budgets: expected comma-separated integers, got {value!r}") from None
+    if not ks or ks[0] < 1:
+        raise ValueError(f"task option budgets: each k must be at least 1, got {value!r}")
+    return tuple(ks)
+
+
+def top_k(scores: torch.Tensor, k: int) -> list[tuple[int, int]]:
+    """The ``k`` highest finite entries of ``scores [L, N]`` as (layer, index), best first
+    (ties by layer, then index); fewer when fewer are finite."""
+    flat = scores.float().reshape(-1)
+    order = torch.argsort(-flat, stable=True)
+    order = order[torch.isfinite(flat[order])][:k]
+    n = scores.shape[1]
+    return [(int(i) // n, int(i) % n) for i in order]
+
+
+def ranking(ctx: TaskContext, fact: Fact, name: str, nset: Any, k_max: int) -> list[tuple[int, int]]:
+    """The localizer's best ``k_max`` neurons for ``fact`` (see the module docstring)."""
+    if is_random(name, nset):
+        return random_pairs(ctx, fact, k_max)
+    localizer = (ctx.options.get("localizers") or {}).get(name)
+    provider = ctx.options.get("provider")
+    if provider is not None and callable(getattr(localizer, "score_map", None)):
+        return top_k(localizer.score_map(fact, provider), k_max)
+    return neuron_pairs(nset)[:k_max]  # a NeuronSet is best first
+
+
+@register("task", "suppress-enhance-k")
+class SuppressEnhanceK:
+    """ΔP at fixed budgets k: each localizer's top-k by its own scores vs k random neurons."""
+
+    name = "suppress-enhance-k"
+    requires: tuple[str, ...] = ()
+    options = {"budgets": f"comma-separated budgets k (default {','.join(map(str, BUDGETS))})"}
+
+    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, Any]) -> list[dict]:
+        ks = parse_budgets(ctx.options.get("budgets", BUDGETS))
+        out = []
+        for loc, nset in chosen(ctx, neurons).items():
+            ranked = ranking(ctx, fact, loc, nset, ks[-1])
+            for k in ks:
+                top = ranked[:k] if len(ranked) >= k else []  # fewer than k: no neurons
+                recs = measure(ctx, fact, loc, top)
+                if top and not is_random(loc, nset):
+                    recs += measure(ctx, fact, loc, random_pairs(ctx, fact, k), condition="random",
+                                    keep_excluded=False)
+                out += [dict(r, k=k) for r in recs]
+        return out
+
+    def summarize(self, records: Sequence[dict]) -> list[dict]:
+        by_k: dict[int, list[dict]] = defaultdict(list)
+        for r in records:
+            by_k[int(r["k"])].append(r)
+        rows = []
+        for k in sorted(by_k):
+            rows += [dict(r, k=k) for r in summarize_dp(by_k[k], METRICS) if r["language"] == ALL]
+        for loc in sorted({r["localizer"] for r in rows}):
+            mine = sorted((r for r in rows if r["localizer"] == loc), key=lambda r: r["k"])
+            area: dict[str, Any] = {"localizer": loc, "language": ALL, "k": "area",
+                                    "budgets": ",".join(str(r["k"]) for r in mine)}
+            for m in METRICS:
+                area[m] = area_under_curve([r["k"] for r in mine], [r[m] for r in mine])
+                if all(f"random_{m}" in r for r in mine):
+                    area[f"random_{m}"] = area_under_curve([r["k"] for r in mine],
+                                                           [r[f"random_{m}"] for r in mine])
+            rows.append(area)
+        return rows
