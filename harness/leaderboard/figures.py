@@ -4,6 +4,8 @@
   localizer, one panel per model;
 - ``delta-p.png`` (paper Fig. 5): mean ΔP per language, grouped bars (one bar per
   localizer), enhance and suppress panels, one row of panels per model;
+- ``delta-p-vs-k.png`` (ours, ``suppress-enhance-k``): ΔP against the budget k, one line per
+  localizer with 95 % intervals;
 - ``low-resource.png`` (paper Fig. 6, when the runs have ``enhance-low-resource``): accuracy
   on Q_error per language with the LAKNs enhanced, the same layout.
 
@@ -125,6 +127,48 @@ def delta_p(rows: Sequence[dict], models: Sequence[str]) -> Figure | None:
                         "ΔP (%)")
 
 
+def delta_p_vs_k(rows: Sequence[dict], models: Sequence[str]) -> Figure | None:
+    """ΔP against the budget k (log scale), one line per localizer with its 95 % interval as
+    error bars; suppress and enhance panels, one row per model."""
+    rows = [r for r in rows if isinstance(r.get("k"), int)]
+    present = [m for m in models if any(r[MODEL] == m for r in rows)]
+    if not present:
+        return None
+    locs = localizer_order([row_localizer(r) or "" for r in rows])
+    panels = (("dp_suppress", "suppressed"), ("dp_enhance", "enhanced"))
+    fig = _new_figure(5.2 * len(panels) + 1.5, 3.4 * len(present) + 0.4)
+    axes = fig.subplots(len(present), len(panels), squeeze=False)
+    for i, model in enumerate(present):
+        for j, (key, name) in enumerate(panels):
+            ax = axes[i][j]
+            for n, loc in enumerate(locs):
+                pts = sorted((r["k"], _finite(r.get(key)), _finite(r.get(f"{key}_ci_low")),
+                              _finite(r.get(f"{key}_ci_high")))
+                             for r in rows if r[MODEL] == model and row_localizer(r) == loc)
+                pts = [p for p in pts if p[1] is not None]
+                if not pts:
+                    continue
+                xs = [k * (1 + 0.03 * (n - (len(locs) - 1) / 2)) for k, *_ in pts]  # dodge
+                ys = [100 * v for _, v, _, _ in pts]
+                err = [[100 * (v - lo) if lo is not None else 0 for _, v, lo, _ in pts],
+                       [100 * (hi - v) if hi is not None else 0 for _, v, _, hi in pts]]
+                ax.errorbar(xs, ys, yerr=err, marker="o", markersize=3, capsize=2,
+                            label=localizer_label(loc), color=color(loc, locs))
+            ax.axhline(0, color="black", linewidth=0.6)
+            ax.set_xscale("log", base=2)
+            ks = sorted({r["k"] for r in rows if r[MODEL] == model})
+            ax.set_xticks(ks, [str(k) for k in ks])
+            ax.minorticks_off()
+            ax.set_xlabel("k (neurons, top-k by the localizer's own scores)")
+            ax.set_ylabel("ΔP (%)")
+            ax.set_title(f"{model}: {name}" if len(present) > 1 else f"LAKNs {name}")
+            ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside right upper")
+    return fig
+
+
 def low_resource(rows: Sequence[dict], models: Sequence[str]) -> Figure | None:
     return grouped_bars(rows, models, (("accuracy", "accuracy on Q_error"),), "accuracy (%)")
 
@@ -136,6 +180,9 @@ FIGURES: dict[str, list[FigureSpec]] = {
     "suppress-enhance": [FigureSpec(
         "delta-p", "Mean ΔP per language when the LAKNs are enhanced or suppressed (Fig. 5)",
         delta_p)],
+    "suppress-enhance-k": [FigureSpec(
+        "delta-p-vs-k", "ΔP against the number of neurons k (each localizer's top k, Random: k random "
+        "neurons), with 95% intervals over facts", delta_p_vs_k)],
     "enhance-low-resource": [FigureSpec(
         "low-resource", "Accuracy on Q_error per low-resource language with the LAKNs enhanced "
         "(Fig. 6)", low_resource)],

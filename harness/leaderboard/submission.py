@@ -88,8 +88,10 @@ SCHEMA: dict[str, Any] = {
         "dp_row": {
             "type": "object",
             "required": ["localizer", "language", "dp_suppress", "dp_enhance", "queries"],
-            "properties": {"localizer": _NAME, "language": _LANG, "dp_suppress": _NUM,
-                           "dp_enhance": _NUM, "queries": _COUNT, "facts": _COUNT},
+            "properties": {"localizer": _NAME, "dp_suppress": _NUM, "dp_enhance": _NUM,
+                           "queries": _COUNT, "facts": _COUNT, "no_neurons": _COUNT,
+                           # "all": the row pooled over languages
+                           "language": {"type": "string", "enum": [*LANGUAGE_CODES, "all"]}},
         },
         "ablation_row": {
             "type": "object",

@@ -88,12 +88,45 @@ class Cell:
     value: float | None  # None: missing or NaN
     n: int | None = None  # queries (or facts) behind the value
     fmt: str = "num"
+    low: float | None = None  # its 95 % interval, where the task gives one
+    high: float | None = None
+    mark: str = ""  # "*": beats the localizer's own Random at 5 % (paired test)
+    facts: int | None = None  # facts behind the value, where the task counts them
 
     def text(self, with_n: bool = True) -> str:
         if self.value is None:
             return "–"
-        s = FORMATS[self.fmt](self.value)
-        return f"{s} (n={self.n})" if with_n and self.n is not None else s
+        s = FORMATS[self.fmt](self.value) + self.mark
+        if self.low is not None and self.high is not None:
+            f = FORMATS[self.fmt]
+            s += f" [{f(self.low)}, {f(self.high)}]"
+        if with_n and self.n is not None:
+            return f"{s} (n={self.facts}/{self.n})" if self.facts is not None else f"{s} (n={self.n})"
+        return s
+
+
+def interval(row: dict, key: str) -> tuple[float | None, float | None]:
+    """``(low, high)`` from ``<key>_ci_low``/``<key>_ci_high``, None where absent or NaN."""
+    return _number(row.get(f"{key}_ci_low")), _number(row.get(f"{key}_ci_high"))
+
+
+def beats_random(row: dict, key: str, alpha: float = 0.05) -> str:
+    """``"*"`` when the paired test against the localizer's own Random (``p_<key>``) is
+    significant and the value is on the better side of Random's (lower for suppress)."""
+    p, own, rnd = _number(row.get(f"p_{key}")), _number(row.get(key)), _number(row.get(f"random_{key}"))
+    if p is None or own is None or rnd is None or p >= alpha:
+        return ""
+    return "*" if (own < rnd if "suppress" in key else own > rnd) else ""
+
+
+def cell_of(rows: Sequence[dict], key: str, n_key: str | None, fmt: str) -> Cell:
+    """A cell from the rows of one cell: with its interval, mark and facts when it is one row."""
+    value, n = _aggregate(rows, key, n_key)
+    if len(rows) != 1 or value is None:
+        return Cell(value, n, fmt)
+    low, high = interval(rows[0], key)
+    facts = rows[0].get("facts") if isinstance(rows[0].get("facts"), int) and n_key != "facts" else None
+    return Cell(value, n, fmt, low, high, beats_random(rows[0], key), facts)
 
 
 @dataclass(frozen=True)
@@ -245,12 +278,11 @@ def per_language(
             for loc in localizer_order([k[1] for k in cells]):
                 row_cells: list[Cell] = []
                 for model, ls in langs.items():
-                    got = [Cell(*_aggregate(cells.get((model, loc, lang), []), key, n_key), m.fmt)
-                           for lang, _ in ls]
+                    got = [cell_of(cells.get((model, loc, lang), []), key, n_key, m.fmt) for lang, _ in ls]
                     row_cells += got
                     if own_avg[model] is not None:  # the task's own average row
                         avg_rows = cells.get((model, loc, own_avg[model] or ""), [])
-                        row_cells.append(Cell(*_aggregate(avg_rows, key, n_key), m.fmt))
+                        row_cells.append(cell_of(avg_rows, key, n_key, m.fmt))
                     elif with_avg[model]:
                         row_cells.append(_mean_cell(got, m.fmt))
                 out_rows.append(Row(loc, localizer_label(loc), tuple(row_cells)))
@@ -265,23 +297,84 @@ def per_language(
 
 
 def ablation_table(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
-    """Table II: MATRICE / w/o UaQ / w/o UaL × Enhance / Suppress, MATRICE = 1.000."""
+    """Table II: MATRICE / w/o UaQ / w/o UaL × Enhance / Suppress / Average, MATRICE = 1.000."""
     by = {(r[MODEL], row_localizer(r)): r for r in rows}
     present = [m for m in models if any(k[0] == m for k in by)]
-    columns = tuple(Column(f"{m}:{label}", label, m) for m in present for label in ("Enhance", "Suppress"))
+    labels = ("Enhance", "Suppress", "Average")
+    columns = tuple(Column(f"{m}:{label}", label, m) for m in present for label in labels)
     locs = localizer_order([k[1] for k in by if k[1]])
-    out = []
+    out, why = [], []
     for loc in locs:
         cells = []
         for m in present:
             r = by.get((m, loc), {})
             n = r.get("queries")
-            cells += [Cell(_number(r.get(k)), n, "ratio") for k in ("enhance", "suppress")]
+            cells += [Cell(_number(r.get(k)), n, "ratio") for k in ("enhance", "suppress", "average")]
+            why += [f"{localizer_label(loc)} {k} ({m}): – because {r[f'why_{k}']}."
+                    for k in ("enhance", "suppress") if r.get(f"why_{k}")]
         out.append(Row(loc, localizer_label(loc), tuple(cells)))
-    caption = ("Mean ΔP of each variant divided by MATRICE's, per language, averaged over "
-               "languages (MATRICE = 1.000); n is the number of queries behind the variant.")
-    return [Table("ablation", "Ablation (Table II)", caption, columns, tuple(out), has_n=True,
+    caption = ("Mean ΔP of each variant divided by MATRICE's, per language, averaged over the "
+               "languages where MATRICE's ΔP is significantly non-zero in the expected direction "
+               "(95% CI over facts); Average is the mean of Enhance and Suppress (MATRICE = 1.000); "
+               "n is the number of queries behind the variant. " + " ".join(why))
+    return [Table("ablation", "Ablation (Table II)", caption.strip(), columns, tuple(out), has_n=True,
                   row_header="Method")]
+
+
+def budget_table(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
+    """ΔP at fixed budgets: rows localizer, columns k (and the area over log k), per model."""
+    tables = []
+    for key, name in (("dp_suppress", "suppressed"), ("dp_enhance", "enhanced")):
+        by = {(r[MODEL], row_localizer(r), str(r["k"])): r for r in rows if "k" in r}
+        columns = []
+        for m in models:
+            ks = sorted({int(k[2]) for k in by if k[0] == m and k[2] != "area"})
+            columns += [Column(f"{m}:k={k}", f"k={k}", m) for k in ks]
+            if any(k[0] == m and k[2] == "area" for k in by):
+                columns.append(Column(f"{m}:area", "area", m))
+        out = []
+        for loc in localizer_order([k[1] for k in by if k[1]]):
+            cells = []
+            for col in columns:
+                k = col.label.removeprefix("k=")
+                r = by.get((col.group, loc, k))
+                cells.append(cell_of([r] if r else [], key, "queries", "pct_change"))
+            out.append(Row(loc, localizer_label(loc), tuple(cells)))
+        caption = (f"ΔP (Eq. 14) with each localizer's top k neurons by its own scores {name}, "
+                   "beside k random neurons; [95% CI over facts]; * beats k random neurons at 5% "
+                   "(paired test); n = facts/queries; – where fewer than k neurons are ranked. "
+                   "area: the mean over log2 k of the curve.")
+        tables.append(Table(f"suppress-enhance-k-{key.removeprefix('dp_')}",
+                            f"ΔP at a fixed budget of k neurons, {name}", caption, tuple(columns),
+                            tuple(out), has_n=True))
+    return tables
+
+
+def cross_language_table(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
+    """Source language (rows, per localizer) × target language (columns) ΔP suppress."""
+    rows = [r for r in rows if "source" in r]
+    by = {(r[MODEL], row_localizer(r), str(r["source"]), str(r["language"])): r for r in rows}
+    columns = []
+    for m in models:
+        targets = language_order([k[3] for k in by if k[0] == m and k[2] != "all"])
+        columns += [Column(f"{m}:{t}", t, m) for t in targets]
+        columns += [Column(f"{m}:{t}", f"{t} language", m) for t in ("same", "other")
+                    if any(k[0] == m and k[3] == t for k in by)]
+    out = []
+    for loc in localizer_order([k[1] for k in by if k[1]]):
+        for source in language_order([k[2] for k in by if k[1] == loc and k[2] != "all"]):
+            cells = []
+            for col in columns:
+                target = col.key.split(":", 1)[1]
+                src = "all" if target in ("same", "other") else source
+                r = by.get((col.group, loc, src, target))
+                cells.append(cell_of([r] if r else [], "dp_suppress", "queries", "pct_change"))
+            out.append(Row(f"{loc}:{source}", f"{localizer_label(loc)} from {source}", tuple(cells)))
+    caption = ("ΔP (Eq. 14) when the neurons a localizer finds from one language's queries (rows) "
+               "are suppressed, in each language (columns); same/other: pooled over t = s and "
+               "t ≠ s (the same for every row of a localizer), [95% CI over facts].")
+    return [Table("cross-language", "Cross-language matrix: neurons from one language", caption,
+                  tuple(columns), tuple(out), has_n=True, row_header="Localizer, source")]
 
 
 def layer_table(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
@@ -306,17 +399,20 @@ def layer_table(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
 def localizer_stats_table(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
     by = {(r[MODEL], row_localizer(r)): r for r in rows}
     present = [m for m in models if any(k[0] == m for k in by)]
-    columns = tuple(Column(f"{m}:{label}", label, m) for m in present for label in ("facts", "neurons/fact"))
+    labels = ("facts", "neurons/fact", "no neurons")
+    columns = tuple(Column(f"{m}:{label}", label, m) for m in present for label in labels)
     out = []
     for loc in localizer_order([k[1] for k in by if k[1]]):
         cells = []
         for m in present:
             r = by.get((m, loc), {})
             cells += [Cell(_number(r.get("facts")), None, "int"),
-                      Cell(_number(r.get("mean_neurons")), None, "num")]
+                      Cell(_number(r.get("mean_neurons")), None, "num"),
+                      Cell(_number(r.get("no_neurons")), None, "int")]
         out.append(Row(loc, localizer_label(loc), tuple(cells)))
-    return [Table("localizer-stats", "Neurons per fact", "Facts localized and the mean number of "
-                  "LAKNs per fact.", columns, tuple(out))]
+    return [Table("localizer-stats", "Neurons per fact", "Facts localized, the mean number of "
+                  "LAKNs per fact, and the facts where the localizer selected none (left out of "
+                  "ΔP, not counted as 0).", columns, tuple(out))]
 
 
 def generic_table(task: str) -> Builder:
@@ -335,6 +431,11 @@ def generic_table(task: str) -> Builder:
     return build
 
 
+_DP_NOTE = ("; [95% CI over facts]; * beats the localizer's own Random (as many random neurons, same "
+            "queries) at 5% in a paired test; n = facts/queries; – where the localizer selected no "
+            "neuron (never shown as 0). The avg column pools all languages.")
+
+
 def _edit_metrics(kind: str) -> tuple[Metric, ...]:
     caption = ("Edits made in English through the localizer's neurons (Eq. 15), tested in each "
                "language: the mean over facts of the share of queries that pass; n is the "
@@ -350,11 +451,22 @@ TABLES: dict[str, Builder] = {
     "suppress-enhance": per_language("dp", (
         Metric(("dp_enhance",), "enhance", "ΔP when the LAKNs are enhanced (Fig. 5)", "pct_change",
                "Relative change of the correct answer's probability (Eq. 14) with the neurons "
-               "doubled; n is the number of queries."),
+               "doubled" + _DP_NOTE),
         Metric(("dp_suppress",), "suppress", "ΔP when the LAKNs are suppressed (Fig. 5)", "pct_change",
                "Relative change of the correct answer's probability (Eq. 14) with the neurons "
-               "zeroed; n is the number of queries."),
+               "zeroed" + _DP_NOTE),
+        Metric(("dp_suppress_other",), "suppress-other", "Specificity: ΔP on other facts' queries when "
+               "a fact's LAKNs are suppressed", "pct_change",
+               "The fact's neurons zeroed on the queries of unrelated facts the model knows; compare "
+               "with the own-fact ΔP above. [95% CI over facts]; n is the number of queries.",
+               ("queries_other",)),
+        Metric(("dlo_enhance",), "enhance-log-odds", "Δlog-odds of the answer when the LAKNs are "
+               "enhanced", "num", "logit(P_after) − logit(P_before) over the same queries as ΔP: "
+               "correct answers have P near 1, so ΔP has little headroom and the log-odds show "
+               "the effect. [95% CI over facts]; n = facts/queries."),
     )),
+    "suppress-enhance-k": budget_table,
+    "cross-language": cross_language_table,
     "ablation": ablation_table,
     "layer-distribution": layer_table,
     LOCALIZER_STATS: localizer_stats_table,

@@ -238,13 +238,15 @@ def versus(own: dict[str, tuple[float, int]], control: dict[str, tuple[float, in
 def summary_row(recs: Sequence[dict], controls: Sequence[dict], others: Sequence[dict],
                 key: str, metrics: Sequence[str] = METRICS) -> dict:
     """Values, intervals, counts and paired p-values of one cell."""
-    included = [r for r in recs if r["included"]]
+    included = [r for r in recs if r.get("included", True)]
+    # records of runs made before empty sets were marked: an empty set has n_neurons 0
+    empty = [r.get("empty", r.get("n_neurons") == 0) for r in included]
     row: dict[str, Any] = {
-        "no_neurons": len({r["fact"] for r in included if r["empty"]}),
+        "no_neurons": len({r["fact"] for r, e in zip(included, empty, strict=True) if e}),
         "facts_total": len({r["fact"] for r in included}),
     }
-    measured = [r for r in included if not r["empty"]]
-    sizes = {r["fact"]: r["n_neurons"] for r in measured}
+    measured = [r for r, e in zip(included, empty, strict=True) if not e]
+    sizes = {r["fact"]: r.get("n_neurons", math.nan) for r in measured}
     row["neurons"] = sum(sizes.values()) / len(sizes) if sizes else math.nan  # mean per fact
     for metric in metrics:
         est, per = estimate(measured, metric, f"{key}:{metric}")
@@ -278,10 +280,10 @@ def summarize_dp(records: Sequence[dict], metrics: Sequence[str] = METRICS) -> l
     keys = sorted({(loc, lang) for loc, lang, cond, scope in groups if cond == "own" and scope == "fact"},
                   key=lambda k: (k[0], k[1] == ALL, k[1]))
     for loc, lang in keys:
-        if not any(r["included"] for r in groups[(loc, lang, "own", "fact")]):
+        if not any(r.get("included", True) for r in groups[(loc, lang, "own", "fact")]):
             continue  # no query to measure (none answered correctly): no row, not a row of NaN
-        controls = [r for r in groups.get((loc, lang, "random", "fact"), []) if r["included"]]
-        others = [r for r in groups.get((loc, lang, "own", "other"), []) if r["included"]]
+        controls = [r for r in groups.get((loc, lang, "random", "fact"), []) if r.get("included", True)]
+        others = [r for r in groups.get((loc, lang, "own", "other"), []) if r.get("included", True)]
         row = {"localizer": loc, "language": lang}
         row.update(summary_row(groups[(loc, lang, "own", "fact")], controls, others, f"{loc}:{lang}",
                                metrics))
