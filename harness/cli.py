@@ -18,6 +18,8 @@ from typing import Any
 import click
 
 from harness import registry
+from harness.options import option_defaults
+from harness.summary import print_summary
 from rml_lama import LANGUAGE_CODES
 
 
@@ -51,16 +53,22 @@ def parse_localizer_options(items: tuple[str, ...]) -> dict[str, dict]:
     return out
 
 
-def parse_task_options(items: tuple[str, ...]) -> dict[str, Any]:
-    """``("inject_steps=50", ...)`` → ``{"inject_steps": 50}``."""
-    out: dict[str, Any] = {}
+def parse_task_options(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``("inject.steps=50", ...)`` → ``{"inject": {"steps": "50"}}`` (the task converts the
+    value to its field's type); the old flat ``KEY=VALUE`` form is refused with a hint."""
+    out: dict[str, dict[str, Any]] = {}
     for item in items:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
+        lhs, eq, value = item.partition("=")
+        name, dot, key = lhs.strip().partition(".")
+        if not eq or not dot or not name or not key:
+            from harness.tasks.base import flat_option_hint
+
+            hint = flat_option_hint(lhs.strip()) if eq and not dot else ""
             raise click.BadParameter(
-                f"{item!r}: expected KEY=VALUE, e.g. inject_steps=50", param_hint="--task-option"
+                f"{item!r}: expected TASK.KEY=VALUE, e.g. inject.steps=50{hint}",
+                param_hint="--task-option",
             )
-        out[key.strip()] = _parse_value(value)
+        out.setdefault(name, {})[key] = value
     return out
 
 
@@ -94,8 +102,8 @@ def _fail(e: Exception) -> None:
 @click.option("--localizer-option", "loc_opts", multiple=True,
               help="LOCALIZER.KEY=VALUE, e.g. matrice.tau=0.3 (repeatable).")
 @click.option("--task-option", "task_opts", multiple=True,
-              help="KEY=VALUE for the tasks, e.g. inject_steps=50 (repeatable; "
-              "`rml-eval list` shows each task's keys).")
+              help="TASK.KEY=VALUE, e.g. inject.steps=50 (repeatable; "
+              "`rml-eval list` shows each task's options).")
 @click.option("--max-rows", type=click.IntRange(min=1), default=256, show_default=True,
               help="Rows per batched pass of the attribution engine: higher is faster and "
               "takes more memory (on a GPU try 1024-4096).")
@@ -161,18 +169,6 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
         click.echo(f"run folder: {run.path}")
 
 
-def print_summary(summary: dict) -> None:
-    """One table per task in the paper's layout (``harness/console.py``)."""
-    from harness.console import render_summary
-
-    click.echo("\n" + render_summary(summary))
-    failures = summary.get("failures") or {}
-    if failures:
-        click.echo("\nfailures (also in summary.json and the shards' done markers):", err=True)
-        for what, f in failures.items():
-            click.echo(f"  {what}: {f['facts']} of {f['of']} facts; first: {f['first']}", err=True)
-
-
 @main.command("list")
 def list_cmd() -> None:
     """List models, localizers and tasks with one-line descriptions."""
@@ -182,8 +178,9 @@ def list_cmd() -> None:
             origin = "" if e.origin == "builtin" else f"  [{e.origin}]"
             click.echo(f"  {e.name:<22} {e.description}{origin}")
             if kind == "task":
-                for key, text in getattr(e.obj, "options", {}).items():
-                    click.echo(f"  {'':<22}   --task-option {key}=…  {text}")
+                for key, default in option_defaults(e.obj).items():
+                    shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+                    click.echo(f"  {'':<22}   --task-option {e.name}.{key}={shown}")
         for name, why in registry.failures(kind).items():
             click.echo(f"  {name:<22} (failed to load: {why})")
 

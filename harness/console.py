@@ -1,14 +1,17 @@
-"""The end-of-run console report: one table per task in the paper's layout.
+"""Console layouts of the measurement tasks (their ``Output.console``): what a terminal
+needs beside the leaderboard's tables: per localizer and language the value with its 95 %
+interval, its own Random and the paired p-value, the counts of facts and queries, and the
+facts with no neurons; the budget curves with their tests; Table II with the reason for each
+—; the full cross-language matrix.
 
 Columns are as wide as their longest entry (no header is cut). A missing value (no neurons,
-no query, a ratio that is not defined) is shown as ``—``; a task with no rows prints
-``(no results: <why>)`` with the reason ``summary.json`` recorded under ``empty``.
+no query, a ratio that is not defined) is shown as ``—``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 DASH = "—"
@@ -26,7 +29,7 @@ def pct(v: Any) -> str:
     return DASH if x is None else f"{100 * x:+.1f}%"
 
 
-def pct_ci(row: dict, key: str) -> str:
+def pct_ci(row: Mapping[str, Any], key: str) -> str:
     """``-12.3% [-20.1, -5.0]``: the value and its 95 % interval in percent."""
     value, lo, hi = _num(row.get(key)), _num(row.get(f"{key}_ci_low")), _num(row.get(f"{key}_ci_high"))
     if value is None:
@@ -36,14 +39,14 @@ def pct_ci(row: dict, key: str) -> str:
     return f"{100 * value:+.1f}% [{100 * lo:+.1f}, {100 * hi:+.1f}]"
 
 
-def num_ci(row: dict, key: str) -> str:
+def num_ci(row: Mapping[str, Any], key: str) -> str:
     value, lo, hi = _num(row.get(key)), _num(row.get(f"{key}_ci_low")), _num(row.get(f"{key}_ci_high"))
     if value is None:
         return DASH
     return f"{value:+.2f}" + ("" if lo is None or hi is None else f" [{lo:+.2f}, {hi:+.2f}]")
 
 
-def p_value(row: dict, key: str, better: Callable[[float, float], bool]) -> str:
+def p_value(row: Mapping[str, Any], key: str, better: Callable[[float, float], bool]) -> str:
     """``p=0.012*``: the paired p-value against the localizer's own Random, starred when
     significant at 5 % in the direction that beats Random."""
     p, own, rnd = _num(row.get(f"p_{key}")), _num(row.get(key)), _num(row.get(f"random_{key}"))
@@ -64,7 +67,7 @@ def grid(headers: Sequence[str], rows: Sequence[Sequence[str]], right: int = 1) 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
-def _order(rows: Sequence[dict]) -> list[dict]:
+def _order(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     from harness.leaderboard.tables import language_order, localizer_order
 
     locs = localizer_order([r["localizer"] for r in rows])
@@ -72,11 +75,11 @@ def _order(rows: Sequence[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: (locs.index(r["localizer"]), langs.index(r["language"])))
 
 
-def suppress_enhance(rows: Sequence[dict]) -> str:
+def suppress_enhance(rows: Sequence[Mapping[str, Any]]) -> str:
     ordered = _order(rows)
     lower, higher = (lambda a, b: a < b), (lambda a, b: a > b)
 
-    def counts(r: dict) -> list[str]:
+    def counts(r: Mapping[str, Any]) -> list[str]:
         neurons = _num(r.get("neurons"))
         return [f"{r.get('facts', 0)}/{r.get('queries', 0)}", DASH if neurons is None else f"{neurons:.1f}",
                 str(r.get("no_neurons", 0))]
@@ -99,7 +102,7 @@ def suppress_enhance(rows: Sequence[dict]) -> str:
             "whose set was empty, left out of ΔP (not counted as 0).")
 
 
-def budgets(rows: Sequence[dict]) -> str:
+def budgets(rows: Sequence[Mapping[str, Any]]) -> str:
     from harness.leaderboard.tables import localizer_order
 
     ks = sorted({r["k"] for r in rows if r["k"] != "area"})
@@ -123,7 +126,7 @@ def budgets(rows: Sequence[dict]) -> str:
                                "(* beats them at 5%); — : fewer than k neurons ranked.")
 
 
-def ablation(rows: Sequence[dict]) -> str:
+def ablation(rows: Sequence[Mapping[str, Any]]) -> str:
     from harness.leaderboard.tables import localizer_label, localizer_order
 
     by = {r["localizer"]: r for r in rows}
@@ -141,7 +144,7 @@ def ablation(rows: Sequence[dict]) -> str:
         "significantly non-zero (95% CI excludes 0); Average = mean of Enhance and Suppress."])
 
 
-def cross_language(rows: Sequence[dict]) -> str:
+def cross_language(rows: Sequence[Mapping[str, Any]]) -> str:
     from harness.leaderboard.tables import language_order, localizer_order
 
     out = []
@@ -157,50 +160,3 @@ def cross_language(rows: Sequence[dict]) -> str:
                 + grid(["source", *targets], body))
         out.append(text + (f"\n{loc} same vs other language: {tail}" if tail else ""))
     return "\n\n".join(out)
-
-
-def layer_distribution(rows: Sequence[dict]) -> str:
-    locs = sorted({r["localizer"] for r in rows})
-    layers = sorted({r["layer"] for r in rows})
-    share = {(r["localizer"], r["layer"]): r for r in rows}
-    body = []
-    for loc in locs:
-        total = sum(share.get((loc, layer), {}).get("neurons", 0) for layer in layers)
-        cells = [DASH if not total else f"{share.get((loc, layer), {}).get('share', 0):.2f}"
-                 for layer in layers]
-        body.append([loc, *cells, str(total)])
-    return grid(["Localizer", *(f"L{layer}" for layer in layers), "neurons"], body) + (
-        "\nShare of each localizer's neurons per layer (— : it selected no neuron).")
-
-
-def generic(rows: Sequence[dict]) -> str:
-    first = [c for c in ("localizer", "language", "relation") if c in rows[0]]
-    cols = first + [c for c in dict.fromkeys(k for r in rows for k in r) if c not in first]
-
-    def fmt(v: Any) -> str:
-        if isinstance(v, float):
-            return DASH if math.isnan(v) else f"{v:+.3f}" if abs(v) < 100 else f"{v:.3g}"
-        return DASH if v is None else str(v)
-
-    return grid(cols, [[fmt(r.get(c)) for c in cols] for r in rows], right=len(first))
-
-
-RENDERERS: dict[str, Callable[[Sequence[dict]], str]] = {
-    "suppress-enhance": suppress_enhance,
-    "suppress-enhance-k": budgets,
-    "ablation": ablation,
-    "cross-language": cross_language,
-    "layer-distribution": layer_distribution,
-}
-
-
-def render_summary(summary: dict) -> str:
-    parts = []
-    for task, rows in summary["tasks"].items():
-        parts.append(f"== {task}")
-        if not rows:
-            why = (summary.get("empty") or {}).get(task)
-            parts.append(f"(no results: {why})" if why else "(no results)")
-            continue
-        parts.append(RENDERERS.get(task, generic)(rows))
-    return "\n\n".join(parts)

@@ -63,7 +63,7 @@ def run_demo(
     )
     run = evaluate(cfg)
     t2 = time.perf_counter()
-    from harness.cli import print_summary
+    from harness.summary import print_summary
 
     print_summary(run.summary())
     paths = []

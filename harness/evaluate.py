@@ -21,9 +21,10 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from harness import registry
-from harness.data import Fact, load_facts
+from harness.data import Fact, FactPool, load_facts
+from harness.options import options_of
 from harness.runs import RunFolder
-from harness.tasks.base import TaskContext, check_task_options, neuron_pairs
+from harness.tasks.base import Task, TaskContext, build_task, flat_option_hint, neuron_pairs
 from rml_lama import DATASET_DIR, LANGUAGE_CODES, check_languages, check_relations
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class EvalConfig:
     correct_only: bool = True  # ΔP over the queries the model answers correctly
     known_only: bool = False  # only facts the model answers in every language (harness/known.py)
     localizer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    task_options: dict[str, Any] = field(default_factory=dict)
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> key -> value
     plugins: list[str] = field(default_factory=list)  # modules to import (--plugin)
     shard_size: int = 4  # facts per shard: the most a killed run has to redo
     attribution_cache: str | None = None  # on-disk attribution cache folder
@@ -97,7 +98,7 @@ def check_config(cfg: EvalConfig) -> list[str]:
     if cfg.relations is not None:
         cfg.relations = check_relations(cfg.relations)
     tasks = [registry.get("task", t) for t in cfg.tasks]
-    check_task_options(dict(zip(cfg.tasks, tasks, strict=True)), cfg.task_options)
+    check_task_options(cfg)
     needed = list(dict.fromkeys(cfg.localizers))
     for name in needed:
         registry.get("localizer", name)
@@ -120,6 +121,24 @@ def check_config(cfg: EvalConfig) -> list[str]:
     return needed
 
 
+def check_task_options(cfg: EvalConfig) -> None:
+    """Every ``task_options`` entry is ``{task: {key: value}}`` for a task of the run, and
+    builds (unknown keys and unreadable values fail here, before the model loads); string
+    values are replaced by the typed ones."""
+    for name, opts in cfg.task_options.items():
+        if not isinstance(opts, dict):
+            raise ValueError(f"--task-option {name}={opts!r}: options are TASK.KEY=VALUE now"
+                             f"{flat_option_hint(name)}")
+        if name not in cfg.tasks:
+            raise ValueError(f"--task-option: {name!r} is not among the run's tasks "
+                             f"({', '.join(cfg.tasks)})")
+    for name, opts in cfg.task_options.items():  # typed, as the run folder records them
+        typed = options_of(build_task(name, opts))
+        cfg.task_options[name] = {k: typed[k] for k in opts}
+    for name in cfg.tasks:
+        build_task(name, cfg.task_options.get(name))
+
+
 def _distributed(device: str | None) -> tuple[int, int, Any]:
     """(rank, world size, state). Under ``accelerate launch`` every process gets a share of
     the facts; without an accelerator (or with --device cpu) the processes talk over gloo."""
@@ -138,10 +157,12 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     from harness.adapters import get_adapter
     from harness.localizers import EngineProvider, build_localizer, run_localizers
     from harness.models import load_model
+    from harness.models.splits import splits_beside
 
     names = check_config(cfg)
+    pool = FactPool(cfg.dataset)  # the run's facts, and the others the tasks draw on
     limit = None if cfg.known_only else cfg.facts  # --facts counts known facts with --known-only
-    facts = load_facts(cfg.languages, cfg.relations, cfg.fact_ids, limit, cfg.dataset)
+    facts = load_facts(cfg.languages, cfg.relations, cfg.fact_ids, limit, pool=pool)
     if not facts:
         raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
     rank, world, state = _distributed(cfg.device)
@@ -165,15 +186,11 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     provider = EngineProvider(adapter, model_id=cfg.model, steps=cfg.steps,
                               cache_dir=cfg.attribution_cache, max_rows=cfg.max_rows)
     localizers = {name: build_localizer(name, _with_seed(cfg, name)) for name in names}
-    tasks = {t: registry.get("task", t)() for t in cfg.tasks}
-    ctx = TaskContext(adapter=adapter, model_name=cfg.model, correct_only=cfg.correct_only,
-                      seed=cfg.seed, options=dict(cfg.task_options))
-    ctx.options.setdefault("loaded_model", loaded)
-    ctx.options.setdefault("dataset", cfg.dataset)  # tasks draw unrelated facts from it
-    # fixed-k budgets and the cross-language matrix re-rank or re-localize a fact
-    ctx.options.setdefault("provider", provider)
-    ctx.options.setdefault("localizers", localizers)
-    ctx.options.setdefault("chosen_localizers", tuple(cfg.localizers))
+    tasks = {t: build_task(t, cfg.task_options.get(t)) for t in cfg.tasks}
+    ctx = TaskContext(adapter=adapter, pool=pool, facts=facts, model=loaded,
+                      splits=splits_beside(loaded.spec.hf_id), correct_only=cfg.correct_only,
+                      seed=cfg.seed, provider=provider, localizers=localizers,
+                      chosen=tuple(cfg.localizers))
 
     done = run.done_facts()
     mine = [f for i, f in enumerate(facts) if i % world == rank and f.uuid not in done]
@@ -255,7 +272,7 @@ def _flush(run: RunFolder, rank: int, seq: int, pending: list) -> None:
     run.write_shard(rank, seq, facts, neurons, records, failures)
 
 
-def summarize(run: RunFolder, tasks: dict[str, Any]) -> dict:
+def summarize(run: RunFolder, tasks: dict[str, Task]) -> dict:
     cfg = run.config()
     out = {"config": cfg, "tasks": {}}
     out["empty"] = {}
@@ -269,7 +286,7 @@ def summarize(run: RunFolder, tasks: dict[str, Any]) -> dict:
     return out
 
 
-def localizer_counts(run: RunFolder, tasks: dict[str, Any]) -> dict[str, dict]:
+def localizer_counts(run: RunFolder, tasks: dict[str, Task]) -> dict[str, dict]:
     """Per localizer of the run: facts localized, mean neurons per fact, and ``no_neurons``
     (facts where it selected nothing: counted, not hidden)."""
     cfg = run.config()

@@ -20,8 +20,8 @@ from typing import Any
 import click
 
 from harness.leaderboard import build_leaderboard, export_run, submit_file, write_submission
-from harness.leaderboard.sources import write_file
 from harness.leaderboard.submission import SubmissionError, schema_text
+from rml_lama.atomic import atomic_write
 
 
 def _fail(e: Exception, code: int = 2) -> None:
@@ -135,6 +135,10 @@ def export(run: Path, out_file: Path, localizer: str | None, package: str | None
               default=Path("leaderboard/submission.schema.json"), show_default=True)
 def schema(out_file: Path) -> None:
     """Write the submission JSON Schema."""
-    write_file(out_file, schema_text().encode())
+    atomic_write(out_file, schema_text())
     click.echo(f"wrote {out_file}")
 
+
+
+if __name__ == "__main__":
+    main()

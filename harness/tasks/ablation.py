@@ -17,16 +17,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypedDict
 
 from harness.data import Fact
+from harness.localizers.base import NeuronSet
 from harness.registry import register
 from harness.tasks.base import TaskContext, mean
-from harness.tasks.suppress_enhance import ALL, measure, summarize_dp
+from harness.tasks.output import Count, Metric, Output
+from harness.tasks.suppress_enhance import ALL, DpRow, measure, summarize_dp
 
 VARIANTS = ("matrice", "matrice-no-uaq", "matrice-no-ual")
 COLUMNS = (("enhance", "dp_enhance"), ("suppress", "dp_suppress"))
 DIRECTION = {"dp_enhance": 1, "dp_suppress": -1}  # the sign of the effect the paper expects
+
+
+class _AblationRowRequired(TypedDict):
+    localizer: str
+    enhance: float  # mean over the usable languages of the variant's ΔP_enhance / MATRICE's
+    suppress: float
+    queries: Count
+
+
+class AblationRow(_AblationRowRequired, total=False):
+    # optional: older runs and submissions may lack them
+    average: float  # mean of enhance and suppress (Table II's Average column)
+    languages_enhance: Count  # languages used for each column
+    languages_suppress: Count
+    no_neurons: Count  # facts where the variant selected nothing (most of any language)
+    why_enhance: str  # why a column is empty
+    why_suppress: str
 
 
 def _significant(row: Mapping[str, Any], col: str) -> bool:
@@ -36,7 +56,7 @@ def _significant(row: Mapping[str, Any], col: str) -> bool:
     return lo > 0 if DIRECTION[col] > 0 else hi < 0
 
 
-def normalized_to_reference(per_language: Sequence[dict], reference: str = "matrice") -> list[dict]:
+def normalized_to_reference(per_language: Sequence[DpRow], reference: str = "matrice") -> list[AblationRow]:
     """Rows ``{localizer, enhance, suppress, average, languages_<col>, why_<col>, queries}``:
     per language each mean ΔP divided by the reference's where the reference's is
     significantly non-zero, then averaged over those languages."""
@@ -45,7 +65,7 @@ def normalized_to_reference(per_language: Sequence[dict], reference: str = "matr
     langs = sorted({r["language"] for r in rows})
     out = []
     for loc in sorted({r["localizer"] for r in rows}):
-        row: dict[str, Any] = {"localizer": loc}
+        row: dict[str, Any] = {"localizer": loc}  # an AblationRow
         for name, col in COLUMNS:
             ratios, skipped = [], []
             for lang in langs:
@@ -70,18 +90,38 @@ def normalized_to_reference(per_language: Sequence[dict], reference: str = "matr
         row["queries"] = sum(r.get("queries", 0) for r in rows if r["localizer"] == loc)
         row["no_neurons"] = max((r.get("no_neurons", 0) for r in rows if r["localizer"] == loc), default=0)
         out.append(row)
-    return out
+    return out  # type: ignore[return-value]
+
+
+def _console(rows: Sequence[Mapping[str, Any]]) -> str:
+    from harness.console import ablation
+
+    return ablation(rows)
 
 
 @register("task", "ablation")
+@dataclass
 class Ablation:
     """MATRICE vs. w/o UaQ and w/o UaL, normalized to MATRICE = 1 (Table II)."""
 
     name = "ablation"
-    requires = VARIANTS
+    requires: ClassVar[tuple[str, ...]] = VARIANTS
+    output = Output(
+        row=AblationRow,
+        metrics=(Metric("enhance", "Enhance", "ratio", n="queries"),
+                 Metric("suppress", "Suppress", "ratio", n="queries"),
+                 Metric("average", "Average", "ratio", n="queries")),
+        columns=None, title="Ablation (Table II)", row_header="Method",
+        caption="Mean ΔP of each variant divided by MATRICE's, per language, averaged over the "
+        "languages where MATRICE's ΔP is significantly non-zero in the expected direction (95% CI "
+        "over facts); Average is the mean of Enhance and Suppress (MATRICE = 1.000); – where no "
+        "language qualifies (the reason is in summary.json, why_enhance / why_suppress); n is the "
+        "number of queries behind the variant.",
+        console=_console,
+    )
 
-    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, Any]) -> list[dict]:
+    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet]) -> list[dict]:
         return [r for loc in VARIANTS for r in measure(ctx, fact, loc, neurons[loc])]
 
-    def summarize(self, records: Sequence[dict]) -> list[dict]:
+    def summarize(self, records: Sequence[dict]) -> list[AblationRow]:
         return normalized_to_reference(summarize_dp(records, metrics=("dp_suppress", "dp_enhance")))

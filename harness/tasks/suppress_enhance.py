@@ -24,20 +24,27 @@ and queries behind it (``harness/stats.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, TypedDict
 
-from harness.attribution import answer_probabilities, predict_batch
+import torch
+
+from harness.attribution import Prediction, answer_probabilities, predict_batch
 from harness.data import Fact
+from harness.localizers.base import NeuronSet
 from harness.registry import register
 from harness.stats import cluster_mean, paired_p_value
 from harness.tasks.base import TaskContext, manipulated, neuron_pairs
+from harness.tasks.output import Count, Figure, Metric, Output
+from rml_lama import LANGUAGE_CODES
 
 SUPPRESS = ("set", 0.0)
 ENHANCE = ("scale", 2.0)
-OTHER_FACTS = 2  # unrelated facts per fact for specificity (task option other_facts)
+OTHER_FACTS = 2  # unrelated facts per fact for specificity (--task-option suppress-enhance.other_facts)
 EPS = 1e-7  # P is clipped to [EPS, 1 − EPS] for the log-odds (float32 softmax can give 1.0)
 METRICS = ("dp_suppress", "dp_enhance", "dlo_suppress", "dlo_enhance")
 
@@ -57,7 +64,7 @@ def log_odds_change(before: float, after: float) -> float:
     return logit(after) - logit(before)
 
 
-def unedited(ctx: TaskContext, fact: Fact) -> dict[str, list]:
+def unedited(ctx: TaskContext, fact: Fact) -> dict[str, list[Prediction]]:
     """Top-1 predictions without intervention, per language (cached per fact)."""
     key = f"predictions:{fact.uuid}"
     if key not in ctx.cache:
@@ -68,6 +75,17 @@ def unedited(ctx: TaskContext, fact: Fact) -> dict[str, list]:
     return ctx.cache[key]
 
 
+def pairs_of(nset: NeuronSet | Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """The (layer, index) pairs of a neuron set or of a plain list of pairs, sorted."""
+    if hasattr(nset, "neurons"):
+        return tuple(sorted(neuron_pairs(nset)))  # type: ignore[arg-type]
+    return tuple(sorted((int(a), int(b)) for a, b in nset))  # type: ignore[union-attr]
+
+
+def as_neuron_set(pairs: Sequence[tuple[int, int]]) -> NeuronSet:
+    return NeuronSet(torch.tensor(list(pairs), dtype=torch.long).reshape(-1, 2), torch.zeros(len(pairs)))
+
+
 def _after(ctx: TaskContext, fact: Fact, pairs: tuple[tuple[int, int], ...], lang: str,
            wanted: list[int]) -> tuple[list[float], list[float]]:
     """P after suppress and after enhance for the queries ``wanted`` of ``lang`` (cached per
@@ -75,21 +93,22 @@ def _after(ctx: TaskContext, fact: Fact, pairs: tuple[tuple[int, int], ...], lan
     key = ("after", fact.uuid, pairs, lang, tuple(wanted))
     if key not in ctx.cache:
         queries = [fact.queries[lang][i] for i in wanted]
-        with manipulated(ctx.adapter, pairs, *SUPPRESS):
+        nset = as_neuron_set(pairs)
+        with manipulated(ctx.adapter, nset, *SUPPRESS):
             p_sup = answer_probabilities(ctx.adapter, queries, batch_size=ctx.batch_size)
-        with manipulated(ctx.adapter, pairs, *ENHANCE):
+        with manipulated(ctx.adapter, nset, *ENHANCE):
             p_enh = answer_probabilities(ctx.adapter, queries, batch_size=ctx.batch_size)
         ctx.cache[key] = (p_sup, p_enh)
     return ctx.cache[key]
 
 
-def measure(ctx: TaskContext, fact: Fact, localizer: str, nset: Any, *, condition: str = "own",
-            scope: str = "fact", keep_excluded: bool = True) -> list[dict]:
+def measure(ctx: TaskContext, fact: Fact, localizer: str, nset: NeuronSet | Sequence[tuple[int, int]], *,
+            condition: str = "own", scope: str = "fact", keep_excluded: bool = True) -> list[dict]:
     """One record per query of ``fact``: P before, after suppress, after enhance, ΔP (Eq. 14)
     and Δlog-odds, for the neurons ``nset``. Only the included queries are manipulated; an
     empty set gives records with ``empty=True`` and no after-values."""
     base = unedited(ctx, fact)
-    pairs = tuple(sorted(neuron_pairs(nset)))
+    pairs = pairs_of(nset)
     k = len(pairs)
     out = []
     for lang in fact.queries:
@@ -138,12 +157,10 @@ def is_random(name: str, nset: Any) -> bool:
     return name == "random" or meta.get("localizer") == "random"
 
 
-def chosen(ctx: TaskContext, neurons: Mapping[str, Any]) -> dict[str, Any]:
+def chosen(ctx: TaskContext, neurons: Mapping[str, NeuronSet]) -> dict[str, NeuronSet]:
     """The sets of the localizers the user chose (not those added only for another task's
-    ``requires``, e.g. the ablation variants), when the run says which
-    (``ctx.options["chosen_localizers"]``)."""
-    names = ctx.options.get("chosen_localizers")
-    return {k: v for k, v in neurons.items() if names is None or k in names}
+    ``requires``, e.g. the ablation variants), when the run says which (``ctx.chosen``)."""
+    return {k: v for k, v in neurons.items() if ctx.chosen is None or k in ctx.chosen}
 
 
 def other_facts(ctx: TaskContext, fact: Fact, count: int, scan: int = 40) -> list[Fact]:
@@ -154,11 +171,10 @@ def other_facts(ctx: TaskContext, fact: Fact, count: int, scan: int = 40) -> lis
     key = f"others:{fact.uuid}:{count}"
     if key in ctx.cache:
         return ctx.cache[key]
-    from harness.tasks.pool import fact_pool, seeded_order, splits_of
+    from harness.tasks.pool import seeded_order
 
-    pool = fact_pool(ctx, list(fact.queries))
-    splits = splits_of(ctx)
-    candidates = [u for u in (splits.known if splits is not None else pool) if u in pool]
+    pool = ctx.pool.facts(list(fact.queries))
+    candidates = [u for u in (ctx.splits.known if ctx.splits is not None else pool) if u in pool]
     objects = {q.answer for qs in fact.queries.values() for q in qs}
     out: list[Fact] = []
     for i, uuid in enumerate(seeded_order(candidates, f"{ctx.seed}:{fact.uuid}:other")):
@@ -167,7 +183,8 @@ def other_facts(ctx: TaskContext, fact: Fact, count: int, scan: int = 40) -> lis
         other = pool[uuid]
         if other.uuid == fact.uuid or other.relation == fact.relation:
             continue
-        other = Fact(other.uuid, other.relation, {lang: tuple(other.queries[lang]) for lang in fact.queries})
+        other = dataclasses.replace(other, queries={lang: tuple(other.queries[lang])
+                                                    for lang in fact.queries})
         if any(q.answer in objects for qs in other.queries.values() for q in qs):
             continue
         if not ctx.correct_only or any(p.correct for ps in unedited(ctx, other).values() for p in ps):
@@ -176,38 +193,41 @@ def other_facts(ctx: TaskContext, fact: Fact, count: int, scan: int = 40) -> lis
     return out
 
 
-@register("task", "suppress-enhance")
-class SuppressEnhance:
-    """ΔP of the correct answer when the LAKNs are zeroed or doubled (Fig. 5, Eq. 14), with
-    each localizer's own Random, specificity on other facts and Δlog-odds."""
-
-    name = "suppress-enhance"
-    requires: tuple[str, ...] = ()
-    options = {"other_facts": f"unrelated known facts per fact for specificity (default {OTHER_FACTS}; "
-                              "0: off)"}
-
-    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, Any]) -> list[dict]:
-        n_other = int(ctx.options.get("other_facts", OTHER_FACTS))
-        others = other_facts(ctx, fact, n_other) if n_other > 0 else []
-        out = []
-        for loc, nset in neurons.items():
-            out += measure(ctx, fact, loc, nset)
-            k = len(neuron_pairs(nset))
-            if k and not is_random(loc, nset):
-                out += measure(ctx, fact, loc, random_pairs(ctx, fact, k), condition="random",
-                               keep_excluded=False)
-            for other in others:
-                recs = measure(ctx, other, loc, nset, scope="other", keep_excluded=False)
-                out += [dict(r, other_fact=other.uuid) for r in recs]
-        return out
-
-    def summarize(self, records: Sequence[dict]) -> list[dict]:
-        return summarize_dp(records)
-
-
 # -- summary -------------------------------------------------------------------------------
 
 ALL = "all"  # the language of the rows pooled over languages
+LanguageOrAll = Annotated[str, {"enum": [*LANGUAGE_CODES, ALL]}]
+
+
+class _DpRowRequired(TypedDict):
+    localizer: str
+    language: LanguageOrAll
+    dp_suppress: float  # mean ΔP (Eq. 14) over the included queries, neurons zeroed
+    dp_enhance: float  # the same, neurons doubled
+    queries: Count  # included queries of the facts with neurons
+    facts: Count  # facts with neurons and at least one included query
+
+
+class DpRow(_DpRowRequired, total=False):
+    """Per (localizer, language); ``language="all"`` pools every language."""
+
+    # optional: older runs and submissions may lack them
+    no_neurons: Count  # facts left out because the localizer selected nothing
+    facts_total: Count
+    neurons: float  # mean set size over the facts measured
+    dp_suppress_ci_low: float  # 95 % bootstrap interval over facts (each metric)
+    dp_suppress_ci_high: float
+    dp_enhance_ci_low: float
+    dp_enhance_ci_high: float
+    dlo_suppress: float  # mean Δlog-odds of the answer
+    dlo_enhance: float
+    random_dp_suppress: float  # its own Random (same count, same queries)
+    random_dp_enhance: float
+    p_dp_suppress: float  # paired sign-flip test against its own Random
+    p_dp_enhance: float
+    dp_suppress_other: float  # specificity: on unrelated facts' queries
+    queries_other: Count
+    facts_other: Count
 
 
 def _per_fact(records: Sequence[dict], metric: str) -> dict[str, tuple[float, int]]:
@@ -266,7 +286,7 @@ def summary_row(recs: Sequence[dict], controls: Sequence[dict], others: Sequence
     return row
 
 
-def summarize_dp(records: Sequence[dict], metrics: Sequence[str] = METRICS) -> list[dict]:
+def summarize_dp(records: Sequence[dict], metrics: Sequence[str] = METRICS) -> list[DpRow]:
     """Per (localizer, language) and per localizer over all languages (``language="all"``):
     the mean over included queries of each metric with its 95 % interval over facts,
     ``facts``/``queries`` behind it, ``no_neurons`` (facts whose set was empty), its own
@@ -284,7 +304,7 @@ def summarize_dp(records: Sequence[dict], metrics: Sequence[str] = METRICS) -> l
             continue  # no query to measure (none answered correctly): no row, not a row of NaN
         controls = [r for r in groups.get((loc, lang, "random", "fact"), []) if r.get("included", True)]
         others = [r for r in groups.get((loc, lang, "own", "other"), []) if r.get("included", True)]
-        row = {"localizer": loc, "language": lang}
+        row: DpRow = {"localizer": loc, "language": lang}  # type: ignore[typeddict-item]
         row.update(summary_row(groups[(loc, lang, "own", "fact")], controls, others, f"{loc}:{lang}",
                                metrics))
         rows.append(row)
@@ -298,3 +318,74 @@ def localizer_facts(records: Sequence[dict]) -> dict[str, dict[str, int]]:
         if r.get("condition", "own") == "own" and r.get("scope", "fact") == "fact":
             seen[r["localizer"]][r["fact"]] = bool(r["empty"])
     return {loc: {"facts": len(f), "no_neurons": sum(f.values())} for loc, f in seen.items()}
+
+
+def _console(rows: Sequence[Mapping[str, Any]]) -> str:
+    from harness.console import suppress_enhance
+
+    return suppress_enhance(rows)
+
+
+_NOTE = ("; [95% CI over facts]; * beats the localizer's own Random (as many random neurons, same "
+         "queries) at 5% in a paired test; n = facts/queries; – where the localizer selected no neuron "
+         "(never shown as 0). The all column pools every language.")
+
+
+@register("task", "suppress-enhance")
+@dataclass
+class SuppressEnhance:
+    """ΔP of the correct answer when the LAKNs are zeroed or doubled (Fig. 5, Eq. 14), with
+    each localizer's own Random, specificity on other facts and Δlog-odds."""
+
+    other_facts: int = OTHER_FACTS  # unrelated known facts per fact for specificity (0: off)
+
+    name = "suppress-enhance"
+    requires: ClassVar[tuple[str, ...]] = ()
+    output = Output(
+        row=DpRow,
+        metrics=(
+            Metric("dp_enhance", "ΔP when the LAKNs are enhanced (Fig. 5)", "pct_change", n="queries",
+                   caption="Relative change of the correct answer's probability (Eq. 14) with the "
+                   "neurons doubled" + _NOTE, slug="enhance", ci=True, facts="facts", better="higher"),
+            Metric("dp_suppress", "ΔP when the LAKNs are suppressed (Fig. 5)", "pct_change", n="queries",
+                   caption="Relative change of the correct answer's probability (Eq. 14) with the "
+                   "neurons zeroed" + _NOTE, slug="suppress", ci=True, facts="facts", better="lower"),
+            Metric("dp_suppress_other", "Specificity: ΔP on other facts' queries when a fact's LAKNs "
+                   "are suppressed", "pct_change", n="queries_other", slug="suppress-other", ci=True,
+                   facts="facts_other", caption="The fact's neurons zeroed on the queries of unrelated "
+                   "facts the model knows; compare with the own-fact ΔP. [95% CI over facts]."),
+            Metric("dlo_enhance", "Δlog-odds of the answer when the LAKNs are enhanced", "num",
+                   n="queries", slug="enhance-log-odds", ci=True, facts="facts",
+                   caption="logit(P_after) − logit(P_before) over the same queries as ΔP: correct "
+                   "answers have P near 1, so ΔP has little headroom and the log-odds show the "
+                   "effect. [95% CI over facts]."),
+        ),
+        prefix="dp",
+        pooled=ALL,  # the "all" column pools every language, with its interval (not a mean of cells)
+        figures=(Figure("delta-p", "Mean ΔP per language when the LAKNs are enhanced or "
+                        "suppressed (Fig. 5; all: every language pooled)", "bars", x="language",
+                        panels=(("dp_enhance", "enhance"), ("dp_suppress", "suppress")),
+                        ylabel="ΔP (%)", exclude=("matrice-no-uaq", "matrice-no-ual")),),
+        console=_console,
+    )
+
+    def __post_init__(self) -> None:
+        if self.other_facts < 0:
+            raise ValueError(f"suppress-enhance.other_facts must be >= 0, got {self.other_facts}")
+
+    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet]) -> list[dict]:
+        others = other_facts(ctx, fact, self.other_facts) if self.other_facts > 0 else []
+        out = []
+        for loc, nset in neurons.items():
+            out += measure(ctx, fact, loc, nset)
+            k = len(neuron_pairs(nset))
+            if k and not is_random(loc, nset):
+                out += measure(ctx, fact, loc, random_pairs(ctx, fact, k), condition="random",
+                               keep_excluded=False)
+            for other in others:
+                recs = measure(ctx, other, loc, nset, scope="other", keep_excluded=False)
+                out += [dict(r, other_fact=other.uuid) for r in recs]
+        return out
+
+    def summarize(self, records: Sequence[dict]) -> list[DpRow]:
+        return summarize_dp(records)

@@ -21,7 +21,7 @@ from harness.tasks.cross_language import CrossLanguage
 
 
 class NSet:
-    def __init__(self, pairs, meta=None):
+    def __init__(self, pairs, meta=None):  # a neuron set, with meta
         self.neurons = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2)
         self.scores = torch.ones(len(pairs))
         self.meta = meta or {}
@@ -80,12 +80,13 @@ def test_budgets_rank_by_score_map_and_count_short_rankings(adapter):
     scores = torch.full((L, N), float("-inf"))
     scores[0, :7] = torch.arange(7, 0, -1).float()  # 7 ranked neurons: k=10 is "fewer than k"
     ranked_loc = SimpleNamespace(score_map=lambda fact, provider: scores)
-    ctx = TaskContext(adapter=adapter, model_name="tiny", correct_only=False,
-                      options={"budgets": "2,5,10", "provider": object(),
-                               "localizers": {"ranked": ranked_loc}})
+    ctx = TaskContext(adapter=adapter, correct_only=False, provider=object(),  # type: ignore[arg-type]
+                      localizers={"ranked": ranked_loc})  # type: ignore[dict-item]
     sets = {"ranked": NSet([(0, 0)]), "plain": NSet([(1, 3), (1, 4)]),  # plain: its own order
             "random": NSet([(0, 9)], {"localizer": "random"})}
-    recs = SuppressEnhanceK().evaluate(ctx, _fact(), sets)
+    task = SuppressEnhanceK(budgets="2,5,10")  # type: ignore[arg-type]  # as from the CLI
+    assert task.budgets == (2, 5, 10)
+    recs = task.evaluate(ctx, _fact(), sets)
     got = {(r["localizer"], r["k"], r["condition"]): r["n_neurons"] for r in recs}
     assert got[("ranked", 2, "own")] == 2 and got[("ranked", 5, "own")] == 5
     assert got[("ranked", 10, "own")] == 0  # counted as no neurons, not ΔP 0
@@ -93,7 +94,7 @@ def test_budgets_rank_by_score_map_and_count_short_rankings(adapter):
     assert got[("ranked", 5, "random")] == 5 and ("random", 5, "random") not in got
     for r in recs:
         r["fact"] = "u1"
-    rows = SuppressEnhanceK().summarize(recs)
+    rows = task.summarize(recs)
     ranked = {r["k"]: r for r in rows if r["localizer"] == "ranked"}
     assert ranked[10]["no_neurons"] == 1 and math.isnan(ranked[10]["dp_suppress"])
     assert math.isnan(ranked["area"]["dp_suppress"])  # a missing point: no area
@@ -111,8 +112,8 @@ def test_cross_language_localizes_per_source_language(adapter):
             seen.append(lang)
             return NSet([(0, 1)] if lang == "en" else [])  # fr alone finds nothing
 
-    ctx = TaskContext(adapter=adapter, model_name="tiny", correct_only=False,
-                      options={"provider": object(), "localizers": {"loc": PerLanguage()}})
+    ctx = TaskContext(adapter=adapter, correct_only=False, provider=object(),  # type: ignore[arg-type]
+                      localizers={"loc": PerLanguage()})  # type: ignore[dict-item]
     recs = CrossLanguage().evaluate(ctx, _fact(), {"loc": NSet([(0, 1)])})
     assert seen == ["en", "fr"]
     pairs = {(s, t) for s in ("en", "fr") for t in ("en", "fr")}
@@ -124,7 +125,7 @@ def test_cross_language_localizes_per_source_language(adapter):
     assert rows[("all", "same")]["queries"] == 2  # en→en only: fr→fr has no neurons
     assert rows[("all", "other")]["queries"] == 1  # en→fr
     with pytest.raises(ValueError, match="provider"):
-        CrossLanguage().evaluate(TaskContext(adapter=adapter, model_name="tiny"), _fact(), {})
+        CrossLanguage().evaluate(TaskContext(adapter=adapter), _fact(), {})
 
 
 def test_known_facts_needs_every_language(monkeypatch):
@@ -144,13 +145,13 @@ def test_known_facts_needs_every_language(monkeypatch):
 
 
 def test_console_tables_keep_headers_and_show_dashes():
-    from harness.console import render_summary
+    from harness.summary import summary_text
 
     row = {"localizer": "matrice", "language": "en", "dp_suppress": -0.25, "dp_suppress_ci_low": -0.4,
            "dp_suppress_ci_high": -0.1, "random_dp_suppress": -0.01, "p_dp_suppress": 0.004,
            "dp_enhance": float("nan"), "facts": 8, "queries": 31, "no_neurons": 2, "neurons": 9.5}
-    text = render_summary({"tasks": {"suppress-enhance": [row], "inject": []},
-                           "empty": {"inject": "no records from 3 facts"}})
+    text = summary_text({"config": {"model": "tiny-gpt"}, "tasks": {"suppress-enhance": [row], "inject": []},
+                         "empty": {"inject": "no records from 3 facts"}})
     assert "ΔP suppress [95% CI]" in text and "-25.0% [-40.0, -10.0]" in text
     assert "p=0.004*" in text and "8/31" in text and "—" in text
     assert "(no results: no records from 3 facts)" in text

@@ -1,24 +1,20 @@
-"""Task arithmetic (Eq. 14, Table II normalization) and wiring, on a tiny random GPT-2."""
+"""suppress-enhance, ablation and layer-distribution: Eq. 14, the Table II normalization and
+the layer shares, on a tiny random GPT-2."""
 
 import math
 
 import pytest
 import torch
+from task_helpers import NSet
 
 from harness.adapters import get_adapter
 from harness.adapters.tiny import tiny_model
 from harness.attribution import ClozeQuery, encode_query
-from harness.data import Fact
+from harness.data import Fact, FactPool
 from harness.tasks.ablation import normalized_to_reference
 from harness.tasks.base import TaskContext, by_layer
 from harness.tasks.layer_distribution import LayerDistribution
 from harness.tasks.suppress_enhance import SuppressEnhance, relative_change, summarize_dp
-
-
-class NSet:
-    def __init__(self, pairs):
-        self.neurons = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2)
-        self.scores = torch.ones(len(pairs))
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +51,8 @@ def _manual_prob(adapter, query, pairs, mode, value):
 
 def test_suppress_enhance_matches_manual_hooks(adapter):
     pairs = [(0, 3), (1, 7), (1, 11)]
-    ctx = TaskContext(adapter=adapter, model_name="tiny", correct_only=False, options={"other_facts": 0})
-    recs = [r for r in SuppressEnhance().evaluate(ctx, _fact(), {"loc": NSet(pairs)})
+    ctx = TaskContext(adapter=adapter, correct_only=False)
+    recs = [r for r in SuppressEnhance(other_facts=0).evaluate(ctx, _fact(), {"loc": NSet(pairs)})
             if r["condition"] == "own"]
     assert len(recs) == 2 and all(r["included"] for r in recs)
     for r, q in zip(recs, _fact().queries["en"], strict=True):
@@ -75,8 +71,8 @@ def test_suppress_enhance_matches_manual_hooks(adapter):
 
 
 def test_correct_only_filters_queries(adapter):
-    ctx = TaskContext(adapter=adapter, model_name="tiny", correct_only=True, options={"other_facts": 0})
-    recs = [r for r in SuppressEnhance().evaluate(ctx, _fact(), {"loc": NSet([(0, 1)])})
+    ctx = TaskContext(adapter=adapter, correct_only=True)
+    recs = [r for r in SuppressEnhance(other_facts=0).evaluate(ctx, _fact(), {"loc": NSet([(0, 1)])})
             if r["condition"] == "own"]
     assert [r["included"] for r in recs] == [r["correct"] for r in recs]
     for r in recs:
@@ -88,8 +84,8 @@ def test_correct_only_filters_queries(adapter):
 
 
 def test_empty_set_is_no_neurons_not_zero(adapter):
-    ctx = TaskContext(adapter=adapter, model_name="tiny", correct_only=False, options={"other_facts": 0})
-    recs = SuppressEnhance().evaluate(ctx, _fact(), {"none": NSet([])})
+    ctx = TaskContext(adapter=adapter, correct_only=False)
+    recs = SuppressEnhance(other_facts=0).evaluate(ctx, _fact(), {"none": NSet([])})
     assert recs and all(r["empty"] and math.isnan(r["dp_suppress"]) for r in recs)
     assert all(r["condition"] == "own" for r in recs)  # no Random of size 0
     for r in recs:
@@ -102,10 +98,9 @@ def test_own_random_matches_the_count_and_is_the_random_localizers_draw(adapter)
     from harness.localizers.random import fact_generator, random_neurons
     from harness.tasks.suppress_enhance import random_pairs
 
-    ctx = TaskContext(adapter=adapter, model_name="tiny", correct_only=False, seed=3,
-                      options={"other_facts": 0})
+    ctx = TaskContext(adapter=adapter, correct_only=False, seed=3)
     sets = {"a": NSet([(0, 1), (1, 2), (1, 3)]), "b": NSet([(0, 4)])}
-    recs = SuppressEnhance().evaluate(ctx, _fact(), sets)
+    recs = SuppressEnhance(other_facts=0).evaluate(ctx, _fact(), sets)
     ctl = {(r["localizer"], r["condition"]): r["n_neurons"] for r in recs}
     assert ctl[("a", "random")] == 3 and ctl[("b", "random")] == 1
     shape = (adapter.n_layers, adapter.n_neurons)
@@ -113,17 +108,16 @@ def test_own_random_matches_the_count_and_is_the_random_localizers_draw(adapter)
     assert random_pairs(ctx, _fact(), 3) == [tuple(p) for p in drawn]
     # the registered random localizer is not given a Random of its own
     meta_set = NSet([(0, 1)])
-    meta_set.meta = {"localizer": "random"}
-    recs = SuppressEnhance().evaluate(ctx, _fact(), {"rnd": meta_set})
+    meta_set.meta = {"localizer": "random"}  # type: ignore[attr-defined]
+    recs = SuppressEnhance(other_facts=0).evaluate(ctx, _fact(), {"rnd": meta_set})
     assert {r["condition"] for r in recs} == {"own"}
 
 
 def test_specificity_measures_other_known_facts(adapter):
     other = Fact("u2", "P17", {"en": (ClozeQuery("Paris is located in", "France"),)})
     same_rel = Fact("u3", "P36", {"en": (ClozeQuery("The capital of Italy is", "Rome"),)})
-    ctx = TaskContext(adapter=adapter, model_name="tiny", correct_only=False,
-                      options={"other_facts": 2, "fact_pool": [same_rel, other, _fact()]})
-    recs = SuppressEnhance().evaluate(ctx, _fact(), {"a": NSet([(0, 1), (1, 2)])})
+    ctx = TaskContext(adapter=adapter, correct_only=False, pool=FactPool.of([same_rel, other, _fact()]))
+    recs = SuppressEnhance(other_facts=2).evaluate(ctx, _fact(), {"a": NSet([(0, 1), (1, 2)])})
     oth = [r for r in recs if r["scope"] == "other"]
     assert oth and {r["other_fact"] for r in oth} == {"u2"}  # same relation and itself excluded
     for r in recs:
@@ -176,7 +170,7 @@ def test_ablation_skips_languages_where_matrice_is_noise():
 
 
 def test_layer_distribution_shares(adapter):
-    ctx = TaskContext(adapter=adapter, model_name="tiny")
+    ctx = TaskContext(adapter=adapter)
     task = LayerDistribution()
     recs = task.evaluate(ctx, _fact(), {"a": NSet([(0, 1), (0, 2), (1, 5)])})
     for r in recs:
