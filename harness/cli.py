@@ -72,6 +72,23 @@ def parse_task_options(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _no_progress_bars() -> None:
+    """Off a terminal (a log file, CI) the libraries' progress bars are noise: turn them off
+    (``rml-eval``'s own bar checks the terminal itself)."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    try:
+        import datasets
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        datasets.disable_progress_bars()
+    except (ImportError, AttributeError):
+        pass
+
+
 def _fail(e: Exception) -> None:
     click.echo(f"rml-eval: error: {e}", err=True)
     sys.exit(2)
@@ -123,6 +140,8 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
     """Localize language-agnostic knowledge neurons with one or more localizers and
     measure them on tasks. Subcommands: list, demo, models."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not sys.stderr.isatty():
+        _no_progress_bars()
     if ctx.invoked_subcommand is not None:
         return
     if not localizers or not model:

@@ -141,7 +141,8 @@ def ablation(rows: Sequence[Mapping[str, Any]]) -> str:
     text = grid(["Method", "Enhance", "Suppress", "Average", "languages (enh/sup)"], body)
     return text + "\n" + "\n".join(notes + [
         "Ratios to MATRICE per language, averaged over the languages where MATRICE's ΔP is "
-        "significantly non-zero (95% CI excludes 0); Average = mean of Enhance and Suppress."])
+        "significantly non-zero in the expected direction (95% CI above 0 for enhance, below 0 "
+        "for suppress); Average = mean of Enhance and Suppress."])
 
 
 def cross_language(rows: Sequence[Mapping[str, Any]]) -> str:

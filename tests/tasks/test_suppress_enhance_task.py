@@ -178,5 +178,9 @@ def test_layer_distribution_shares(adapter):
     rows = {(r["localizer"], r["layer"]): r for r in task.summarize(recs)}
     assert rows[("a", 0)]["share"] == pytest.approx(2 / 3)
     assert rows[("a", 1)]["share"] == pytest.approx(1 / 3)
+    empty = task.evaluate(ctx, _fact(), {"none": NSet([])})
+    for r in empty:
+        r["fact"] = "u1"
+    assert all(math.isnan(r["share"]) for r in task.summarize(empty))  # no neurons: no share, not 0
     grouped = by_layer(NSet([(1, 5), (0, 2), (1, 4)]))
     assert grouped[1].tolist() == [4, 5] and grouped[0].tolist() == [2]
