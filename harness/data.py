@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.attribution.query import ClozeQuery
 from rml_lama import DATASET_DIR, LANGUAGES, check_languages, check_relations
+from rml_lama.home import not_built_message
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,7 @@ class FactPool:
 
         if language not in self._tables:
             if self.dataset is None and not (DATASET_DIR / "manifest.json").exists():
-                raise FileNotFoundError(
-                    f"RML-LAMA is not built in {DATASET_DIR}; run `rml-build build` first (see the README)"
-                )
+                raise FileNotFoundError(not_built_message(DATASET_DIR))
             try:
                 table = datasets.load_dataset(self.where, language, split="test")
             except FileNotFoundError as e:
@@ -185,7 +184,11 @@ def read_fact_ids(path: str | Path) -> FactIds:
     """One uuid per line (blank lines and ``#`` comments ignored)."""
     ids = FactIds()
     ids.where = {}
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"--fact-ids {path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         text = line.strip()
         if text and not text.startswith("#"):
             ids.append(text)

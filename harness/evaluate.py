@@ -14,13 +14,12 @@ import json
 import logging
 import sys
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from harness import registry
+from harness import provenance, registry
 from harness.data import Fact, FactPool, load_facts
 from harness.options import options_of
 from harness.runs import RunFolder
@@ -41,7 +40,7 @@ class EvalConfig:
     relations: list[str] | None = None  # None: all
     facts: int | None = None  # at most this many facts (dataset order)
     fact_ids: list[str] | None = None  # exactly these facts
-    dataset: str | None = None  # dataset folder or Hub id (default: the built rml_lama/)
+    dataset: str | None = None  # dataset folder or Hub id (default: rml_lama.DATASET_DIR)
     out: str = "runs/latest"  # run folder
     resume: bool = False
     device: str | None = None  # None: the process's accelerator, else cpu
@@ -69,17 +68,20 @@ class EvalConfig:
 
 
 def package_version() -> str:
-    try:
-        return version("rml-lama")
-    except PackageNotFoundError:
-        return "unknown"
+    from harness.provenance import package_version as version
+
+    return version()
 
 
 def dataset_hash(dataset: str | None) -> str:
     folder = Path(dataset) if dataset else DATASET_DIR
     manifest = folder / "manifest.json"
     if manifest.exists():
-        return json.loads(manifest.read_text())["content_hash"]
+        try:
+            return str(json.loads(manifest.read_text(encoding="utf-8"))["content_hash"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{manifest}: not a dataset manifest ({type(e).__name__}: {e}); "
+                             "rebuild the dataset (rml-build build)") from None
     return f"hub:{dataset}" if dataset else "unbuilt"
 
 
@@ -112,12 +114,15 @@ def check_config(cfg: EvalConfig) -> list[str]:
                 f"--localizer-option: {name!r} is not among the run's localizers "
                 f"({', '.join(needed)})"
             )
+    build_localizers(cfg, needed)  # every option's value is checked here, not mid-run
     from harness.models import resolve_spec
     from harness.models.loading import check_device
 
     resolve_spec(cfg.model)  # raises listing the valid model names
     if cfg.device:
         check_device(cfg.device)
+    if cfg.attribution_cache:
+        check_writable_folder(Path(cfg.attribution_cache), "--attribution-cache")
     return needed
 
 
@@ -139,6 +144,32 @@ def check_task_options(cfg: EvalConfig) -> None:
         build_task(name, cfg.task_options.get(name))
 
 
+def check_writable_folder(folder: Path, option: str) -> None:
+    """``folder`` exists (or is created) and a file can be written in it."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ValueError(f"{option} {folder}: cannot write there ({e.strerror or e})") from None
+
+
+def build_localizers(cfg: EvalConfig, names: list[str]) -> dict[str, Any]:
+    """Every localizer of the run, built with its options (a bad value raises ValueError
+    naming the option, before any model is loaded or any file written)."""
+    from harness.localizers import build_localizer
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = build_localizer(name, _with_seed(cfg, name))
+        except TypeError as e:  # a plain class refusing its keyword arguments
+            raise ValueError(f"--localizer-option: localizer {name!r}: {e}") from None
+    return out
+
+
 def _distributed(device: str | None) -> tuple[int, int, Any]:
     """(rank, world size, state). Under ``accelerate launch`` every process gets a share of
     the facts; without an accelerator (or with --device cpu) the processes talk over gloo."""
@@ -155,10 +186,11 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     import torch
 
     from harness.adapters import get_adapter
-    from harness.localizers import EngineProvider, build_localizer, run_localizers
+    from harness.localizers import EngineProvider, run_localizers
     from harness.models import load_model
     from harness.models.splits import splits_beside
 
+    laps, env = provenance.Laps(), provenance.environment()
     names = check_config(cfg)
     pool = FactPool(cfg.dataset)  # the run's facts, and the others the tasks draw on
     limit = None if cfg.known_only else cfg.facts  # --facts counts known facts with --known-only
@@ -167,14 +199,21 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
         raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
     rank, world, state = _distributed(cfg.device)
     run = RunFolder(cfg.out)
-    if rank == 0:
-        run.start(cfg.resolved(), cfg.resume)
-    state.wait_for_everyone()
+    resumed = (run.path / "config.json").exists()
+    resolved = {**cfg.resolved(), "provenance": env}
+    run.check_start(resolved, cfg.resume)  # refuses before the model is loaded
+    laps.lap("load data")
 
     device = cfg.device or str(state.device)  # this process's accelerator, else the CPU
     torch.manual_seed(cfg.seed)
+    # The model is loaded before the folder is touched: a model that cannot be had leaves
+    # no config.json behind to refuse the corrected command.
     loaded = load_model(cfg.model, device=device, dtype=cfg.dtype)
+    if rank == 0:
+        run.start(resolved, cfg.resume)
+    state.wait_for_everyone()
     adapter = get_adapter(loaded.model, loaded.tokenizer)
+    laps.lap("load model")
     if cfg.known_only:
         from harness.known import known_facts
 
@@ -183,9 +222,10 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
         if not facts:
             raise ValueError(f"--known-only: {cfg.model} answers none of the {scanned} selected facts in "
                              f"every language ({', '.join(cfg.languages)}); try fewer --languages")
+        laps.lap("select known facts")
     provider = EngineProvider(adapter, model_id=cfg.model, steps=cfg.steps,
                               cache_dir=cfg.attribution_cache, max_rows=cfg.max_rows)
-    localizers = {name: build_localizer(name, _with_seed(cfg, name)) for name in names}
+    localizers = build_localizers(cfg, names)
     tasks = {t: build_task(t, cfg.task_options.get(t)) for t in cfg.tasks}
     ctx = TaskContext(adapter=adapter, pool=pool, facts=facts, model=loaded,
                       splits=splits_beside(loaded.spec.hf_id), correct_only=cfg.correct_only,
@@ -206,10 +246,16 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
             seq, pending = seq + 1, []
     if pending:
         _flush(run, rank, seq, pending)
+    laps.lap("localize and run tasks")
     state.wait_for_everyone()
     if rank == 0:
         run.merge([f.uuid for f in facts], cfg.tasks)
-        run.write_summary(summarize(run, tasks))
+        summary = summarize(run, tasks)
+        laps.lap("merge and summarize")
+        summary["provenance"] = provenance.run_provenance(
+            env, provenance.model_provenance(cfg.model, loaded), run.config()["dataset_hash"],
+            laps, resumed)
+        run.write_summary(summary)
     state.wait_for_everyone()
     return run
 
