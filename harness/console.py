@@ -157,6 +157,9 @@ def cross_language(rows: Sequence[Mapping[str, Any]]) -> str:
         body = [[s, *(pct(by.get((s, t), {}).get("dp_suppress")) for t in targets)] for s in sources]
         pooled = {r["language"]: r for r in rows if r["localizer"] == loc and r["source"] == "all"}
         tail = ", ".join(f"{k}: {pct_ci(pooled[k], 'dp_suppress')}" for k in ("same", "other") if k in pooled)
+        size = _num(pooled.get("same", {}).get("neurons"))
+        if tail and size is not None:  # a bigger set moves P more: read the contrast with its size
+            tail += f" ({size:.1f} neurons per one-language set)"
         text = (f"{loc}: ΔP suppress, neurons from the source language (rows) in each target (columns)\n"
                 + grid(["source", *targets], body))
         out.append(text + (f"\n{loc} same vs other language: {tail}" if tail else ""))
