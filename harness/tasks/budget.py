@@ -86,6 +86,19 @@ def ranking(ctx: TaskContext, fact: Fact, name: str, nset: NeuronSet, k_max: int
     return neuron_pairs(nset)[:k_max]  # a NeuronSet is best first
 
 
+def at_budget(ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet], k: int
+              ) -> dict[str, NeuronSet]:
+    """Each chosen localizer's top ``k`` neurons (an empty set where its ranking has fewer),
+    for the tasks that take a ``budget`` option (the edit tasks)."""
+    from harness.tasks.suppress_enhance import as_neuron_set
+
+    out = {}
+    for loc, nset in chosen(ctx, neurons).items():
+        ranked = ranking(ctx, fact, loc, nset, k)
+        out[loc] = as_neuron_set(ranked if len(ranked) >= k else [])
+    return out
+
+
 class _BudgetRowRequired(TypedDict):
     localizer: str
     language: Literal["all"]
