@@ -24,7 +24,7 @@ from harness.tasks.output import Output
 
 if TYPE_CHECKING:
     from harness.adapters.base import ModelAdapter
-    from harness.localizers.base import NeuronSet
+    from harness.localizers.base import AttributionProvider, Localizer, NeuronSet
     from harness.models.loading import LoadedModel
     from harness.models.splits import Splits
 
@@ -42,6 +42,11 @@ class TaskContext:
     seed: int = 0
     batch_size: int = 16
     cache: dict[str, Any] = field(default_factory=dict)  # per-fact scratch shared by tasks
+    # for tasks that re-rank or re-localize a fact (fixed-k budgets, the cross-language matrix):
+    # the run's attribution provider and localizers; None/empty in unit tests
+    provider: AttributionProvider | None = None
+    localizers: Mapping[str, Localizer] = field(default_factory=dict)
+    chosen: tuple[str, ...] | None = None  # the localizers the user chose (None: every set given)
 
 
 @runtime_checkable
