@@ -84,11 +84,12 @@ def crosslingual(name: str, n_facts: int, steps: int, out: Path | None, no_save:
 
     from harness.models.cache import atomic_file
     from harness.models.crosslingual import crosslingual_report, format_crosslingual
-    from harness.models.loading import load_model
+    from harness.models.loading import ModelUnavailableError, load_model
+    from harness.registry import RegistryError
 
     try:
         lm = load_model(name)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, RegistryError, ModelUnavailableError) as e:
         raise click.ClickException(str(e)) from None
     if not (Path(lm.spec.hf_id) / "splits.json").exists():
         raise click.ClickException(f"model {name!r} is not a tiny model: it has no splits.json")

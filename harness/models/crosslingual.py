@@ -189,14 +189,16 @@ def crosslingual_report(
     dataset: str | None = None,
 ) -> dict[str, Any]:
     """All three measurements on ``model`` (a tiny model name or folder; see the module
-    docstring). kn and suppression use the first ``n_facts`` known facts of the split."""
+    docstring). kn and suppression use the first ``n_facts`` known facts of the split.
+    ``dataset``: the built RML-LAMA to read the queries from (default: the one the model was
+    trained on, from its ``report.json``)."""
     import torch
 
     from harness.adapters import get_adapter
     from harness.data import load_facts
     from harness.localizers.provider import EngineProvider
     from harness.models.loading import load_model
-    from harness.models.tiny import load_splits
+    from harness.models.tiny import load_report, load_splits
 
     start, cpu = time.perf_counter(), time.process_time()
     torch.manual_seed(0)
@@ -205,6 +207,7 @@ def crosslingual_report(
     adapter = get_adapter(lm.model, lm.tokenizer)
     names = ("known", "high_resource_only", "held_out")
     ids = [u for s in names for u in splits.of(s)]
+    dataset = dataset if dataset is not None else load_report(lm).get("dataset")  # trained on
     by_id = {f.uuid: f for f in load_facts(list(languages), fact_ids=ids, dataset=dataset)}
     facts = {s: [by_id[u] for u in splits.of(s) if u in by_id] for s in names}
     t_transfer = time.perf_counter()
