@@ -76,7 +76,7 @@ def run_demo(
     from harness.summary import print_summary
 
     print_summary(run.summary())
-    paths = []
+    built = False
     from rml_lama.extras import missing
 
     if missing("leaderboard"):
@@ -85,14 +85,14 @@ def run_demo(
     else:
         from harness.leaderboard import build_leaderboard
 
-        paths = build_leaderboard([run.path], leaderboard)
+        built = bool(build_leaderboard([run.path], leaderboard).index)
     t3 = time.perf_counter()
     laps.lap("demo: leaderboard")
     _add_stages(run, laps)
     acc = report.get("accuracy", report)
     click.echo(f"\nmodel {model}: accuracy report in its cache folder ({_short(acc)})")
     click.echo(f"run folder:  {run.path}")
-    if paths:
+    if built:
         click.echo(f"leaderboard: {Path(leaderboard) / 'index.html'}")
     click.echo(f"time: data+model {t1 - t0:.0f} s, evaluation {t2 - t1:.0f} s, "
                f"leaderboard {t3 - t2:.0f} s")

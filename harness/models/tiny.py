@@ -31,7 +31,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
-from harness.models.cache import atomic_dir, config_hash, dataset_hash, models_dir
+from harness.models.cache import atomic_dir, config_hash, models_dir
 from harness.models.configs import (
     SHARED_ENTITY_MODELS,
     TINY_MODELS,
@@ -45,6 +45,7 @@ from harness.models.report import accuracy_report, format_report
 from harness.models.splits import TRAIN_LANGUAGES, Splits, make_splits
 from harness.models.tokenizer import train_tokenizer
 from harness.models.training import Encoded, encode, torch_threads, train
+from rml_lama import dataset_hash
 
 log = logging.getLogger(__name__)
 
