@@ -16,6 +16,7 @@ position (causal) or the first mask (masked).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,15 +64,35 @@ class EncodedQuery:
         return self.target_position + 1
 
 
-def _ids(tokenizer: Any, text: str) -> list[int]:
-    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+# Token ids per tokenizer and text. A query's prefix is tokenized again for every localizer,
+# task and alternative answer; the shared-entity tokenizers spend ~1-4 ms of CPU per call
+# in their normalizer (one Replace per label). Keyed by the vocabulary size as well, so a
+# tokenizer that gains tokens after a call is never answered from a stale entry.
+_IDS_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[int, bool, str], tuple[int, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+_IDS_CACHE_MAX = 200_000  # entries per tokenizer; cleared when full (texts are short)
+
+
+def _ids(tokenizer: Any, text: str, special: bool = False) -> list[int]:
+    try:
+        cache = _IDS_CACHE.setdefault(tokenizer, {})
+    except TypeError:  # not weak-referenceable or not hashable: no cache
+        return list(tokenizer(text, add_special_tokens=special)["input_ids"])
+    key = (len(tokenizer), special, text)
+    ids = cache.get(key)
+    if ids is None:
+        if len(cache) >= _IDS_CACHE_MAX:
+            cache.clear()
+        ids = cache[key] = tuple(tokenizer(text, add_special_tokens=special)["input_ids"])
+    return list(ids)
 
 
 def special_wrapping(tokenizer: Any) -> tuple[list[int], list[int]]:
     """The special tokens the tokenizer puts before and after a text: e.g. ``([CLS], [SEP])``
     for BERT, ``([BOS], [])`` for Llama, ``([], [])`` for GPT-2."""
     probe = _ids(tokenizer, "a b")
-    full = list(tokenizer("a b", add_special_tokens=True)["input_ids"])
+    full = _ids(tokenizer, "a b", special=True)
     for i in range(len(full) - len(probe) + 1):
         if full[i : i + len(probe)] == probe:
             return full[:i], full[i + len(probe) :]

@@ -40,6 +40,7 @@ OPEN, CLOSE = "⟦", "⟧"
 _MARKER = regex.compile(rf"{OPEN}([^{CLOSE}]+){CLOSE}")
 _NO_BOUNDARY = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\u3005\u30fc]")
 _HANGUL = regex.compile(r"\p{Hangul}")
+_MARKER_CHARS = regex.compile(r"Q?[0-9]*")  # a label that could match inside a marker ⟦Q123⟧
 
 
 def entity_token(uri: str) -> str:
@@ -80,7 +81,50 @@ class EntityVocab:
         return tuple(entity_token(u) for u in self.uris)
 
     def normalize(self, text: str) -> str:
-        """The text as the tokenizer's normalizer sees it."""
+        """The text as the tokenizer's normalizer sees it (the same result, faster).
+
+        The normalizer runs every ``Replace`` on every text (~1-4 ms of CPU per text with
+        6,500 labels). A rule can only fire where its label occurs: replacing only ever
+        turns a label into a marker ``⟦Q…⟧``, so a later rule matches either a substring
+        of the original text or, if its label could match marker characters (``⟦``,
+        ``⟧``, ``Q`` and digits), inside a marker. So the rules whose label is a substring
+        of the text, plus those few, applied in the same order with the same patterns,
+        give the normalizer's result. ``tests/models/test_entities.py`` checks it against
+        :meth:`normalizer` (the definition), adjacent and overlapping labels included.
+        """
+        text = nfc(text)
+        first, index, always, rules = self._index
+        hits = set(always)
+        for i, ch in enumerate(text):
+            for n in first.get(ch, ()):
+                j = index.get(text[i : i + n])
+                if j is not None:
+                    hits.add(j)
+        for j in sorted(hits):
+            rule = rules.get(j)
+            if rule is None:
+                label, uri = self.labels[j]
+                # literal, as in tokenizers' Replace: escape what sub() would read
+                rule = rules[j] = (regex.compile(label_pattern(label)),
+                                   entity_token(uri).replace("\\", "\\\\"))
+            text = rule[0].sub(rule[1], text)
+        return text
+
+    @cached_property
+    def _index(self) -> tuple[dict[str, tuple[int, ...]], dict[str, int], tuple[int, ...], dict]:
+        first: dict[str, set[int]] = defaultdict(set)  # first character -> label lengths
+        index: dict[str, int] = {}
+        always = []
+        for j, (label, _) in enumerate(self.labels):
+            first[label[:1]].add(len(label))
+            index.setdefault(label, j)
+            if _MARKER_CHARS.fullmatch(label) or OPEN in label or CLOSE in label:
+                always.append(j)
+        rules: dict[int, Any] = {}  # compiled on first use
+        return {c: tuple(sorted(ns)) for c, ns in first.items()}, index, tuple(always), rules
+
+    def reference_normalize(self, text: str) -> str:
+        """The text through the ``tokenizers`` normalizer itself (slow; for checks)."""
         return self._normalizer.normalize_str(text)
 
     @cached_property

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -46,10 +46,16 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def encode(tokenizer, cloze: Cloze, masked: bool) -> Encoded:  # noqa: ANN001
-    """Token ids and labels of one cloze item (see the module docstring)."""
+def encode(  # noqa: ANN001
+    tokenizer, cloze: Cloze, masked: bool, tokenize: Callable[[str], list[int]] | None = None
+) -> Encoded:
+    """Token ids and labels of one cloze item (see the module docstring). ``tokenize``, if
+    given, stands for ``tokenizer(text, add_special_tokens=False)["input_ids"]`` (a faster
+    equivalent, :func:`harness.models.tokenizer.prenormalized_ids`)."""
     def ids(text: str) -> list[int]:
-        return tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+        if not text:
+            return []
+        return tokenize(text) if tokenize else tokenizer(text, add_special_tokens=False)["input_ids"]
 
     query, answer, suffix = ids(cloze.query), ids(cloze.answer), ids(cloze.suffix)
     bos, eos = tokenizer.bos_token_id, tokenizer.eos_token_id

@@ -143,3 +143,62 @@ def test_vocab_round_trip(tok, tmp_path: Path) -> None:  # noqa: ANN001
     vocab.save(tmp_path / "entities.json")
     again = EntityVocab.load(tmp_path / "entities.json")
     assert again.labels == vocab.labels and again.normalize("法国的首都是") == "⟦Q142⟧的首都是"
+
+
+# Labels chosen so that the order of the rules matters: a longer label overlapping a shorter
+# one that starts earlier (York City / New York), a label that only fires once the label
+# before it became a marker (zab, then cde; see below), Q-digit labels that match inside a
+# marker, labels inside labels, and Han / Hangul boundaries.
+_TRICKY = ("York City", "New York", "cde", "zab", "Q1", "Q", "14", "ab", "abc", "bc d", "Paris",
+           "Pariisi", "巴黎", "黎", "파리", "리", "City", "Yor", "e")
+
+
+def _tricky_vocab() -> EntityVocab:
+    from harness.models.entities import _ordered
+
+    return EntityVocab(_ordered({lab: f"Q{i + 1}" for i, lab in enumerate(_TRICKY)}))
+
+
+def test_fast_normalize_is_the_normalizer() -> None:
+    """The prefiltered normalize gives what the tokenizers normalizer (the definition)
+    gives, on texts made of label pieces, where rules overlap, touch and nest."""
+    import random
+
+    vocab = _tricky_vocab()
+    pieces = [*_TRICKY, " ", "x", "의", "的", "⟦", "⟧", "é", "e\u0301", "Q", "1", "4", "z"]
+    rng = random.Random(14)
+    texts = ["New York City", "zabcde", "zab cde", "Q14", "⟦Q1⟧4", "abc d", "개파리", "巴黎的"]
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 9))) for _ in range(3000)]
+    for text in texts:
+        assert vocab.normalize(text) == vocab.reference_normalize(text), text
+    # the cases the order decides (a single alternation gets these wrong)
+    plain = EntityVocab((("York City", "Q1"), ("New York", "Q2"), ("zab", "Q4"), ("cde", "Q3")))
+    for text, want in (("New York City", "New ⟦Q1⟧"), ("zabcde", "⟦Q4⟧⟦Q3⟧")):
+        assert plain.normalize(text) == plain.reference_normalize(text) == want
+
+
+def test_prenormalized_ids_are_the_tokenizer_ids(tok) -> None:  # noqa: ANN001
+    from harness.models.tokenizer import prenormalized_ids
+
+    tokenizer, vocab = tok
+    ids = prenormalized_ids(tokenizer, vocab)
+    texts = [r["queries"][0] + end for rows in _rows().values() for r in rows
+             for end in ("", " Paris.", "巴黎。", " Pariisin", "Ranskan", "")]
+    texts += ["", " ", "France France", "Franceé e\u0301", " <mask> Paris", "unknown ☃ text"]
+    for text in texts:
+        assert ids(text) == tokenizer(text, add_special_tokens=False)["input_ids"], text
+
+
+def test_query_token_cache_sees_new_tokens(tok) -> None:  # noqa: ANN001
+    """encode_query's per-text cache answers repeated texts, and a tokenizer that gains a
+    token after a call is tokenized afresh."""
+    from harness.attribution.query import _ids
+
+    tokenizer, _ = tok
+    tokenizer = tokenizer.__class__(tokenizer_object=tokenizer.backend_tokenizer.__class__.from_str(
+        tokenizer.backend_tokenizer.to_str()))
+    before = _ids(tokenizer, "zzyzx Paris")
+    assert _ids(tokenizer, "zzyzx Paris") == before
+    tokenizer.add_tokens(["zzyzx"])
+    after = _ids(tokenizer, "zzyzx Paris")
+    assert after != before and after == tokenizer("zzyzx Paris", add_special_tokens=False)["input_ids"]
