@@ -171,6 +171,11 @@ def print_summary(summary: dict) -> None:
         if not rows:
             click.echo("(no results)")
             continue
+        if task == "ground-truth":
+            from harness.tasks.ground_truth import format_summary
+
+            click.echo(format_summary(rows))
+            continue
         if task == "layer-distribution":
             locs = sorted({r["localizer"] for r in rows})
             layers = sorted({r["layer"] for r in rows})

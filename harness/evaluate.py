@@ -138,7 +138,13 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     from harness.models import load_model
 
     names = check_config(cfg)
-    facts = load_facts(cfg.languages, cfg.relations, cfg.fact_ids, cfg.facts, cfg.dataset)
+    from harness.models import resolve_spec
+
+    fact_ids = cfg.fact_ids
+    spec = resolve_spec(cfg.model)
+    if fact_ids is None and spec.facts is not None:  # e.g. planted:BASE scores its planted facts
+        fact_ids = spec.facts()
+    facts = load_facts(cfg.languages, cfg.relations, fact_ids, cfg.facts, cfg.dataset)
     if not facts:
         raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
     rank, world, state = _distributed(cfg.device)

@@ -3,6 +3,7 @@
 from harness.tasks import (  # noqa: F401
     ablation,
     edit,
+    ground_truth,
     inject,
     layer_distribution,
     low_resource,
