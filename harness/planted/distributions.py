@@ -113,7 +113,8 @@ def format_distributions(d: dict[str, Any]) -> str:
         b = s["background"]
         own, pl = b["own"], b["planted"]
         lines.append(
-            f"    background  own mean {own['mean']:.3f} sd {own['std']:.3f} neg {own['negative_share']:.0%}; "
+            f"    background  own mean {own['mean']:.3f} sd {own['std']:.3f} "
+            f"neg {own['negative_share']:.0%}; "
             f"planted mean {pl['mean']:.3f} sd {pl['std']:.3f} neg {pl['negative_share']:.0%}"
         )
     lines.append(
