@@ -53,10 +53,9 @@ class Fact:
 
 
 def user_cache_dir() -> Path:
-    base = os.environ.get("RML_LAMA_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "rml_lama"
-    )
-    return Path(base)
+    from rml_lama.home import cache_root
+
+    return cache_root()
 
 
 def resolve_sources(sources: str | Path | None = None, download: bool = True) -> Path:

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from builders import sources as src
 from builders.build import BuildConfig, Built
 from rml_lama import LANGUAGES, RELATIONS
+from rml_lama.home import HUB_REPO_ID, check_writable_home
 from rml_lama.schema import COLUMNS, FEATURES, ORIGINS
 
 BUILDER_VERSION = "1"
@@ -61,11 +62,12 @@ def render_card(stats: dict, config: BuildConfig, rejected: Counter) -> str:
         size_category=size,
         rejected=sorted(rejected.items()),
         subset=config.max_facts_per_relation,
+        repo_id=HUB_REPO_ID,
     )
 
 
 def write_dataset(built: Built, config: BuildConfig) -> Path:
-    out = Path(config.out)
+    out = check_writable_home(Path(config.out))  # never into site-packages
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out))
     try:

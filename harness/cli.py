@@ -11,7 +11,6 @@ The CLI only parses options and calls :func:`harness.evaluate.evaluate`.
 from __future__ import annotations
 
 import logging
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,10 @@ from typing import Any
 import click
 
 from harness import registry
+from harness.config_file import config_option
+from harness.models.cli import models
+from harness.options import option_defaults
+from harness.provenance import version_option
 from rml_lama import LANGUAGE_CODES
 
 
@@ -52,16 +55,22 @@ def parse_localizer_options(items: tuple[str, ...]) -> dict[str, dict]:
     return out
 
 
-def parse_task_options(items: tuple[str, ...]) -> dict[str, Any]:
-    """``("inject_steps=50", ...)`` → ``{"inject_steps": 50}``."""
-    out: dict[str, Any] = {}
+def parse_task_options(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``("inject.steps=50", ...)`` → ``{"inject": {"steps": "50"}}`` (the task converts the
+    value to its field's type); the old flat ``KEY=VALUE`` form is refused with a hint."""
+    out: dict[str, dict[str, Any]] = {}
     for item in items:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
+        lhs, eq, value = item.partition("=")
+        name, dot, key = lhs.strip().partition(".")
+        if not eq or not dot or not name or not key:
+            from harness.tasks.base import flat_option_hint
+
+            hint = flat_option_hint(lhs.strip()) if eq and not dot else ""
             raise click.BadParameter(
-                f"{item!r}: expected KEY=VALUE, e.g. inject_steps=50", param_hint="--task-option"
+                f"{item!r}: expected TASK.KEY=VALUE, e.g. inject.steps=50{hint}",
+                param_hint="--task-option",
             )
-        out[key.strip()] = _parse_value(value)
+        out.setdefault(name, {})[key] = value
     return out
 
 
@@ -71,6 +80,8 @@ def _fail(e: Exception) -> None:
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@version_option("rml-eval")
+@config_option("rml-eval")
 @click.option("--localizer", "localizers", help="Localizer name(s), comma-separated "
               "(see `rml-eval list`).")
 @click.option("--model", help="Model: a registered name, hf:ORG/NAME or a local path.")
@@ -81,7 +92,8 @@ def _fail(e: Exception) -> None:
               help="A file with one fact uuid per line.")
 @click.option("--tasks", default="layer-distribution,suppress-enhance,ablation",
               show_default=True, help="Task name(s), comma-separated.")
-@click.option("--dataset", help="Dataset folder or Hub id (default: the built rml_lama/).")
+@click.option("--dataset", help="Dataset folder or Hub id (default: rml_lama.DATASET_DIR, where "
+              "rml-build build writes).")
 @click.option("--device", help="cpu, cuda, cuda:1 … (default: the process's accelerator).")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]))
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -92,8 +104,8 @@ def _fail(e: Exception) -> None:
 @click.option("--localizer-option", "loc_opts", multiple=True,
               help="LOCALIZER.KEY=VALUE, e.g. matrice.tau=0.3 (repeatable).")
 @click.option("--task-option", "task_opts", multiple=True,
-              help="KEY=VALUE for the tasks, e.g. inject_steps=50 (repeatable; "
-              "`rml-eval list` shows each task's keys).")
+              help="TASK.KEY=VALUE, e.g. inject.steps=50 (repeatable; "
+              "`rml-eval list` shows each task's options).")
 @click.option("--max-rows", type=click.IntRange(min=1), default=256, show_default=True,
               help="Rows per batched pass of the attribution engine: higher is faster and "
               "takes more memory (on a GPU try 1024-4096).")
@@ -154,47 +166,10 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
     except (ValueError, LookupError, FileNotFoundError, FileExistsError, OSError) as e:
         _fail(e)
     if (run.path / "summary.json").exists():
+        from harness.summary import print_summary  # imports the tasks (and torch)
+
         print_summary(run.summary())
         click.echo(f"run folder: {run.path}")
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else f"{v:+.3f}" if abs(v) < 100 else f"{v:.3g}"
-    return str(v)
-
-
-def print_summary(summary: dict) -> None:
-    """A short table per task."""
-    for task, rows in summary["tasks"].items():
-        click.echo(f"\n== {task}")
-        if not rows:
-            click.echo("(no results)")
-            continue
-        if task == "ground-truth":
-            from harness.tasks.ground_truth import format_summary
-
-            click.echo(format_summary(rows))
-            continue
-        if task == "layer-distribution":
-            locs = sorted({r["localizer"] for r in rows})
-            layers = sorted({r["layer"] for r in rows})
-            share = {(r["localizer"], r["layer"]): r["share"] for r in rows}
-            click.echo("localizer".ljust(16) + "".join(f"L{layer:<6}" for layer in layers))
-            for loc in locs:
-                click.echo(loc.ljust(16) + "".join(
-                    f"{share.get((loc, layer), 0):<7.2f}" for layer in layers))
-            continue
-        first = [c for c in ("language", "relation") if c in rows[0]]
-        cols = first + [c for c in rows[0] if c not in ("localizer", *first)]
-        click.echo("localizer".ljust(16) + "".join(c[:11].ljust(12) for c in cols))
-        for r in rows:
-            click.echo(r["localizer"].ljust(16) + "".join(_fmt(r[c]).ljust(12) for c in cols))
-    failures = summary.get("failures") or {}
-    if failures:
-        click.echo("\nfailures (also in summary.json and the shards' done markers):", err=True)
-        for what, f in failures.items():
-            click.echo(f"  {what}: {f['facts']} of {f['of']} facts; first: {f['first']}", err=True)
 
 
 @main.command("list")
@@ -206,8 +181,9 @@ def list_cmd() -> None:
             origin = "" if e.origin == "builtin" else f"  [{e.origin}]"
             click.echo(f"  {e.name:<22} {e.description}{origin}")
             if kind == "task":
-                for key, text in getattr(e.obj, "options", {}).items():
-                    click.echo(f"  {'':<22}   --task-option {key}=…  {text}")
+                for key, default in option_defaults(e.obj).items():
+                    shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+                    click.echo(f"  {'':<22}   --task-option {e.name}.{key}={shown}")
         for name, why in registry.failures(kind).items():
             click.echo(f"  {name:<22} (failed to load: {why})")
 
@@ -229,19 +205,11 @@ def demo(sources, facts, other_facts, out, board) -> None:
 
     try:
         run_demo(sources=sources, facts=facts, other_facts=other_facts, out=out, leaderboard=board)
-    except (ValueError, LookupError, FileNotFoundError, OSError) as e:
+    except (ValueError, LookupError, FileNotFoundError, OSError, ImportError) as e:
         _fail(e)
 
 
-def _mount_models() -> None:
-    try:
-        from harness.models.cli import models
-    except ImportError:
-        return
-    main.add_command(models, "models")
-
-
-_mount_models()
+main.add_command(models, "models")
 
 if __name__ == "__main__":
     main()

@@ -10,20 +10,22 @@ over facts): each process writes its own shards, and rank 0 merges them.
 from __future__ import annotations
 
 import inspect
-import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
-from harness import registry
-from harness.data import Fact, load_facts
+from harness import provenance, registry
+from harness.data import Fact, FactPool, load_facts
+from harness.options import options_of
 from harness.runs import RunFolder
-from harness.tasks.base import TaskContext, check_task_options, neuron_pairs
-from rml_lama import DATASET_DIR, LANGUAGE_CODES, check_languages, check_relations
+from harness.tasks.base import Task, TaskContext, build_task, flat_option_hint, neuron_pairs
+from rml_lama import LANGUAGE_CODES, check_languages, check_relations, dataset_hash
+
+if TYPE_CHECKING:
+    from harness.localizers import EngineProvider, Localizer, NeuronSet
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ class EvalConfig:
     relations: list[str] | None = None  # None: all
     facts: int | None = None  # at most this many facts (dataset order)
     fact_ids: list[str] | None = None  # exactly these facts
-    dataset: str | None = None  # dataset folder or Hub id (default: the built rml_lama/)
+    dataset: str | None = None  # dataset folder or Hub id (default: rml_lama.DATASET_DIR)
     out: str = "runs/latest"  # run folder
     resume: bool = False
     device: str | None = None  # None: the process's accelerator, else cpu
@@ -48,7 +50,7 @@ class EvalConfig:
     steps: int = 20  # Riemann steps M of the attribution
     correct_only: bool = True  # ΔP over the queries the model answers correctly
     localizer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    task_options: dict[str, Any] = field(default_factory=dict)
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> key -> value
     plugins: list[str] = field(default_factory=list)  # modules to import (--plugin)
     shard_size: int = 4  # facts per shard: the most a killed run has to redo
     attribution_cache: str | None = None  # on-disk attribution cache folder
@@ -66,18 +68,9 @@ class EvalConfig:
 
 
 def package_version() -> str:
-    try:
-        return version("rml-lama")
-    except PackageNotFoundError:
-        return "unknown"
+    from harness.provenance import package_version as version
 
-
-def dataset_hash(dataset: str | None) -> str:
-    folder = Path(dataset) if dataset else DATASET_DIR
-    manifest = folder / "manifest.json"
-    if manifest.exists():
-        return json.loads(manifest.read_text())["content_hash"]
-    return f"hub:{dataset}" if dataset else "unbuilt"
+    return version()
 
 
 def check_config(cfg: EvalConfig) -> list[str]:
@@ -95,7 +88,7 @@ def check_config(cfg: EvalConfig) -> list[str]:
     if cfg.relations is not None:
         cfg.relations = check_relations(cfg.relations)
     tasks = [registry.get("task", t) for t in cfg.tasks]
-    check_task_options(dict(zip(cfg.tasks, tasks, strict=True)), cfg.task_options)
+    check_task_options(cfg)
     needed = list(dict.fromkeys(cfg.localizers))
     for name in needed:
         registry.get("localizer", name)
@@ -118,6 +111,24 @@ def check_config(cfg: EvalConfig) -> list[str]:
     return needed
 
 
+def check_task_options(cfg: EvalConfig) -> None:
+    """Every ``task_options`` entry is ``{task: {key: value}}`` for a task of the run, and
+    builds (unknown keys and unreadable values fail here, before the model loads); string
+    values are replaced by the typed ones."""
+    for name, opts in cfg.task_options.items():
+        if not isinstance(opts, dict):
+            raise ValueError(f"--task-option {name}={opts!r}: options are TASK.KEY=VALUE now"
+                             f"{flat_option_hint(name)}")
+        if name not in cfg.tasks:
+            raise ValueError(f"--task-option: {name!r} is not among the run's tasks "
+                             f"({', '.join(cfg.tasks)})")
+    for name, opts in cfg.task_options.items():  # typed, as the run folder records them
+        typed = options_of(build_task(name, opts))
+        cfg.task_options[name] = {k: typed[k] for k in opts}
+    for name in cfg.tasks:
+        build_task(name, cfg.task_options.get(name))
+
+
 def _distributed(device: str | None) -> tuple[int, int, Any]:
     """(rank, world size, state). Under ``accelerate launch`` every process gets a share of
     the facts; without an accelerator (or with --device cpu) the processes talk over gloo."""
@@ -136,7 +147,9 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     from harness.adapters import get_adapter
     from harness.localizers import EngineProvider, build_localizer, run_localizers
     from harness.models import load_model
+    from harness.models.splits import splits_beside
 
+    laps, env = provenance.Laps(), provenance.environment()
     names = check_config(cfg)
     from harness.models import resolve_spec
 
@@ -144,27 +157,30 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     spec = resolve_spec(cfg.model)
     if fact_ids is None and spec.facts is not None:  # e.g. planted:BASE scores its planted facts
         fact_ids = spec.facts()
-    facts = load_facts(cfg.languages, cfg.relations, fact_ids, cfg.facts, cfg.dataset)
+    pool = FactPool(cfg.dataset)  # the run's facts, and the others the tasks draw on
+    facts = load_facts(cfg.languages, cfg.relations, fact_ids, cfg.facts, pool=pool)
     if not facts:
         raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
     rank, world, state = _distributed(cfg.device)
     run = RunFolder(cfg.out)
+    resumed = (run.path / "config.json").exists()
     if rank == 0:
-        run.start(cfg.resolved(), cfg.resume)
+        run.start({**cfg.resolved(), "provenance": env}, cfg.resume)
+    laps.lap("load data")
     state.wait_for_everyone()
 
     device = cfg.device or str(state.device)  # this process's accelerator, else the CPU
     torch.manual_seed(cfg.seed)
     loaded = load_model(cfg.model, device=device, dtype=cfg.dtype)
     adapter = get_adapter(loaded.model, loaded.tokenizer)
+    laps.lap("load model")
     provider = EngineProvider(adapter, model_id=cfg.model, steps=cfg.steps,
                               cache_dir=cfg.attribution_cache, max_rows=cfg.max_rows)
     localizers = {name: build_localizer(name, _with_seed(cfg, name)) for name in names}
-    tasks = {t: registry.get("task", t)() for t in cfg.tasks}
-    ctx = TaskContext(adapter=adapter, model_name=cfg.model, correct_only=cfg.correct_only,
-                      seed=cfg.seed, options=dict(cfg.task_options))
-    ctx.options.setdefault("loaded_model", loaded)
-    ctx.options.setdefault("dataset", cfg.dataset)  # tasks draw unrelated facts from it
+    tasks = {t: build_task(t, cfg.task_options.get(t)) for t in cfg.tasks}
+    ctx = TaskContext(adapter=adapter, pool=pool, facts=facts, model=loaded,
+                      splits=splits_beside(loaded.spec.hf_id), correct_only=cfg.correct_only,
+                      seed=cfg.seed)
 
     done = run.done_facts()
     mine = [f for i, f in enumerate(facts) if i % world == rank and f.uuid not in done]
@@ -179,16 +195,23 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
             seq, pending = seq + 1, []
     if pending:
         _flush(run, rank, seq, pending)
+    laps.lap("localize and run tasks")
     state.wait_for_everyone()
     if rank == 0:
         run.merge([f.uuid for f in facts], cfg.tasks)
-        run.write_summary(summarize(run, tasks))
+        summary = summarize(run, tasks)
+        laps.lap("merge and summarize")
+        summary["provenance"] = provenance.run_provenance(
+            env, provenance.model_provenance(cfg.model, loaded), run.config()["dataset_hash"],
+            laps, resumed)
+        run.write_summary(summary)
     state.wait_for_everyone()
     return run
 
 
 def _with_seed(cfg: EvalConfig, name: str) -> dict:
     opts = dict(cfg.localizer_options.get(name, {}))
+    params: Mapping[str, Any]
     try:
         params = inspect.signature(registry.get("localizer", name)).parameters
     except (TypeError, ValueError):
@@ -198,26 +221,30 @@ def _with_seed(cfg: EvalConfig, name: str) -> dict:
     return opts
 
 
-def _one_fact(fact, provider, localizers, tasks, ctx, run_localizers):
+def _one_fact(
+    fact: Fact, provider: EngineProvider, localizers: Mapping[str, Localizer], tasks: Mapping[str, Task],
+    ctx: TaskContext, run_localizers: Callable[..., Mapping[str, NeuronSet | Exception]],
+) -> tuple[list[dict], dict[str, list[dict]], list[dict]]:
     """Localize one fact with every localizer and run every task on it. Returns the neuron
     rows, the task records and the failures (a localizer that raised or returned something
     malformed; a task skipped for want of a localizer it requires)."""
     ctx.cache.clear()
     results = run_localizers(fact, provider, localizers)
-    sets, neurons, failures = {}, [], []
+    sets: dict[str, NeuronSet] = {}
+    neurons: list[dict] = []
+    failures: list[dict] = []
     for name, res in results.items():
         if isinstance(res, Exception):
             log.warning("%s", res)  # the error names the localizer and the fact
             failures.append({"fact": fact.uuid, "kind": "localizer", "name": name, "error": str(res)})
             continue
         sets[name] = res
-        scores = getattr(res, "scores", None)
-        scores = scores.tolist() if hasattr(scores, "tolist") else list(scores or [])
+        scores = res.scores.tolist()  # validated by run_localizers: one per neuron
         for j, (layer, idx) in enumerate(neuron_pairs(res)):
             neurons.append({"fact": fact.uuid, "relation": fact.relation, "localizer": name,
                             "layer": layer, "index": idx,
                             "score": float(scores[j]) if j < len(scores) else float("nan")})
-    records = {}
+    records: dict[str, list[dict]] = {}
     for tname, task in tasks.items():
         wanted = {n: s for n, s in sets.items()}
         if any(n not in wanted for n in task.requires):
@@ -245,7 +272,7 @@ def _flush(run: RunFolder, rank: int, seq: int, pending: list) -> None:
     run.write_shard(rank, seq, facts, neurons, records, failures)
 
 
-def summarize(run: RunFolder, tasks: dict[str, Any]) -> dict:
+def summarize(run: RunFolder, tasks: dict[str, Task]) -> dict:
     cfg = run.config()
     out = {"config": cfg, "tasks": {}}
     for name, task in tasks.items():

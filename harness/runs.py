@@ -2,13 +2,15 @@
 
 ::
 
-    <run>/config.json                 model, localizers, tasks, options, dataset hash, version
+    <run>/config.json                 model, localizers, tasks, options, dataset hash, version,
+                                      and the provenance of the process that started the run
     <run>/shards/<rank>-<seq>.*.parquet  neuron sets and task records of a few facts
     <run>/shards/<rank>-<seq>.done.json  the facts of that shard and what failed on them
                                          (localizers, skipped tasks): written last (commit mark)
     <run>/neurons.parquet             merged neuron sets (fact, localizer, layer, index, score)
     <run>/results/<task>.parquet      merged per-fact task records
-    <run>/summary.json                every task's summary table
+    <run>/summary.json                every task's summary table, and the provenance of the
+                                      process that finished the run (harness/provenance.py)
 
 Every file is written to a temporary name and renamed, and a shard counts only once its
 ``done`` file exists, so a run killed at any point resumes without redoing finished facts
@@ -18,8 +20,6 @@ and ends with the same results as an uninterrupted one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,24 +27,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rml_lama.atomic import atomic_write
+
 NEURON_COLUMNS = ("fact", "relation", "localizer", "layer", "index", "score")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True, default=_jsonable)
-    atomic_write_bytes(path, (text + "\n").encode())
+    atomic_write(path, text + "\n")
 
 
 def _jsonable(o: Any) -> Any:
@@ -60,15 +50,7 @@ def write_table(path: Path, rows: Sequence[dict], columns: Sequence[str] | None 
         table = pa.Table.from_pylist(list(rows))
     else:
         table = pa.table({c: pa.array([], pa.string()) for c in (columns or ())})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def read_table(path: Path) -> list[dict]:
@@ -92,7 +74,9 @@ class RunFolder:
                     f"{self.path} already holds a run; pass --resume to continue it, or "
                     "choose another --out"
                 )
-            diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+            # provenance (versions, command line, time) may differ between the two processes
+            diff = sorted(k for k in set(old) | set(config)
+                          if k != "provenance" and old.get(k) != config.get(k))
             if diff:
                 raise ValueError(
                     f"--resume: {cfg_path} was made with other settings ({', '.join(diff)}); "

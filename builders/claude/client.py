@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import anthropic
 import httpx2
@@ -219,7 +220,8 @@ class Sender:
             if attempt:
                 log.info("resubmitting %d failed batch requests", len(waiting))
             batch = self.client.messages.batches.create(
-                requests=[{"custom_id": k, "params": body} for k, body in waiting.items()]
+                # our request bodies; the SDK types them as a TypedDict
+                requests=[{"custom_id": k, "params": cast(Any, body)} for k, body in waiting.items()]
             )
             self.cache.save_batch(batch.id, dict(waiting))
             self._collect(batch.id, dict(waiting), out, waiting)
@@ -243,7 +245,8 @@ class Sender:
                 continue  # not ours: a batch record always lists every request it holds
             if result.type == "succeeded":
                 response = result.message.to_dict(mode="json")
-                self.usage.add(result.message.model, response.get("usage") or {}, batch=True)
+                usage = response.get("usage")
+                self.usage.add(result.message.model, usage if isinstance(usage, dict) else {}, batch=True)
                 out[key] = self.cache.put(body, response, request_id=f"{batch_id}/{key[:16]}",
                                           via="batch", batch_id=batch_id)
                 waiting.pop(key, None)

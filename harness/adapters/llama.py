@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -21,7 +22,7 @@ class LlamaAdapter(ModelAdapter):
     is_causal = True
     family = "LLaMA"
 
-    def blocks(self) -> Sequence[nn.Module]:
+    def blocks(self) -> Sequence[Any]:
         return self.model.model.layers
 
     def ffn_output_projection(self, layer: int) -> nn.Module:

@@ -9,7 +9,7 @@ across rows. The intervention is at tail position 0 only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import DynamicCache
@@ -17,6 +17,9 @@ from transformers import DynamicCache
 from harness.attribution.engine import RowGroup, activations_at, make_replacer, probability_gradients
 from harness.attribution.query import EncodedQuery
 from harness.attribution.scoring import log_prob_of
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
 
 def cache_tensors(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -35,7 +38,7 @@ def expanded_cache(kv: list[tuple[torch.Tensor, torch.Tensor]], rows: int) -> Dy
 class CausalRunner:
     """See the module docstring and :class:`harness.attribution.engine.PathRunner`."""
 
-    def __init__(self, adapter: Any, enc: EncodedQuery) -> None:
+    def __init__(self, adapter: ModelAdapter, enc: EncodedQuery) -> None:
         self.adapter = adapter
         dev = adapter.device
         ids = enc.input_ids.to(dev)

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 
 from harness.attribution.riemann import alphas, path_points
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
 
 @dataclass(frozen=True, eq=False)  # holds tensors: compare fields explicitly
@@ -51,7 +54,7 @@ class PathRunner(Protocol):
 
 
 @torch.no_grad()
-def activations_at(adapter: Any, input_ids: torch.Tensor, position: int) -> torch.Tensor:
+def activations_at(adapter: ModelAdapter, input_ids: torch.Tensor, position: int) -> torch.Tensor:
     """``[L, N]`` float32: every layer's neuron activations at ``position`` for one unpadded
     sequence ``input_ids [S]`` (one forward pass of the body, no LM head).
 

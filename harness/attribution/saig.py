@@ -14,15 +14,18 @@ Per-layer normalization (Eq. 5) is applied by the API (``normalize.py``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from harness.attribution.engine import PathRunner, activations_at, integrate
 from harness.attribution.query import EncodedQuery
 
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
-def saig_baselines(adapter: Any, enc: EncodedQuery) -> torch.Tensor:
+
+def saig_baselines(adapter: ModelAdapter, enc: EncodedQuery) -> torch.Tensor:
     """``[T', L, N]`` float32: activations at the target position of every layer in the
     baseline sentences, one per query token.
 
@@ -46,7 +49,7 @@ def saig_baselines(adapter: Any, enc: EncodedQuery) -> torch.Tensor:
 
 
 def sequential_adapted_ig(
-    adapter: Any, enc: EncodedQuery, runner: PathRunner, steps: int, max_rows: int
+    adapter: ModelAdapter, enc: EncodedQuery, runner: PathRunner, steps: int, max_rows: int
 ) -> tuple[torch.Tensor, int]:
     """Raw SAIG scores ``[L, N]`` float32 on CPU, and the number of baselines ``T'``."""
     baselines = saig_baselines(adapter, enc)

@@ -20,8 +20,9 @@ from typing import Any
 import click
 
 from harness.leaderboard import build_leaderboard, export_run, submit_file, write_submission
-from harness.leaderboard.sources import write_file
 from harness.leaderboard.submission import SubmissionError, schema_text
+from rml_lama.atomic import atomic_write
+from rml_lama.extras import MissingExtraError, require
 
 
 def _fail(e: Exception, code: int = 2) -> None:
@@ -73,6 +74,10 @@ def main(ctx: click.Context, runs_opt: tuple[Path, ...], out: Path, submissions:
     """Build the RML-LAMA leaderboard from runs and submissions (the default command), add a
     submission, or export a run as one. Subcommands: build, submit, export, schema."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        require("leaderboard", "rml-leaderboard")
+    except MissingExtraError as e:
+        _fail(e)
     if ctx.invoked_subcommand is None:
         _build(runs_opt, out, submissions, no_submissions, no_figures)
 
@@ -135,6 +140,10 @@ def export(run: Path, out_file: Path, localizer: str | None, package: str | None
               default=Path("leaderboard/submission.schema.json"), show_default=True)
 def schema(out_file: Path) -> None:
     """Write the submission JSON Schema."""
-    write_file(out_file, schema_text().encode())
+    atomic_write(out_file, schema_text())
     click.echo(f"wrote {out_file}")
 
+
+
+if __name__ == "__main__":
+    main()

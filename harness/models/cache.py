@@ -20,43 +20,17 @@ from pathlib import Path
 from typing import Any
 
 CACHE_ENV = "RML_LAMA_CACHE"
-_MANIFEST_HASH_KEYS = ("content_hash", "dataset_hash", "hash", "sha256")
 
 
 def cache_root() -> Path:
-    """The rml_lama cache folder (not created)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "rml_lama"
+    """The rml_lama cache folder (not created); one definition, in :mod:`rml_lama.home`."""
+    from rml_lama.home import cache_root as root
+
+    return root()
 
 
 def models_dir() -> Path:
     return cache_root() / "models"
-
-
-def dataset_hash(dataset_dir: Path) -> str:
-    """A content hash of a built dataset folder.
-
-    The builder's ``manifest.json`` content hash when there is one; otherwise a sha256 of
-    the parquet files under ``data/`` (relative path and bytes).
-    """
-    manifest = dataset_dir / "manifest.json"
-    if manifest.exists():
-        meta = json.loads(manifest.read_text(encoding="utf-8"))
-        for key in _MANIFEST_HASH_KEYS:
-            if isinstance(meta.get(key), str) and meta[key]:
-                return meta[key]
-    files = sorted((dataset_dir / "data").glob("*/*.parquet"))
-    if not files:
-        raise FileNotFoundError(
-            f"no built dataset in {dataset_dir} (no data/<lang>/*.parquet); run `rml-build` first"
-        )
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.relative_to(dataset_dir).as_posix().encode())
-        h.update(f.read_bytes())
-    return "sha256:" + h.hexdigest()
 
 
 def config_hash(*parts: Any) -> str:

@@ -31,13 +31,14 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
-from harness.models.cache import atomic_dir, config_hash, dataset_hash, models_dir
+from harness.models.cache import atomic_dir, config_hash, models_dir
 from harness.models.configs import TINY_MODELS, TinyConfig, check_tiny_name, tiny_config
 from harness.models.facts import Cloze, clozes, read_rows
 from harness.models.report import accuracy_report, format_report
 from harness.models.splits import TRAIN_LANGUAGES, Splits, make_splits
 from harness.models.tokenizer import train_tokenizer
 from harness.models.training import Encoded, encode, torch_threads, train
+from rml_lama import dataset_hash
 
 log = logging.getLogger(__name__)
 

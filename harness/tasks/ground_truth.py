@@ -19,28 +19,31 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypedDict
 
 import torch
 
 from harness.data import Fact
+from harness.localizers.base import NeuronSet
 from harness.localizers.random import fact_generator
 from harness.planted.metrics import average_precision, bootstrap_ci, chance_ap, precision_recall_f1
 from harness.planted.truth import GroundTruth
 from harness.registry import register
 from harness.tasks.base import TaskContext, neuron_pairs
+from harness.tasks.output import Count, Figure, Metric, Output
 
 SCORES = ("ap", "precision", "recall", "f1", "share_decoy", "share_language", "share_other_planted")
 
 
 def _truth(ctx: TaskContext, cache: dict[str, GroundTruth]) -> GroundTruth:
-    loaded = ctx.options.get("loaded_model")
-    folder = getattr(getattr(loaded, "spec", None), "hf_id", "")
+    folder = getattr(getattr(ctx.model, "spec", None), "hf_id", "") or ""
     if not folder or not (Path(folder) / "truth.json").exists():
+        name = getattr(getattr(ctx.model, "spec", None), "name", "this model")
         raise ValueError(
             f"task ground-truth needs a planted model (e.g. --model planted:tiny-gpt); "
-            f"{ctx.model_name!r} has no truth.json"
+            f"{name!r} has no truth.json beside its weights"
         )
     if folder not in cache:
         cache[folder] = GroundTruth.load(folder)
@@ -91,14 +94,45 @@ def score_fact(
     return out
 
 
-def summarize_scores(records: Sequence[dict], seed: int = 0) -> list[dict]:
+class GroundTruthRow(TypedDict):
+    localizer: str
+    truth: str  # what the scores are against: "agnostic" (for the figure's x axis)
+    facts: Count
+    ap: float
+    ap_low: float
+    ap_high: float
+    precision: float
+    precision_low: float
+    precision_high: float
+    recall: float
+    recall_low: float
+    recall_high: float
+    f1: float
+    f1_low: float
+    f1_high: float
+    share_decoy: float
+    share_decoy_low: float
+    share_decoy_high: float
+    share_language: float
+    share_language_low: float
+    share_language_high: float
+    share_other_planted: float
+    share_other_planted_low: float
+    share_other_planted_high: float
+    chance_ap: float  # a random ranking's expected AP
+    base_rate: float  # agnostic neurons / all neurons
+    mean_selected: float
+    empty: Count  # facts with nothing selected (precision undefined there)
+
+
+def summarize_scores(records: Sequence[dict], seed: int = 0) -> list[GroundTruthRow]:
     """Per localizer: mean and 95 % bootstrap interval over facts of every score."""
     by_loc: dict[str, list[dict]] = defaultdict(list)
     for r in records:
         by_loc[r["localizer"]].append(r)
     rows = []
     for loc, rs in sorted(by_loc.items()):
-        row: dict[str, Any] = {"localizer": loc, "facts": len({r["fact"] for r in rs})}
+        row: dict[str, Any] = {"localizer": loc, "truth": "agnostic", "facts": len({r["fact"] for r in rs})}
         for s in SCORES:
             mean, lo, hi = bootstrap_ci([r[s] for r in rs], seed=seed)
             row[s], row[f"{s}_low"], row[f"{s}_high"] = mean, lo, hi
@@ -106,7 +140,7 @@ def summarize_scores(records: Sequence[dict], seed: int = 0) -> list[dict]:
         row["base_rate"] = sum(r["base_rate"] for r in rs) / len(rs)
         row["mean_selected"] = sum(r["n_selected"] for r in rs) / len(rs)
         row["empty"] = sum(r["n_selected"] == 0 for r in rs)
-        rows.append(row)
+        rows.append(GroundTruthRow(**row))  # type: ignore[typeddict-item]
     return rows
 
 
@@ -139,20 +173,44 @@ def format_summary(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
+_CI = "mean over facts; low/high: 95 % percentile bootstrap interval over facts"
+
+
 @register("task", "ground-truth")
+@dataclass
 class GroundTruthTask:
     """Precision, recall, F1 and AP against planted agnostic neurons (planted:BASE models)."""
 
     name = "ground-truth"
-    requires: tuple[str, ...] = ()
+    requires: ClassVar[tuple[str, ...]] = ()
+    output = Output(
+        row=GroundTruthRow,
+        metrics=tuple(
+            Metric(f"{s}{part}", f"{title}{label}", "ratio", n="facts")
+            for s, title in (("ap", "AP"), ("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
+            for part, label in (("", ""), ("_low", " low"), ("_high", " high"))
+        ) + (
+            Metric("share_decoy", "decoy share", "ratio", n="facts"),
+            Metric("share_language", "language-specific share", "ratio", n="facts"),
+            Metric("chance_ap", "chance AP", "ratio"),
+        ),
+        columns=None,
+        title="Ground truth: localizers against planted agnostic neurons",
+        caption="AP of the full ranking, precision, recall and F1 of the selected neurons against "
+        "the planted language-agnostic neurons; shares of the selected neurons that are the fact's "
+        f"decoys or language-specific planted neurons; {_CI}. Chance AP: a random ranking's.",
+        figures=(Figure("ground-truth", "AP, precision, recall and F1 against planted agnostic "
+                        "neurons, per localizer", "bars", x="truth",
+                        panels=(("ap", "AP"), ("precision", "precision"), ("recall", "recall"),
+                                ("f1", "F1")), ylabel="score (%)"),),
+    )
 
-    def __init__(self) -> None:
-        self._cache: dict[str, GroundTruth] = {}
+    _cache: dict[str, GroundTruth] = field(default_factory=dict, init=False, repr=False)
 
-    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, Any]) -> list[dict]:
+    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet]) -> list[dict]:
         truth = _truth(ctx, self._cache)
         shape = (int(ctx.adapter.n_layers), int(ctx.adapter.n_neurons))
         return score_fact(truth, fact.uuid, shape, neurons, seed=ctx.seed)
 
-    def summarize(self, records: Sequence[dict]) -> list[dict]:
+    def summarize(self, records: Sequence[dict]) -> list[GroundTruthRow]:
         return summarize_scores(records)

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypedDict
 
-from harness.attribution import answer_probabilities, predict_batch
+from harness.attribution import Prediction, answer_probabilities, predict_batch
 from harness.data import Fact
+from harness.localizers.base import NeuronSet
 from harness.registry import register
 from harness.tasks.base import TaskContext, manipulated, mean, neuron_pairs
+from harness.tasks.output import Count, Figure, Language, Metric, Output
 
 SUPPRESS = ("set", 0.0)
 ENHANCE = ("scale", 2.0)
@@ -27,7 +30,16 @@ def relative_change(before: float, after: float) -> float:
     return (after - before) / before if before > 0 else float("nan")
 
 
-def unedited(ctx: TaskContext, fact: Fact) -> dict[str, list]:
+class DpRow(TypedDict):
+    localizer: str
+    language: Language
+    dp_suppress: float  # mean ΔP (Eq. 14) over the included queries, neurons zeroed
+    dp_enhance: float  # the same, neurons doubled
+    queries: Count
+    facts: Count
+
+
+def unedited(ctx: TaskContext, fact: Fact) -> dict[str, list[Prediction]]:
     """Top-1 predictions without intervention, per language (cached per fact)."""
     key = f"predictions:{fact.uuid}"
     if key not in ctx.cache:
@@ -38,7 +50,7 @@ def unedited(ctx: TaskContext, fact: Fact) -> dict[str, list]:
     return ctx.cache[key]
 
 
-def measure(ctx: TaskContext, fact: Fact, localizer: str, nset: Any) -> list[dict]:
+def measure(ctx: TaskContext, fact: Fact, localizer: str, nset: NeuronSet) -> list[dict[str, Any]]:
     """One record per query: P before, after suppress, after enhance, and ΔP (Eq. 14)."""
     base = unedited(ctx, fact)
     k = len(neuron_pairs(nset))
@@ -69,34 +81,50 @@ def measure(ctx: TaskContext, fact: Fact, localizer: str, nset: Any) -> list[dic
     return out
 
 
-def summarize_dp(records: Sequence[dict]) -> list[dict]:
+def summarize_dp(records: Sequence[dict]) -> list[DpRow]:
     """Mean ΔP per (localizer, language), with the number of queries and facts behind it."""
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in records:
         if r["included"]:
             groups[(r["localizer"], r["language"])].append(r)
     return [
-        {
-            "localizer": loc,
-            "language": lang,
-            "dp_suppress": mean([r["dp_suppress"] for r in rs]),
-            "dp_enhance": mean([r["dp_enhance"] for r in rs]),
-            "queries": len(rs),
-            "facts": len({r["fact"] for r in rs}),
-        }
+        DpRow(
+            localizer=loc,
+            language=lang,
+            dp_suppress=mean([r["dp_suppress"] for r in rs]),
+            dp_enhance=mean([r["dp_enhance"] for r in rs]),
+            queries=len(rs),
+            facts=len({r["fact"] for r in rs}),
+        )
         for (loc, lang), rs in sorted(groups.items())
     ]
 
 
+def _dp_metric(kind: str, done: str) -> Metric:
+    return Metric(f"dp_{kind}", f"ΔP when the LAKNs are {kind}d (Fig. 5)", "pct_change", n="queries",
+                  caption="Relative change of the correct answer's probability (Eq. 14) with the "
+                  f"neurons {done}; n is the number of queries.", slug=kind)
+
+
 @register("task", "suppress-enhance")
+@dataclass
 class SuppressEnhance:
     """ΔP of the correct answer when the LAKNs are zeroed or doubled (Fig. 5, Eq. 14)."""
 
     name = "suppress-enhance"
-    requires: tuple[str, ...] = ()
+    requires: ClassVar[tuple[str, ...]] = ()
+    output = Output(
+        row=DpRow,
+        metrics=(_dp_metric("enhance", "doubled"), _dp_metric("suppress", "zeroed")),
+        prefix="dp",
+        figures=(Figure("delta-p", "Mean ΔP per language when the LAKNs are enhanced or "
+                        "suppressed (Fig. 5)", "bars", x="language",
+                        panels=(("dp_enhance", "enhance"), ("dp_suppress", "suppress")),
+                        ylabel="ΔP (%)", exclude=("matrice-no-uaq", "matrice-no-ual")),),
+    )
 
-    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, Any]) -> list[dict]:
+    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet]) -> list[dict]:
         return [r for loc, nset in neurons.items() for r in measure(ctx, fact, loc, nset)]
 
-    def summarize(self, records: Sequence[dict]) -> list[dict]:
+    def summarize(self, records: Sequence[dict]) -> list[DpRow]:
         return summarize_dp(records)

@@ -271,3 +271,22 @@ def test_cli_push_dry_run_and_push(dataset, hub, monkeypatch):
     assert r.exit_code == 0, r.output
     assert json.loads(hub.requests[0].content)["visibility"] == "private"
     assert TOKEN not in r.output
+
+
+def test_rml_lama_load_reads_the_pushed_repo(dataset, hub, monkeypatch):
+    """``rml_lama.load(lang, repo_id=…)`` reads a published copy (here the fake Hub) through
+    the session's own Hub cache, and gives the rows of the local build."""
+    import datasets
+
+    import rml_lama
+
+    push(dataset, "org/rml-lama", endpoint=ENDPOINT)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", ENDPOINT)
+    monkeypatch.setattr(datasets.config, "HF_ENDPOINT", ENDPOINT)
+    monkeypatch.setattr(datasets.config, "HUB_DATASETS_URL",
+                        ENDPOINT + "/datasets/{repo_id}/resolve/{revision}/{path}")
+    monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        ENDPOINT + "/{repo_id}/resolve/{revision}/{filename}")
+    remote = rml_lama.load("fi", repo_id="org/rml-lama")
+    assert remote.to_list() == rml_lama.load("fi", dataset).to_list()
+    assert len(remote) > 0

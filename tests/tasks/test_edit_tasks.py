@@ -96,7 +96,7 @@ def test_new_object_same_relation_seeded_and_different(adapter):
 def test_no_other_object_gives_no_record(adapter):
     fact = FACTS["c-fr"]
     ctx = context(adapter, fact_pool=[fact, FACTS["b-da"], FACTS["t-vh"]])
-    assert EditUpdate().evaluate(ctx, fact, {"a": NSet(PAIRS)}) == []
+    assert EditUpdate(locality_facts=3).evaluate(ctx, fact, {"a": NSet(PAIRS)}) == []
 
 
 @pytest.mark.parametrize("task_cls", [EditErasure, EditUpdate])
@@ -104,7 +104,7 @@ def test_evaluate_restores_weights_and_records(adapter, task_cls):
     ctx = context(adapter)
     fact = FACTS["c-de"]
     h0 = weights_hash(adapter.model)
-    recs = task_cls().evaluate(ctx, fact, {"a": NSet(PAIRS), "none": NSet([])})
+    recs = task_cls(locality_facts=3).evaluate(ctx, fact, {"a": NSet(PAIRS), "none": NSet([])})
     assert weights_hash(adapter.model) == h0
     assert [(r["localizer"], r["language"]) for r in recs] == [
         ("a", "en"), ("a", "fi"), ("none", "en"), ("none", "fi")]
@@ -121,7 +121,7 @@ def test_evaluate_restores_weights_and_records(adapter, task_cls):
 def test_erasure_measures_match_a_manual_edit(adapter):
     ctx = context(adapter)
     fact = FACTS["c-jp"]
-    recs = EditErasure().evaluate(ctx, fact, {"a": NSet(PAIRS)})
+    recs = EditErasure(locality_facts=3).evaluate(ctx, fact, {"a": NSet(PAIRS)})
     with edited_rows(adapter, NSet(PAIRS), erase):
         for r in recs:
             preds = predict_batch(adapter, fact.queries[r["language"]])
@@ -131,9 +131,9 @@ def test_erasure_measures_match_a_manual_edit(adapter):
 
 
 def test_update_measures_match_a_manual_edit(adapter):
-    ctx = context(adapter, edit_lambda1=1.0, edit_lambda2=4.0)
+    ctx = context(adapter)
     fact = FACTS["c-jp"]
-    recs = EditUpdate().evaluate(ctx, fact, {"a": NSet(PAIRS)})
+    recs = EditUpdate(locality_facts=3, lambda1=1.0, lambda2=4.0).evaluate(ctx, fact, {"a": NSet(PAIRS)})
     q = fact.queries["en"][0]
     _, labels = new_object(ctx, fact, q)
     old, new = first_token(ctx, q), first_token(ctx, with_answer(q, labels["en"]))
@@ -149,7 +149,7 @@ def test_update_measures_match_a_manual_edit(adapter):
 def test_correct_only_counts_known_queries(adapter):
     ctx = context(adapter, correct_only=True)
     fact = FACTS["c-fr"]
-    recs = EditErasure().evaluate(ctx, fact, {"a": NSet(PAIRS)})
+    recs = EditErasure(locality_facts=3).evaluate(ctx, fact, {"a": NSet(PAIRS)})
     for r in recs:
         known = [p.correct for p in predict_batch(adapter, fact.queries[r["language"]])]
         assert r["reliability_n"] == int(known[0])

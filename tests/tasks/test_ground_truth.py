@@ -95,11 +95,21 @@ def test_summary_has_intervals_and_prints():
     assert "AP" in text and "chance AP" in text and "n/a" in text
 
 
+def test_declared_output_shows_the_summary():
+    from harness.summary import summary_text
+
+    recs = []
+    for uuid in ("f1", "f2"):
+        for r in score_fact(_truth(), uuid, SHAPE, {"matrice": _set([(3, 1)])}):
+            recs.append({**r, "fact": uuid})
+    text = summary_text({"config": {"model": "planted:toy"}, "tasks": {"ground-truth": summarize_scores(recs)}})
+    assert "AP low" in text and "matrice" in text.lower()
+
+
 def test_model_without_truth_is_refused(tmp_path):
     ctx = TaskContext(
         adapter=SimpleNamespace(n_layers=4, n_neurons=50),
-        model_name="tiny-gpt",
-        options={"loaded_model": SimpleNamespace(spec=SimpleNamespace(hf_id=str(tmp_path)))},
+        model=SimpleNamespace(spec=SimpleNamespace(hf_id=str(tmp_path), name="tiny-gpt")),
     )
     fact = SimpleNamespace(uuid="f1")
     with pytest.raises(ValueError, match="needs a planted model"):
@@ -110,8 +120,7 @@ def test_task_reads_the_truth_beside_the_model(tmp_path):
     _truth().save(tmp_path / "truth.json")
     ctx = TaskContext(
         adapter=SimpleNamespace(n_layers=4, n_neurons=50),
-        model_name="planted:toy",
-        options={"loaded_model": SimpleNamespace(spec=SimpleNamespace(hf_id=str(tmp_path)))},
+        model=SimpleNamespace(spec=SimpleNamespace(hf_id=str(tmp_path), name="planted:toy")),
     )
     recs = GroundTruthTask().evaluate(ctx, SimpleNamespace(uuid="f2"), {"x": _set([(0, 9)])})
     assert recs[0]["ap"] == 1.0

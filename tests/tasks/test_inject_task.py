@@ -108,10 +108,10 @@ def test_direct_ft_changes_other_parameters(adapter):
 
 
 def test_evaluate_restores_and_reports(adapter):
-    ctx = context(adapter, splits=SPLITS, inject_steps=2)
+    ctx = context(adapter, splits=SPLITS)
     fact = FACTS["c-jp"]
     h0 = weights_hash(adapter.model)
-    task = Inject()
+    task = Inject(steps=2, old_facts=2)
     recs = task.evaluate(ctx, fact, {"a": NSet(PAIRS), "none": NSet([])})
     assert weights_hash(adapter.model) == h0
     assert [(r["localizer"], r["language"]) for r in recs] == [
@@ -130,8 +130,8 @@ def test_evaluate_restores_and_reports(adapter):
 
 
 def test_q_old_sample_is_known_split_and_cached(adapter):
-    ctx = context(adapter, splits=SPLITS, inject_old_facts=10)
-    task = Inject()
+    ctx = context(adapter, splits=SPLITS)
+    task = Inject(old_facts=10)
     old = task.old_queries(ctx, ("en", "fi"))
     known = {q for u in SPLITS.known for qs in FACTS[u].queries.values() for q in qs}
     assert all(q in known for qs in old.values() for q in qs)
@@ -139,7 +139,7 @@ def test_q_old_sample_is_known_split_and_cached(adapter):
 
 
 def test_q_new_by_split_or_by_predictions(adapter):
-    task = Inject()
+    task = Inject(old_facts=2)
     ctx = context(adapter, splits=SPLITS)
     assert task.is_new(ctx, FACTS["b-ob"]) == "split"
     assert task.is_new(ctx, FACTS["c-fr"]) is None

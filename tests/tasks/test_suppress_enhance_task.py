@@ -1,9 +1,11 @@
-"""Task arithmetic (Eq. 14, Table II normalization) and wiring, on a tiny random GPT-2."""
+"""suppress-enhance, ablation and layer-distribution: Eq. 14, the Table II normalization and
+the layer shares, on a tiny random GPT-2."""
 
 import math
 
 import pytest
 import torch
+from task_helpers import NSet
 
 from harness.adapters import get_adapter
 from harness.adapters.tiny import tiny_model
@@ -13,12 +15,6 @@ from harness.tasks.ablation import normalized_to_reference
 from harness.tasks.base import TaskContext, by_layer
 from harness.tasks.layer_distribution import LayerDistribution
 from harness.tasks.suppress_enhance import SuppressEnhance, relative_change, summarize_dp
-
-
-class NSet:
-    def __init__(self, pairs):
-        self.neurons = torch.tensor(pairs, dtype=torch.long).reshape(-1, 2)
-        self.scores = torch.ones(len(pairs))
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +51,7 @@ def _manual_prob(adapter, query, pairs, mode, value):
 
 def test_suppress_enhance_matches_manual_hooks(adapter):
     pairs = [(0, 3), (1, 7), (1, 11)]
-    ctx = TaskContext(adapter=adapter, model_name="tiny", correct_only=False)
+    ctx = TaskContext(adapter=adapter, correct_only=False)
     recs = SuppressEnhance().evaluate(ctx, _fact(), {"loc": NSet(pairs)})
     assert len(recs) == 2 and all(r["included"] for r in recs)
     for r, q in zip(recs, _fact().queries["en"], strict=True):
@@ -72,7 +68,7 @@ def test_suppress_enhance_matches_manual_hooks(adapter):
 
 
 def test_correct_only_filters_queries(adapter):
-    ctx = TaskContext(adapter=adapter, model_name="tiny", correct_only=True)
+    ctx = TaskContext(adapter=adapter, correct_only=True)
     recs = SuppressEnhance().evaluate(ctx, _fact(), {"loc": NSet([(0, 1)])})
     assert [r["included"] for r in recs] == [r["correct"] for r in recs]
     for r in recs:
@@ -82,7 +78,7 @@ def test_correct_only_filters_queries(adapter):
 
 
 def test_empty_set_changes_nothing(adapter):
-    ctx = TaskContext(adapter=adapter, model_name="tiny", correct_only=False)
+    ctx = TaskContext(adapter=adapter, correct_only=False)
     recs = SuppressEnhance().evaluate(ctx, _fact(), {"none": NSet([])})
     assert all(r["dp_suppress"] == 0 and r["dp_enhance"] == 0 for r in recs)
 
@@ -110,7 +106,7 @@ def test_ablation_normalizes_per_language_then_averages():
 
 
 def test_layer_distribution_shares(adapter):
-    ctx = TaskContext(adapter=adapter, model_name="tiny")
+    ctx = TaskContext(adapter=adapter)
     task = LayerDistribution()
     recs = task.evaluate(ctx, _fact(), {"a": NSet([(0, 1), (0, 2), (1, 5)])})
     for r in recs:
