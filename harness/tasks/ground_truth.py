@@ -189,7 +189,8 @@ class GroundTruthTask:
             Metric(f"{s}{part}", f"{title}{label}", "ratio", n="facts")
             for s, title in (("ap", "AP"), ("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
             for part, label in (("", ""), ("_low", " low"), ("_high", " high"))
-        ) + (
+        )
+        + (
             Metric("share_decoy", "decoy share", "ratio", n="facts"),
             Metric("share_language", "language-specific share", "ratio", n="facts"),
             Metric("chance_ap", "chance AP", "ratio"),
@@ -199,10 +200,16 @@ class GroundTruthTask:
         caption="AP of the full ranking, precision, recall and F1 of the selected neurons against "
         "the planted language-agnostic neurons; shares of the selected neurons that are the fact's "
         f"decoys or language-specific planted neurons; {_CI}. Chance AP: a random ranking's.",
-        figures=(Figure("ground-truth", "AP, precision, recall and F1 against planted agnostic "
-                        "neurons, per localizer", "bars", x="truth",
-                        panels=(("ap", "AP"), ("precision", "precision"), ("recall", "recall"),
-                                ("f1", "F1")), ylabel="score (%)"),),
+        figures=(
+            Figure(
+                "ground-truth",
+                "AP, precision, recall and F1 against planted agnostic neurons, per localizer",
+                "bars",
+                x="truth",
+                panels=(("ap", "AP"), ("precision", "precision"), ("recall", "recall"), ("f1", "F1")),
+                ylabel="score (%)",
+            ),
+        ),
     )
 
     _cache: dict[str, GroundTruth] = field(default_factory=dict, init=False, repr=False)

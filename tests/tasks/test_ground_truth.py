@@ -102,7 +102,9 @@ def test_declared_output_shows_the_summary():
     for uuid in ("f1", "f2"):
         for r in score_fact(_truth(), uuid, SHAPE, {"matrice": _set([(3, 1)])}):
             recs.append({**r, "fact": uuid})
-    text = summary_text({"config": {"model": "planted:toy"}, "tasks": {"ground-truth": summarize_scores(recs)}})
+    text = summary_text(
+        {"config": {"model": "planted:toy"}, "tasks": {"ground-truth": summarize_scores(recs)}}
+    )
     assert "AP low" in text and "matrice" in text.lower()
 
 
