@@ -9,6 +9,7 @@ Per fact (a fact that fails one is dropped from scoring, and counted):
   accuracy back within ``ablation_tolerance`` (0.02) of its pre-plant accuracy;
 * ``selective``: none of its planted neurons fires (pre-activation above its threshold)
   on more than ``max_fire_rate`` (0.1 %) of the other facts' queries;
+* ``no_agnostic``: no agnostic key could be fitted (nothing to score against);
 * ``agnostic_fires``: each agnostic neuron fires on at least half the fact's queries in
   every language (language-specific ones: in their language).
 
@@ -135,6 +136,8 @@ def run_checks(
             failed.append("selective")
         if row["min_own_fire"] < cfg.min_own_fire:
             failed.append("agnostic_fires")
+        if not f.of_kind("agnostic"):  # no key separated it in all languages: nothing to score
+            failed.append("no_agnostic")
         f.failed, f.scored = failed, not failed
         row["failed"] = failed
         per_fact.append(row)
@@ -148,7 +151,7 @@ def run_checks(
         "scored": sum(f.scored for f in facts),
         "dropped": {
             name: sum(name in r["failed"] for r in per_fact)
-            for name in ("answered", "ablation", "selective", "agnostic_fires")
+            for name in ("answered", "ablation", "selective", "agnostic_fires", "no_agnostic")
         },
         "planted_accuracy": {
             "share_answered": answered_share,
