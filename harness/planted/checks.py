@@ -125,7 +125,9 @@ def run_checks(
                     3,
                 )
                 for lang in langs
-            },
+            }
+            if f.of_kind("agnostic")
+            else {},
         }
         failed = []
         if row["languages_answered"] < cfg.min_languages:
@@ -168,6 +170,14 @@ def run_checks(
     }
 
 
+def _per_language(rows: list[dict[str, Any]]) -> str:
+    langs: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        for lang, rate in r["per_language_fire"].items():
+            langs[lang].append(rate)
+    return ", ".join(f"{lang} {sum(v) / len(v):.2f}" for lang, v in langs.items()) or "none"
+
+
 def format_checks(checks: dict[str, Any]) -> str:
     """The checks as a few printable lines."""
     pa, ka = checks["planted_accuracy"], checks["known_accuracy"]
@@ -185,5 +195,7 @@ def format_checks(checks: dict[str, Any]) -> str:
             f"  ablation: |accuracy - pre-plant| max {max(abl, default=0):.3f}, "
             f"median {sorted(abl)[len(abl) // 2] if abl else 0:.3f}",
             f"  fire rate on other facts' queries: max {max(rates, default=0):.4%} over facts",
+            "  agnostic neurons' firing rate on their fact, per language (weakest neuron, mean over "
+            "facts): " + _per_language(checks["per_fact"]),
         ]
     )
