@@ -53,7 +53,8 @@ def _base_identity(base: str) -> tuple[str, Path | None]:
 def planted_model_dir(
     base: str, cfg: Any = None, checks: Any = None, dataset_dir: str | Path | None = None
 ) -> Path:
-    from harness.models.cache import config_hash, dataset_hash, models_dir
+    from harness.models.cache import config_hash, models_dir
+    from rml_lama import dataset_hash
     from harness.planted.checks import CheckConfig
     from harness.planted.plant import PlantConfig
 
