@@ -33,7 +33,7 @@ def logistic_direction(
     neg: torch.Tensor,
     pos_weight: torch.Tensor | None = None,
     l2: float = 1e-3,
-    iters: int = 100,
+    iters: int = 40,
 ) -> torch.Tensor:
     """``[D]`` weights of a class-balanced logistic regression, ``pos [P, D]`` vs ``neg [M, D]``
     (inputs standardized with the negatives' mean and std; the returned direction is in the
