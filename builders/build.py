@@ -45,6 +45,7 @@ class BuildConfig:
     rephrasings: Literal["curated", "claude", "all"] = "curated"
     generated_dir: Path | None = None  # Claude's generated templates (default: builders/generated)
     progress: bool = True
+    allow_empty_sources: bool = False  # a source file without facts is an error unless set
 
     def __post_init__(self) -> None:
         self.languages = check_languages(self.languages)
@@ -91,12 +92,14 @@ class Built:
 # -- step 1: facts -------------------------------------------------------------------------
 
 def collect_facts(
-    root: Path, languages: list[str], relations: list[str], limit: int | None = None
+    root: Path, languages: list[str], relations: list[str], limit: int | None = None,
+    allow_empty: bool = False,
 ) -> dict[str, dict[str, dict[str, src.Fact]]]:
     """``{relation: {uuid: {language: Fact}}}`` for the facts present in every language."""
     out: dict[str, dict[str, dict[str, src.Fact]]] = {}
     for rel in relations:
-        per_lang = {lang: {f.uuid: f for f in src.read_facts(root, lang, rel)} for lang in languages}
+        per_lang = {lang: {f.uuid: f for f in src.read_facts(root, lang, rel, allow_empty)}
+                    for lang in languages}
         common = set.intersection(*(set(d) for d in per_lang.values()))
         first = per_lang[languages[0]]
         uuids = sorted(common, key=lambda u: (first[u].lineid, u))
@@ -126,7 +129,8 @@ def bank_templates(
             problems.append(f"{t.where}: {t.template!r} fails rule {rule}: {reason}")
     problems += check_provenance(selected, root)
     if problems:
-        raise BuildError("the rephrasing bank has invalid entries:\n  " + "\n  ".join(problems))
+        raise BuildError(f"the rephrasing bank has {len(problems)} invalid entr"
+                         f"{'y' if len(problems) == 1 else 'ies'}: " + "; ".join(problems))
     return selected
 
 
@@ -250,7 +254,8 @@ def build_rows(config: BuildConfig) -> Built:
     langs, rels = config.languages, config.relations
     with tqdm(total=3, desc="rml-build", disable=not config.progress, leave=False) as steps:
         steps.set_postfix_str("facts")
-        facts = collect_facts(root, langs, rels, config.max_facts_per_relation)
+        facts = collect_facts(root, langs, rels, config.max_facts_per_relation,
+                              config.allow_empty_sources)
         steps.update()
         steps.set_postfix_str("templates")
         generated = generated_inputs(config)

@@ -19,18 +19,38 @@ import click
 
 from builders.claude import DEFAULT_MODEL
 from builders.errors import BuildError
-from rml_lama import DATASET_DIR, HUB_REPO_ID, LANGUAGE_CODES, RELATION_IDS
+from rml_lama import (
+    DATASET_DIR,
+    HUB_REPO_ID,
+    LANGUAGE_CODES,
+    RELATION_IDS,
+    check_languages,
+    check_relations,
+)
 
 
 def _split(value: str | None, default: tuple[str, ...]) -> list[str]:
-    if not value:
+    """The comma-separated list, or ``default`` when the option is not given. An empty
+    value (``''`` or ``','``) is a list of nothing, which the checks refuse."""
+    if value is None:
         return list(default)
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def _fail(e: Exception) -> None:
-    click.echo(f"rml-build: error: {e}", err=True)
+def _fail(e: BaseException) -> None:
+    click.echo(f"rml-build: error: {_one_line(e)}", err=True)
     sys.exit(2)
+
+
+def _one_line(e: BaseException) -> str:
+    """An error as one line: an OSError names its file and says what the system said."""
+    if isinstance(e, OSError) and e.filename is not None and not isinstance(e, BuildError):
+        return f"{e.filename}: {e.strerror or e}; check the path, its permissions and free space"
+    return str(e) if str(e) else type(e).__name__
+
+
+# What a command may meet besides bad input: the file system and the network.
+FAILURES = (BuildError, ValueError, OSError)
 
 
 def _need(extra: str, command: str) -> None:
@@ -85,8 +105,10 @@ def main(verbose: bool) -> None:
               "Claude (`rml-build generate`), or both.")
 @click.option("--generated", "generated_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Folder of generated templates (default: builders/generated).")
+@click.option("--allow-empty-sources", is_flag=True, help="Build even if a source file has no "
+              "facts (its relation is then dropped from every language).")
 def build(sources, languages, relations, bank_dir, max_facts, out, quiet, rephrasings,
-          generated_dir) -> None:
+          generated_dir, allow_empty_sources) -> None:
     """Build the dataset from the sources and the rephrasing bank."""
     _need("build", "build")
     from builders.build import BuildConfig
@@ -104,11 +126,15 @@ def build(sources, languages, relations, bank_dir, max_facts, out, quiet, rephra
             rephrasings=rephrasings,
             generated_dir=generated_dir,
             progress=not quiet,
+            allow_empty_sources=allow_empty_sources,
         )
         start = time.perf_counter()
         manifest_path = run_build(config)
-    except (BuildError, ValueError) as e:
+    except FAILURES as e:
         _fail(e)
+    except KeyboardInterrupt:
+        click.echo(f"rml-build: interrupted; {out} is as it was before this build", err=True)
+        sys.exit(130)
     if not quiet:
         print_summary(json.loads(manifest_path.read_text()), time.perf_counter() - start, out)
 
@@ -137,14 +163,14 @@ def check_bank(sources, languages, relations, bank_dir) -> None:
     from builders.sources import resolve_sources
 
     try:
-        langs = _split(languages, LANGUAGE_CODES)
-        rels = _split(relations, RELATION_IDS)
+        langs = check_languages(_split(languages, LANGUAGE_CODES))
+        rels = check_relations(_split(relations, RELATION_IDS))
         templates = bank_templates(resolve_sources(sources), langs, rels, bank_dir)
         accepted, rejections = select_templates(templates)
         for r in rejections:
             click.echo(f"{r.source}: {r.rule}: {r.reason}", err=True)
         require_templates(accepted, langs, rels)
-    except (BuildError, ValueError) as e:
+    except FAILURES as e:
         _fail(e)
     counts = [len(v) for v in accepted.values()]
     click.echo(f"bank OK: {sum(counts)} templates, {min(counts)}–{max(counts)} per "
@@ -222,7 +248,7 @@ def generate(sources, languages, relations, bank_dir, model, per_relation, round
                    "written to the generated files. Run the same command again to resume.",
                    err=True)
         sys.exit(130)
-    except (BuildError, ValueError) as e:
+    except FAILURES as e:
         _fail(e)
     print_generation(result, per_relation, config.out_dir)
 
@@ -262,14 +288,17 @@ def cache_export(file, cache_dir) -> None:
     from builders.claude.cache import ResponseCache, default_cache_dir, write_atomic
 
     cache = ResponseCache(cache_dir or default_cache_dir())
-    if str(file) == "-":
-        n = cache.export(sys.stdout)
-    else:
-        import io
+    try:
+        if str(file) == "-":
+            n = cache.export(sys.stdout)
+        else:
+            import io
 
-        buf = io.StringIO()
-        n = cache.export(buf)
-        write_atomic(file, buf.getvalue())
+            buf = io.StringIO()
+            n = cache.export(buf)
+            write_atomic(file, buf.getvalue())
+    except FAILURES as e:
+        _fail(e)
     click.echo(f"exported {n} responses", err=True)
 
 
@@ -281,8 +310,14 @@ def cache_import(file, cache_dir) -> None:
     from builders.claude.cache import ResponseCache, default_cache_dir
 
     cache = ResponseCache(cache_dir or default_cache_dir())
-    with click.open_file(str(file), encoding="utf-8") as f:
-        added, present, problems = cache.import_(f)
+    try:
+        with click.open_file(str(file), encoding="utf-8") as f:
+            added, present, problems = cache.import_(f)
+    except UnicodeDecodeError as e:
+        _fail(ValueError(f"{file}: not UTF-8 ({e.reason} at byte {e.start}); expected the JSONL "
+                         "of `rml-build cache export`"))
+    except FAILURES as e:
+        _fail(e)
     for p in problems:
         click.echo(f"{file}: {p}", err=True)
     click.echo(f"imported {added} responses ({present} already cached, {len(problems)} refused)")
@@ -309,7 +344,7 @@ def push(repo_id, private, folder, dry_run) -> None:
             click.echo(plan.message)
             return
         info = publish.push(folder, repo_id, private=private)
-    except (BuildError, ValueError, OSError) as e:
+    except FAILURES as e:
         _fail(e)
     click.echo(f"pushed {len(plan.files)} files to {repo_id}: {info.commit_url}")
 

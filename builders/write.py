@@ -128,24 +128,41 @@ def source_hashes(config: BuildConfig) -> dict[str, str]:
 
 def _swap_in(tmp: Path, out: Path) -> None:
     """Move the new outputs into ``out``; the manifest goes last, so a present manifest
-    always describes complete data."""
+    always describes complete data. If any rename fails, the ones done are undone in
+    reverse order, so ``out`` holds the previous build as it was (then the error is
+    raised); the previous build is deleted only once the new one is complete."""
     old = Path(tempfile.mkdtemp(prefix=".old-", dir=out))
+    done: list[tuple[Path, Path]] = []  # (from, to) of every rename made
+
+    def move(a: Path, b: Path) -> None:
+        os.replace(a, b)
+        done.append((a, b))
+
+    names = [n for n in OUTPUTS if n != "manifest.json"]
     try:
         if (out / "manifest.json").exists():
-            os.replace(out / "manifest.json", old / "manifest.json")
-        for name in OUTPUTS:
-            if name == "manifest.json":
-                continue
+            move(out / "manifest.json", old / "manifest.json")
+        for name in names:
             if (out / name).exists():
-                os.replace(out / name, old / name)
-            os.replace(tmp / name, out / name)
-        os.replace(tmp / "manifest.json", out / "manifest.json")
-    finally:
-        shutil.rmtree(old, ignore_errors=True)
+                move(out / name, old / name)
+            move(tmp / name, out / name)
+        move(tmp / "manifest.json", out / "manifest.json")
+    except BaseException:
+        for a, b in reversed(done):
+            os.replace(b, a)
+        os.rmdir(old)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def read_manifest(folder: Path) -> dict:
     path = Path(folder) / "manifest.json"
     if not path.exists():
         raise FileNotFoundError(f"{path}: no manifest; build the dataset first (rml-build build)")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a manifest ({e}); rebuild the dataset (rml-build build)") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path}: not a manifest (a JSON object); rebuild the dataset (rml-build build)")
+    return manifest

@@ -184,7 +184,11 @@ def read_fact_ids(path: str | Path) -> FactIds:
     """One uuid per line (blank lines and ``#`` comments ignored)."""
     ids = FactIds()
     ids.where = {}
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"--fact-ids {path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         text = line.strip()
         if text and not text.startswith("#"):
             ids.append(text)

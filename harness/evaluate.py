@@ -13,6 +13,7 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
@@ -102,12 +103,15 @@ def check_config(cfg: EvalConfig) -> list[str]:
                 f"--localizer-option: {name!r} is not among the run's localizers "
                 f"({', '.join(needed)})"
             )
+    build_localizers(cfg, needed)  # every option's value is checked here, not mid-run
     from harness.models import resolve_spec
     from harness.models.loading import check_device
 
     resolve_spec(cfg.model)  # raises listing the valid model names
     if cfg.device:
         check_device(cfg.device)
+    if cfg.attribution_cache:
+        check_writable_folder(Path(cfg.attribution_cache), "--attribution-cache")
     return needed
 
 
@@ -129,6 +133,32 @@ def check_task_options(cfg: EvalConfig) -> None:
         build_task(name, cfg.task_options.get(name))
 
 
+def check_writable_folder(folder: Path, option: str) -> None:
+    """``folder`` exists (or is created) and a file can be written in it."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ValueError(f"{option} {folder}: cannot write there ({e.strerror or e})") from None
+
+
+def build_localizers(cfg: EvalConfig, names: list[str]) -> dict[str, Any]:
+    """Every localizer of the run, built with its options (a bad value raises ValueError
+    naming the option, before any model is loaded or any file written)."""
+    from harness.localizers import build_localizer
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = build_localizer(name, _with_seed(cfg, name))
+        except TypeError as e:  # a plain class refusing its keyword arguments
+            raise ValueError(f"--localizer-option: localizer {name!r}: {e}") from None
+    return out
+
+
 def _distributed(device: str | None) -> tuple[int, int, Any]:
     """(rank, world size, state). Under ``accelerate launch`` every process gets a share of
     the facts; without an accelerator (or with --device cpu) the processes talk over gloo."""
@@ -145,7 +175,7 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     import torch
 
     from harness.adapters import get_adapter
-    from harness.localizers import EngineProvider, build_localizer, run_localizers
+    from harness.localizers import EngineProvider, run_localizers
     from harness.models import load_model
     from harness.models.splits import splits_beside
 
@@ -164,19 +194,23 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     rank, world, state = _distributed(cfg.device)
     run = RunFolder(cfg.out)
     resumed = (run.path / "config.json").exists()
-    if rank == 0:
-        run.start({**cfg.resolved(), "provenance": env}, cfg.resume)
+    resolved = {**cfg.resolved(), "provenance": env}
+    run.check_start(resolved, cfg.resume)  # refuses before the model is loaded
     laps.lap("load data")
-    state.wait_for_everyone()
 
     device = cfg.device or str(state.device)  # this process's accelerator, else the CPU
     torch.manual_seed(cfg.seed)
+    # The model is loaded before the folder is touched: a model that cannot be had leaves
+    # no config.json behind to refuse the corrected command.
     loaded = load_model(cfg.model, device=device, dtype=cfg.dtype)
+    if rank == 0:
+        run.start(resolved, cfg.resume)
+    state.wait_for_everyone()
     adapter = get_adapter(loaded.model, loaded.tokenizer)
     laps.lap("load model")
     provider = EngineProvider(adapter, model_id=cfg.model, steps=cfg.steps,
                               cache_dir=cfg.attribution_cache, max_rows=cfg.max_rows)
-    localizers = {name: build_localizer(name, _with_seed(cfg, name)) for name in names}
+    localizers = build_localizers(cfg, names)
     tasks = {t: build_task(t, cfg.task_options.get(t)) for t in cfg.tasks}
     ctx = TaskContext(adapter=adapter, pool=pool, facts=facts, model=loaded,
                       splits=splits_beside(loaded.spec.hf_id), correct_only=cfg.correct_only,

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from harness.leaderboard.sources import MODEL
+from harness.leaderboard.sources import MODEL, task_order
 from harness.leaderboard.tables import Table, task_tables
 
 
@@ -25,9 +25,11 @@ def table_text(table: Table) -> str:
 
 def summary_text(summary: Mapping[str, Any]) -> str:
     """Every task's tables from a run's ``summary.json``."""
-    model = str((summary.get("config") or {}).get("model", "model"))
+    config = summary.get("config") or {}
+    model = str(config.get("model", "model"))
     parts = []
-    for task, rows in summary["tasks"].items():
+    for task in task_order(summary["tasks"], config):
+        rows = summary["tasks"][task]
         parts.append(f"== {task}")
         tables = task_tables(task, [{**r, MODEL: model} for r in rows], [model]) if rows else []
         parts += [table_text(t) + "\n" for t in tables] or ["(no results)\n"]

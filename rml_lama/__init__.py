@@ -50,7 +50,11 @@ def dataset_hash(dataset: str | Path | None = None) -> str:
         return f"hub:{dataset}"
     manifest = folder / "manifest.json"
     if manifest.exists():
-        return str(json.loads(manifest.read_text(encoding="utf-8"))["content_hash"])
+        try:
+            return str(json.loads(manifest.read_text(encoding="utf-8"))["content_hash"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{manifest}: not a dataset manifest ({type(e).__name__}: {e}); "
+                             "rebuild the dataset (rml-build build)") from None
     files = sorted((folder / "data").glob("*/*.parquet"))
     if not files:
         raise FileNotFoundError(f"no built dataset in {folder} (no manifest.json, no "

@@ -60,6 +60,7 @@ from harness.attribution import ClozeQuery, encode_query, predict_batch
 from harness.attribution.scoring import answer_log_prob, pad_batch
 from harness.data import Fact
 from harness.localizers.base import NeuronSet
+from harness.options import option
 from harness.registry import register
 from harness.tasks.base import TaskContext, by_layer
 from harness.tasks.output import Count, Language, Metric, Output, Rate
@@ -192,9 +193,9 @@ class Inject:
         row_header="Method",
     )
 
-    steps: int = DEFAULT_STEPS  # fine-tuning steps
-    lr: float = DEFAULT_LR  # fine-tuning learning rate (Adam)
-    old_facts: int = OLD_FACTS  # known facts whose queries make Q_old
+    steps: int = option(DEFAULT_STEPS, "fine-tuning steps")
+    lr: float = option(DEFAULT_LR, "fine-tuning learning rate (Adam)")
+    old_facts: int = option(OLD_FACTS, "known facts whose queries make Q_old")
     # Q_old per (model, languages), drawn once
     _old: dict[tuple[int, tuple[str, ...]], dict[str, list[ClozeQuery]]] = field(
         default_factory=dict, init=False, repr=False)

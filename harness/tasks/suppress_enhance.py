@@ -101,7 +101,8 @@ def summarize_dp(records: Sequence[dict]) -> list[DpRow]:
 
 
 def _dp_metric(kind: str, done: str) -> Metric:
-    return Metric(f"dp_{kind}", f"ΔP when the LAKNs are {kind}d (Fig. 5)", "pct_change", n="queries",
+    verb = {"enhance": "enhanced", "suppress": "suppressed"}[kind]
+    return Metric(f"dp_{kind}", f"ΔP when the LAKNs are {verb} (Fig. 5)", "pct_change", n="queries",
                   caption="Relative change of the correct answer's probability (Eq. 14) with the "
                   f"neurons {done}; n is the number of queries.", slug=kind)
 

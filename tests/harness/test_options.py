@@ -7,12 +7,12 @@ from typing import Literal
 
 import pytest
 
-from harness.options import build, coerce, option_defaults, options_of
+from harness.options import build, coerce, option, option_defaults, option_help, options_of
 
 
 @dataclass
 class Thing:
-    rate: float = 0.5
+    rate: float = option(0.5, "a rate")
     steps: int = 3
     langs: tuple[str, ...] = ("en",)
     mode: Literal["a", "b"] = "a"
@@ -46,3 +46,4 @@ def test_defaults_and_options_of() -> None:
     assert options_of(Thing(langs=("fi",))) == {"rate": 0.5, "steps": 3, "langs": ["fi"], "mode": "a",
                                                  "limit": None, "on": False}
     assert coerce("2", int | None, "x") == 2 and coerce("", int | None, "x") is None
+    assert option_help(Thing)["rate"] == "a rate" and option_help(Thing)["steps"] == ""
