@@ -51,9 +51,11 @@ def _acc(correct: torch.Tensor, idx: list[int]) -> float:
 
 @torch.no_grad()
 def ablated_correct(adapter: Any, queries: list, neurons: list[tuple[int, int]]) -> torch.Tensor:
+    from harness.localizers.base import NeuronSet
     from harness.tasks.base import manipulated
 
-    with manipulated(adapter, neurons, "set", 0.0):
+    pairs = torch.tensor(neurons, dtype=torch.long).reshape(-1, 2)
+    with manipulated(adapter, NeuronSet(pairs, torch.zeros(len(pairs))), "set", 0.0):
         return collect(adapter, queries).correct
 
 

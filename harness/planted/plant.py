@@ -51,11 +51,11 @@ class PlantConfig:
     decoys: int = 1  # neurons that fire on the fact and do nothing for the answer
     layers: tuple[int, ...] | None = None  # FFN layers to plant in; None: the upper 3/4
     norm_quantile: float = 0.99  # key and value norms capped at this quantile of the layer's own
-    norm_scale: float = 3.0  # ... times this factor (1: within the model's own range)
+    norm_scale: float = 10.0  # ... times this factor (1: within the model's own range)
     fire_quantile: float = 0.99  # firing threshold: this quantile of the layer's own pre-activations
     on_quantile: float = 0.9995  # the fact's pre-activation target: this quantile of the layer's own
     fit_fire_rate: float = 0.0005  # share of the fitted negatives allowed above the threshold
-    value_steps: int = 150  # Adam steps on the value rows
+    value_steps: int = 100  # Adam steps on the value rows
     value_lr: float = 0.02
     batch_queries: int = 128  # planted-fact queries per step (plus as many preserved ones)
     preserve: float = 1.0  # weight of the KL term on known facts' queries

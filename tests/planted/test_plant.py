@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from harness.attribution.query import ClozeQuery
+from harness.planted.checks import format_checks, run_checks
 from harness.planted.features import collect, key_params
 from harness.planted.plant import PlantConfig, Universe, plant
 
@@ -54,7 +55,11 @@ def test_plant_writes_only_the_chosen_neurons(make_adapter):
         layers=(0, 1),
         norm_scale=1.0,
     )
-    facts, report = plant(adapter, universe, cfg)
+    before_feats = collect(adapter, universe.queries)
+    facts, report = plant(adapter, universe, cfg, feats=before_feats)
+    checks = run_checks(adapter, universe, facts, before_feats)  # runs end to end on any result
+    assert checks["facts"] == 2 and set(checks["known_accuracy"]) >= {"before", "after", "pass"}
+    assert "planted facts: 2" in format_checks(checks)
     assert [f.uuid for f in facts] == ["f0", "f1"]
     chosen = {(n.layer, n.index) for f in facts for n in f.neurons}
     assert len(chosen) == sum(len(f.neurons) for f in facts)  # no neuron planted twice
