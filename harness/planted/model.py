@@ -54,9 +54,9 @@ def planted_model_dir(
     base: str, cfg: Any = None, checks: Any = None, dataset_dir: str | Path | None = None
 ) -> Path:
     from harness.models.cache import config_hash, models_dir
-    from rml_lama import dataset_hash
     from harness.planted.checks import CheckConfig
     from harness.planted.plant import PlantConfig
+    from rml_lama import dataset_hash
 
     cfg = cfg or PlantConfig()
     checks = checks or CheckConfig()
