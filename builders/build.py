@@ -6,9 +6,11 @@ Each step is a function of its own; :func:`build` runs them in order.
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -17,13 +19,21 @@ from tqdm.auto import tqdm
 from builders import sources as src
 from builders.bank import Template, check_provenance, load_bank
 from builders.errors import BuildError
+from builders.labels import normalize_label
 from builders.queries import fill
-from builders.validate import Rejection, check_query, find_duplicates, validate_template
+from builders.validate import (
+    Rejection,
+    check_query,
+    find_duplicates,
+    find_shared,
+    validate_template,
+)
 from rml_lama import (
     DATASET_DIR,
     LANGUAGE_CODES,
     LANGUAGES,
     RELATION_IDS,
+    RELATIONS,
     check_languages,
     check_relations,
 )
@@ -31,6 +41,10 @@ from rml_lama import (
 log = logging.getLogger(__name__)
 
 MIN_TEMPLATES = 3  # per (relation, language); the target is 4 or more
+# Relations whose subject is a person (French keeps the article of a name: "de Les Paul").
+PERSON_SUBJECTS = frozenset(
+    rid for rid, r in RELATIONS.items() if re.search(r"\((a person|a musician|an athlete)\)", r.meaning)
+)
 
 
 @dataclass
@@ -40,6 +54,8 @@ class BuildConfig:
     languages: list[str] = field(default_factory=lambda: list(LANGUAGE_CODES))
     relations: list[str] = field(default_factory=lambda: list(RELATION_IDS))
     max_facts_per_relation: int | None = None  # a subset build: the first N facts by lineid
+    # cap on facts per (relation, subject), the first by lineid (many-answer relations)
+    max_facts_per_subject: int | None = None
     bank_dir: Path | None = None  # the curated bank (default: builders/bank)
     # the templates: the curated bank, those Claude generated (`rml-build generate`), or both
     rephrasings: Literal["curated", "claude", "all"] = "curated"
@@ -52,6 +68,8 @@ class BuildConfig:
         self.relations = check_relations(self.relations)
         if self.max_facts_per_relation is not None and self.max_facts_per_relation < 1:
             raise BuildError("--max-facts must be at least 1")
+        if self.max_facts_per_subject is not None and self.max_facts_per_subject < 1:
+            raise BuildError("--max-facts-per-subject must be at least 1")
         if self.rephrasings not in ("curated", "claude", "all"):
             raise BuildError(f"--rephrasings {self.rephrasings!r}; valid choices: curated, claude, all")
 
@@ -91,22 +109,57 @@ class Built:
 
 # -- step 1: facts -------------------------------------------------------------------------
 
+@cache
+def _read_facts(
+    root: Path, language: str, relation: str, allow_empty: bool = False
+) -> tuple[src.Fact, ...]:
+    """The source facts, read once per build for :func:`collect_facts` and
+    :func:`collect_objects`."""
+    return tuple(src.read_facts(root, language, relation, allow_empty))
+
+
 def collect_facts(
     root: Path, languages: list[str], relations: list[str], limit: int | None = None,
-    allow_empty: bool = False,
+    allow_empty: bool = False, per_subject: int | None = None,
 ) -> dict[str, dict[str, dict[str, src.Fact]]]:
-    """``{relation: {uuid: {language: Fact}}}`` for the facts present in every language."""
+    """``{relation: {uuid: {language: Fact}}}`` for the facts present in every language;
+    with ``per_subject``, at most that many per subject (the first by mLAMA line)."""
     out: dict[str, dict[str, dict[str, src.Fact]]] = {}
     for rel in relations:
-        per_lang = {lang: {f.uuid: f for f in src.read_facts(root, lang, rel, allow_empty)}
+        per_lang = {lang: {f.uuid: f for f in _read_facts(root, lang, rel, allow_empty)}
                     for lang in languages}
         common = set.intersection(*(set(d) for d in per_lang.values()))
         first = per_lang[languages[0]]
         uuids = sorted(common, key=lambda u: (first[u].lineid, u))
+        if per_subject is not None:
+            seen: dict[str, int] = defaultdict(int)
+            kept = []
+            for u in uuids:
+                seen[first[u].subject_uri] += 1
+                if seen[first[u].subject_uri] <= per_subject:
+                    kept.append(u)
+            uuids = kept
         if limit is not None:
             uuids = uuids[:limit]
         out[rel] = {u: {lang: per_lang[lang][u] for lang in languages} for u in uuids}
     return out
+
+
+def collect_objects(
+    root: Path, languages: list[str], relations: list[str], allow_empty: bool = False
+) -> dict[tuple[str, str, str], list[str]]:
+    """``{(language, relation, subject_uri): [object label, ...]}``: every object the
+    sources give for a subject and relation in a language (all of mLAMA's facts, not only
+    those kept), labels normalized, in source order, without repeats."""
+    out: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for rel in relations:
+        for lang in languages:
+            for f in _read_facts(root, lang, rel, allow_empty):
+                labels = out[(lang, rel, f.subject_uri)]
+                obj = normalize_label(f.object, lang)
+                if obj not in labels:
+                    labels.append(obj)
+    return dict(out)
 
 
 # -- step 2 and 3: templates and their validation ------------------------------------------
@@ -124,6 +177,7 @@ def bank_templates(
                 problems.append(f"{lang}.yaml: no templates for {rel}")
             out.extend(entries)
     selected = [t for t in out if t.relation in relations]
+    problems += find_shared([(t.language, t.relation, t.template) for t in selected])
     for t in selected:
         for rule, reason in validate_template(t.template, t.language):
             problems.append(f"{t.where}: {t.template!r} fails rule {rule}: {reason}")
@@ -190,23 +244,34 @@ def make_rows(
     templates: dict[tuple[str, str], list[Template]],
     languages: list[str],
     fact_queries: dict[tuple[str, str], list[str]] | None = None,
+    objects: dict[tuple[str, str, str], list[str]] | None = None,
 ) -> tuple[dict[str, list[dict]], list[Rejection]]:
     """One row per fact and language: the relation's templates filled with the subject, then
-    any ``fact_queries`` written for that fact. A fact left without a query in some language
-    is dropped in every language, and reported."""
+    any ``fact_queries`` written for that fact. ``objects`` (from :func:`collect_objects`)
+    gives every valid answer; without it a row's only valid answer is its object. A query
+    may show neither the object (in any of the fact's languages) nor another valid answer.
+    A fact left without a query in some language is dropped in every language, and
+    reported."""
     fact_queries = fact_queries or {}
+    objects = objects or {}
     rows: dict[str, list[dict]] = {lang: [] for lang in languages}
     rejections = []
     for rel, by_uuid in facts.items():
         for uuid, by_lang in by_uuid.items():
             fact_rows, fact_rej = {}, []
+            labels = {lang: normalize_label(by_lang[lang].object, lang) for lang in languages}
             for lang in languages:
                 f = by_lang[lang]
+                subject, obj = normalize_label(f.subject, lang), labels[lang]
+                valid = [obj] + [o for o in objects.get((lang, rel, f.subject_uri), []) if o != obj]
+                also = tuple(dict.fromkeys(
+                    [x for x in labels.values() if x != obj] + valid[1:]
+                ))
                 kept: list[Template] = []
                 queries: list[str] = []
                 for t in templates[(rel, lang)]:
-                    q = fill(t.template, f.subject)
-                    bad = check_query(q, f.subject, f.object, lang)
+                    q = fill(t.template, subject, lang, rel in PERSON_SUBJECTS)
+                    bad = check_query(q, subject, obj, lang, also)
                     if bad:
                         fact_rej.append(Rejection(bad[0], bad[1], lang, rel, q, uuid, t.where))
                     elif q not in queries:
@@ -216,7 +281,7 @@ def make_rows(
                 row_templates = [t.template for t in kept]
                 for q in fact_queries.get((lang, uuid), []):
                     where = f"claude: {rel}/{lang} facts"
-                    bad = check_query(q, f.subject, f.object, lang)
+                    bad = check_query(q, subject, obj, lang, also)
                     if bad:
                         fact_rej.append(Rejection(bad[0], bad[1], lang, rel, q, uuid, where))
                     elif q not in queries:
@@ -226,10 +291,13 @@ def make_rows(
                 fact_rows[lang] = {
                     "uuid": uuid,
                     "relation": rel,
-                    "subject": f.subject,
+                    "subject": subject,
                     "subject_uri": f.subject_uri,
-                    "object": f.object,
+                    "object": obj,
                     "object_uri": f.object_uri,
+                    "objects": valid,
+                    "subject_mlama": f.subject,
+                    "object_mlama": f.object,
                     "language": lang,
                     "templates": row_templates,
                     "queries": queries,
@@ -254,8 +322,11 @@ def build_rows(config: BuildConfig) -> Built:
     langs, rels = config.languages, config.relations
     with tqdm(total=3, desc="rml-build", disable=not config.progress, leave=False) as steps:
         steps.set_postfix_str("facts")
+        _read_facts.cache_clear()  # read the sources as they are now
         facts = collect_facts(root, langs, rels, config.max_facts_per_relation,
-                              config.allow_empty_sources)
+                              config.allow_empty_sources, config.max_facts_per_subject)
+        objects = collect_objects(root, langs, rels, config.allow_empty_sources)
+        _read_facts.cache_clear()  # a later build may read changed sources
         steps.update()
         steps.set_postfix_str("templates")
         generated = generated_inputs(config)
@@ -270,7 +341,7 @@ def build_rows(config: BuildConfig) -> Built:
         require_templates(accepted, langs, rels)
         steps.update()
         steps.set_postfix_str("queries")
-        rows, query_rejections = make_rows(facts, accepted, langs, generated.fact_queries)
+        rows, query_rejections = make_rows(facts, accepted, langs, generated.fact_queries, objects)
         steps.update()
     return Built(rows, rejections + query_rejections, accepted)
 

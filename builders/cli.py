@@ -3,6 +3,7 @@
     rml-build build --sources ../shared/data          # all 7 languages, 41 relations
     rml-build build --languages en,fi --relations P36,P37 --max-facts 20 --out /tmp/ds
     rml-build check-bank                               # validate the curated bank only
+    rml-build review-sample --seed 14                  # queries to re-read, one per relation
     rml-build generate --languages fi --relations P36 --dry-run   # Claude rephrasings
     rml-build push                                     # publish to rml_lama.HUB_REPO_ID
 """
@@ -96,6 +97,10 @@ def main(verbose: bool) -> None:
 @bank_option
 @click.option("--max-facts", type=int, default=None,
               help="At most this many facts per relation (a subset build).")
+@click.option("--max-facts-per-subject", type=click.IntRange(min=1), default=None,
+              help="At most this many facts per (relation, subject), the first by mLAMA line: "
+              "caps many-answer relations (P530, P190, P47), whose facts of one subject share "
+              "their queries. Default: all facts.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DATASET_DIR,
               show_default=True, help="Dataset folder to write (data/, README.md, manifest); the default "
               "is $RML_LAMA_DATA, a checkout's rml_lama/, else ~/.cache/rml_lama/dataset.")
@@ -107,8 +112,8 @@ def main(verbose: bool) -> None:
               default=None, help="Folder of generated templates (default: builders/generated).")
 @click.option("--allow-empty-sources", is_flag=True, help="Build even if a source file has no "
               "facts (its relation is then dropped from every language).")
-def build(sources, languages, relations, bank_dir, max_facts, out, quiet, rephrasings,
-          generated_dir, allow_empty_sources) -> None:
+def build(sources, languages, relations, bank_dir, max_facts, max_facts_per_subject, out, quiet,
+          rephrasings, generated_dir, allow_empty_sources) -> None:
     """Build the dataset from the sources and the rephrasing bank."""
     _need("build", "build")
     from builders.build import BuildConfig
@@ -122,6 +127,7 @@ def build(sources, languages, relations, bank_dir, max_facts, out, quiet, rephra
             languages=_split(languages, LANGUAGE_CODES),
             relations=_split(relations, RELATION_IDS),
             max_facts_per_relation=max_facts,
+            max_facts_per_subject=max_facts_per_subject,
             bank_dir=bank_dir,
             rephrasings=rephrasings,
             generated_dir=generated_dir,
@@ -149,6 +155,25 @@ def print_summary(manifest: dict, seconds: float, out: Path) -> None:
     if manifest["rejections"]:
         rej = ", ".join(f"{k} {v}" for k, v in manifest["rejections"].items())
         click.echo(f"rejected: {rej} (see {out / 'validation_report.jsonl'})")
+
+
+@main.command("review-sample")
+@click.option("--dataset", "folder", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=DATASET_DIR, show_default=True, help="Built dataset folder.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draw.")
+@click.option("--per-language", type=click.IntRange(min=1), default=40, show_default=True,
+              help="Queries per language, one per relation.")
+def review_sample(folder, seed, per_language) -> None:
+    """Print a seeded sample of queries to re-read (one per relation, per language)."""
+    import pyarrow.parquet as pq
+
+    from builders.review import sample, to_markdown
+
+    langs = [lang for lang in LANGUAGE_CODES if (folder / "data" / lang / "test.parquet").exists()]
+    if not langs:
+        _fail(FileNotFoundError(f"{folder}: no data/<lang>/test.parquet; build the dataset first"))
+    rows = {lang: pq.read_table(folder / "data" / lang / "test.parquet").to_pylist() for lang in langs}
+    click.echo(to_markdown(sample(rows, seed, per_language)), nl=False)
 
 
 @main.command("check-bank")

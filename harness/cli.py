@@ -76,6 +76,23 @@ def parse_task_options(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _no_progress_bars() -> None:
+    """Off a terminal (a log file, CI) the libraries' progress bars are noise: turn them off
+    (``rml-eval``'s own bar checks the terminal itself)."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    try:
+        import datasets
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        datasets.disable_progress_bars()
+    except (ImportError, AttributeError):
+        pass
+
+
 def _fail(e: BaseException, code: int = 2) -> None:
     click.echo(f"rml-eval: error: {one_line(e)}", err=True)
     sys.exit(code)
@@ -119,6 +136,9 @@ def fully_failed(summary: dict) -> list[str]:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True,
               help="Riemann steps M of integrated gradients.")
+@click.option("--known-only", is_flag=True,
+              help="Only facts the model answers correctly in every chosen language (at least one "
+              "query each); --facts then counts known facts.")
 @click.option("--all-queries", is_flag=True,
               help="ΔP over every query, not only those the model answers correctly.")
 @click.option("--localizer-option", "loc_opts", multiple=True,
@@ -141,11 +161,13 @@ def fully_failed(summary: dict) -> list[str]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, dataset, device,
-         dtype, seed, steps, all_queries, loc_opts, task_opts, max_rows, plugins, out, resume,
+         dtype, seed, steps, known_only, all_queries, loc_opts, task_opts, max_rows, plugins, out, resume,
          attribution_cache, threads, quiet) -> None:
     """Localize language-agnostic knowledge neurons with one or more localizers and
     measure them on tasks. Subcommands: list, demo, models."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not sys.stderr.isatty():
+        _no_progress_bars()
     if ctx.invoked_subcommand is not None:
         return
     if not localizers or not model:
@@ -177,6 +199,7 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
             seed=seed,
             steps=steps,
             correct_only=not all_queries,
+            known_only=known_only,
             localizer_options=parse_localizer_options(loc_opts),
             task_options=parse_task_options(task_opts),
             max_rows=max_rows,

@@ -48,6 +48,12 @@ class Fact:
         return out
 
 
+def alternatives(row: Mapping[str, Any]) -> tuple[str, ...]:
+    """The row's valid objects other than its target ``object`` (datasets built before the
+    ``objects`` column have none)."""
+    return tuple(o for o in row.get("objects") or () if o != row["object"])
+
+
 def row_queries(row: Mapping[str, Any]) -> tuple[ClozeQuery, ...]:
     """The cloze queries of one dataset row (one fact in one language, see
     ``rml_lama.schema``): ``ClozeQuery(query, object, suffix, space)``, the suffix being the
@@ -58,7 +64,8 @@ def row_queries(row: Mapping[str, Any]) -> tuple[ClozeQuery, ...]:
         if "[Y]" not in template:
             raise ValueError(f"fact {row['uuid']} ({row['language']}): template {template!r} has no [Y]")
         suffix = template.split("[Y]", 1)[1]
-        out.append(ClozeQuery(prefix=prefix, answer=row["object"], suffix=suffix, space=space))
+        out.append(ClozeQuery(prefix=prefix, answer=row["object"], suffix=suffix, space=space,
+                              alternatives=alternatives(row)))
     return tuple(out)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ class EvalConfig:
     seed: int = 0
     steps: int = 20  # Riemann steps M of the attribution
     correct_only: bool = True  # ΔP over the queries the model answers correctly
+    known_only: bool = False  # only facts the model answers in every language (harness/known.py)
     localizer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> key -> value
     plugins: list[str] = field(default_factory=list)  # modules to import (--plugin)
@@ -188,7 +190,8 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     if fact_ids is None and spec.facts is not None:  # e.g. planted:BASE scores its planted facts
         fact_ids = spec.facts()
     pool = FactPool(cfg.dataset)  # the run's facts, and the others the tasks draw on
-    facts = load_facts(cfg.languages, cfg.relations, fact_ids, cfg.facts, pool=pool)
+    limit = None if cfg.known_only else cfg.facts  # --facts counts known facts with --known-only
+    facts = load_facts(cfg.languages, cfg.relations, fact_ids, limit, pool=pool)
     if not facts:
         raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
     rank, world, state = _distributed(cfg.device)
@@ -208,20 +211,31 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     state.wait_for_everyone()
     adapter = get_adapter(loaded.model, loaded.tokenizer)
     laps.lap("load model")
+    if cfg.known_only:
+        from harness.known import known_facts
+
+        scanned = len(facts)
+        facts = list(known_facts(adapter, facts, cfg.facts))
+        if not facts:
+            raise ValueError(f"--known-only: {cfg.model} answers none of the {scanned} selected facts in "
+                             f"every language ({', '.join(cfg.languages)}); try fewer --languages")
+        laps.lap("select known facts")
     provider = EngineProvider(adapter, model_id=cfg.model, steps=cfg.steps,
                               cache_dir=cfg.attribution_cache, max_rows=cfg.max_rows)
     localizers = build_localizers(cfg, names)
     tasks = {t: build_task(t, cfg.task_options.get(t)) for t in cfg.tasks}
     ctx = TaskContext(adapter=adapter, pool=pool, facts=facts, model=loaded,
                       splits=splits_beside(loaded.spec.hf_id), correct_only=cfg.correct_only,
-                      seed=cfg.seed)
+                      seed=cfg.seed, provider=provider, localizers=localizers,
+                      chosen=tuple(cfg.localizers))
 
     done = run.done_facts()
     mine = [f for i, f in enumerate(facts) if i % world == rank and f.uuid not in done]
     seq = run.next_seq(rank)
     pending: list[tuple[Fact, list[dict], dict[str, list[dict]], list[dict]]] = []
     bar = tqdm(mine, desc=f"rml-eval[{rank}]" if world > 1 else "rml-eval",
-               disable=not cfg.progress or (rank != 0 and world > 1), unit="fact")
+               disable=not cfg.progress or not sys.stderr.isatty() or (rank != 0 and world > 1),
+               unit="fact")
     for fact in bar:
         pending.append((fact, *_one_fact(fact, provider, localizers, tasks, ctx, run_localizers)))
         if len(pending) >= cfg.shard_size:
@@ -309,19 +323,53 @@ def _flush(run: RunFolder, rank: int, seq: int, pending: list) -> None:
 def summarize(run: RunFolder, tasks: dict[str, Task]) -> dict:
     cfg = run.config()
     out = {"config": cfg, "tasks": {}}
+    out["empty"] = {}
     for name, task in tasks.items():
-        out["tasks"][name] = task.summarize(run.results(name))
-    neurons = run.neurons()
-    counts: dict[str, dict[str, int]] = {}
-    for r in neurons:
-        c = counts.setdefault(r["localizer"], {})
-        c[r["fact"]] = c.get(r["fact"], 0) + 1
-    out["localizers"] = {
-        loc: {"facts": len(c), "mean_neurons": sum(c.values()) / max(len(c), 1)}
-        for loc, c in counts.items()
-    }
+        records = run.results(name)
+        out["tasks"][name] = task.summarize(records)
+        if not out["tasks"][name]:
+            out["empty"][name] = why_empty(records, len(run.done_facts()), cfg.get("model", "the model"))
+    out["localizers"] = localizer_counts(run, tasks)
     out["failures"] = summarize_failures(run.failures(), len(run.done_facts()))
     return out
+
+
+def localizer_counts(run: RunFolder, tasks: dict[str, Task]) -> dict[str, dict]:
+    """Per localizer of the run: facts localized, mean neurons per fact, and ``no_neurons``
+    (facts where it selected nothing: counted, not hidden)."""
+    cfg = run.config()
+    required = [n for t in tasks.values() for n in t.requires]
+    names = list(dict.fromkeys([*cfg.get("localizers", []), *required]))
+    done = run.done_facts()
+    failed: dict[str, set[str]] = {}
+    for f in run.failures():
+        if f["kind"] == "localizer":
+            failed.setdefault(f["name"], set()).add(f["fact"])
+    counts: dict[str, dict[str, int]] = {}
+    for r in run.neurons():
+        c = counts.setdefault(r["localizer"], {})
+        c[r["fact"]] = c.get(r["fact"], 0) + 1
+    out = {}
+    for loc in dict.fromkeys([*names, *counts]):
+        n = len(done) - len(failed.get(loc, set()) & set(done))
+        c = counts.get(loc, {})
+        out[loc] = {"facts": n, "mean_neurons": sum(c.values()) / n if n else float("nan"),
+                    "no_neurons": n - len(c)}
+    return out
+
+
+def why_empty(records: list[dict], n_facts: int, model: str) -> str:
+    """One line saying why a task has no summary rows (printed instead of a bare "no results")."""
+    if not records:
+        return (f"no records from {n_facts} facts: every fact was skipped or failed for this task "
+                "(see failures), or it has nothing to measure on them")
+    if "included" in records[0]:
+        own = [r for r in records if r.get("condition", "own") == "own" and r.get("scope", "fact") == "fact"]
+        ok = sum(bool(r["included"]) for r in own)
+        if ok == 0:
+            return (f"0 of {len(own)} queries answered correctly by {model}: the chosen facts are not "
+                    "known to the model; use --known-only (or --all-queries)")
+    return f"{len(records)} records from {n_facts} facts, but no summary row (see the task's docs)"
 
 
 def summarize_failures(failures: list[dict], n_facts: int) -> dict[str, dict]:

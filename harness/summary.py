@@ -1,5 +1,6 @@
 """A run's summary on the console: each task's tables, as the leaderboard lays them out
-(from what the task declares), then the failures."""
+(from what the task declares) or in the task's own console layout (``Output.console``), a
+task without rows with the reason (``summary["empty"]``), then the failures."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import click
 
 from harness.leaderboard.sources import MODEL, task_order
-from harness.leaderboard.tables import Table, task_tables
+from harness.leaderboard.tables import Table, task_output, task_tables
 
 
 def table_text(table: Table) -> str:
@@ -28,11 +29,20 @@ def summary_text(summary: Mapping[str, Any]) -> str:
     config = summary.get("config") or {}
     model = str(config.get("model", "model"))
     parts = []
+    empty = summary.get("empty") or {}
     for task in task_order(summary["tasks"], config):
         rows = summary["tasks"][task]
         parts.append(f"== {task}")
-        tables = task_tables(task, [{**r, MODEL: model} for r in rows], [model]) if rows else []
-        parts += [table_text(t) + "\n" for t in tables] or ["(no results)\n"]
+        if not rows:
+            why = empty.get(task)
+            parts.append(f"(no results: {why})\n" if why else "(no results)\n")
+            continue
+        out = task_output(task)
+        if out is not None and out.console is not None:  # the task's own terminal layout
+            parts.append(out.console(rows) + "\n")
+            continue
+        tables = task_tables(task, [{**r, MODEL: model} for r in rows], [model])
+        parts += [table_text(t) + "\n" for t in tables] or ["(no results: no table for these rows)\n"]
     return "\n".join(parts)
 
 

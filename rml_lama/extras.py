@@ -3,7 +3,7 @@
 The base install is what ``rml-eval`` needs to evaluate a built dataset. Building the
 dataset, generating rephrasings with Claude and drawing the leaderboard need more::
 
-    pip install "rml-lama[build]"        # rml-build build / check-bank: lingua, jinja2
+    pip install "rml-lama[build]"        # rml-build build / check-bank: lingua, jinja2, opencc
     pip install "rml-lama[claude]"       # rml-build generate: anthropic (and [build])
     pip install "rml-lama[leaderboard]"  # rml-leaderboard, the demo's page: matplotlib, jinja2
     pip install "rml-lama[dev]"          # all of them and the test tools
@@ -15,8 +15,8 @@ import importlib.util
 
 # extra -> the modules it provides (import names); kept in step with pyproject.toml by a test
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "build": ("lingua", "jinja2"),
-    "claude": ("anthropic", "lingua", "jinja2"),  # httpx2 comes with huggingface_hub
+    "build": ("lingua", "jinja2", "opencc"),
+    "claude": ("anthropic", "lingua", "jinja2", "opencc"),  # httpx2 comes with huggingface_hub
     "leaderboard": ("matplotlib", "jinja2", "jsonschema"),
 }
 

@@ -26,10 +26,12 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from click.testing import CliRunner
 
+from harness.tasks.output import Output
 from rml_lama import DATASET_DIR
 
 SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -436,11 +438,16 @@ class _Exits:
         sys.exit(0)
 
 
+class _NoRow(TypedDict):
+    localizer: str
+
+
 class _ExitingTask:
     """A plugin task that calls sys.exit(0) on its first fact."""
 
     name = "exits-task"
     requires: tuple[str, ...] = ()
+    output = Output(row=_NoRow, metrics=())
 
     def evaluate(self, ctx, fact, neurons):
         sys.exit(0)
@@ -449,9 +456,21 @@ class _ExitingTask:
         return []
 
 
+class _NoOutputTask(_ExitingTask):
+    """A plugin task that declares no output (tables could not show it)."""
+
+    name = "no-output-task"
+    output = None
+
+
 def _register_exits(tmp: Path, mp: pytest.MonkeyPatch) -> dict:
     from harness import registry
 
+    mp.setitem(
+        registry._REGISTRY.entries["task"],
+        "no-output-task",
+        registry.Entry("task", "no-output-task", _NoOutputTask, "test", "test"),
+    )
     mp.setitem(
         registry._REGISTRY.entries["task"],
         "exits-task",
@@ -1229,6 +1248,14 @@ EVAL_CASES = [
         "plugin code called sys.exit(0) during the run",
         _register_exits,
         out="started",
+    ),
+    Case(
+        "eval-task-without-output",
+        "eval",
+        [*MATRICE, "--tasks", "no-output-task"],
+        2,
+        "task 'no-output-task': _NoOutputTask declares no `output = Output(...)`",
+        _register_exits,
     ),
 ]
 for _c in EVAL_CASES:

@@ -52,31 +52,54 @@ def _new_figure(width: float, height: float) -> Figure:
 
 
 def lines(spec: FigureSpec, rows: Sequence[Mapping[str, Any]], models: Sequence[str]) -> Figure | None:
-    """One line per localizer over ``spec.x`` (numeric), one panel per model."""
+    """One line per localizer over ``spec.x`` (numeric; other rows, e.g. a budget curve's
+    "area", are left out), one panel per (field, title) of ``spec.panels`` and one row of
+    panels per model; the 95 % interval (``<field>_ci_low/_ci_high``) as error bars."""
+    rows = [r for r in rows if _finite(r.get(spec.x)) is not None]
     present = [m for m in models if any(r[MODEL] == m for r in rows)]
     if not present:
         return None
-    key, _ = spec.panels[0]
     locs = [n for n in localizer_order([row_localizer(r) or "" for r in rows]) if n not in spec.exclude]
-    fig = _new_figure(max(4.8 * len(present), 6.0), 3.8)
-    axes = fig.subplots(1, len(present), squeeze=False)[0]
-    for ax, model in zip(axes, present, strict=True):
-        for loc in locs:
-            xs, ys = [], []
-            for r in sorted((r for r in rows if r[MODEL] == model and row_localizer(r) == loc),
-                            key=lambda r: r[spec.x]):
-                if (v := _finite(r.get(key))) is not None:
-                    xs.append(r[spec.x])
-                    ys.append(100 * v)
-            if xs:
-                ax.plot(xs, ys, marker="o", markersize=3, label=localizer_label(loc),
-                        color=color(loc, locs))
-        ax.set_title(model)
-        ax.set_xlabel(spec.x)
-        ax.set_ylabel(spec.ylabel)
-        ax.grid(alpha=0.3)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    handles, labels = axes[0].get_legend_handles_labels()
+    panels = spec.panels
+    if len(panels) == 1:
+        fig = _new_figure(max(4.8 * len(present), 6.0), 3.8)
+        grid = [[ax] for ax in fig.subplots(1, len(present), squeeze=False)[0]]
+    else:
+        fig = _new_figure(5.2 * len(panels) + 1.5, 3.4 * len(present) + 0.4)
+        grid = [list(row) for row in fig.subplots(len(present), len(panels), squeeze=False)]
+    for model, axes in zip(present, grid, strict=True):
+        for ax, (key, name) in zip(axes, panels, strict=True):
+            for i, loc in enumerate(locs):
+                pts = sorted((r for r in rows if r[MODEL] == model and row_localizer(r) == loc),
+                             key=lambda r: r[spec.x])
+                pts = [r for r in pts if _finite(r.get(key)) is not None]
+                if not pts:
+                    continue
+                dodge = 1 + 0.03 * (i - (len(locs) - 1) / 2) if spec.log_x else 1  # error bars apart
+                xs = [r[spec.x] * dodge for r in pts]
+                ys = [100 * r[key] for r in pts]
+                lo = [_finite(r.get(f"{key}_ci_low")) for r in pts]
+                hi = [_finite(r.get(f"{key}_ci_high")) for r in pts]
+                style = dict(marker="o", markersize=3, label=localizer_label(loc), color=color(loc, locs))
+                if any(v is not None for v in lo + hi):
+                    err = [[y - 100 * v if v is not None else 0 for y, v in zip(ys, lo, strict=True)],
+                           [100 * v - y if v is not None else 0 for y, v in zip(ys, hi, strict=True)]]
+                    ax.errorbar(xs, ys, yerr=err, capsize=2, **style)
+                else:
+                    ax.plot(xs, ys, **style)
+            if spec.log_x:
+                ticks = sorted({r[spec.x] for r in rows if r[MODEL] == model})
+                ax.set_xscale("log", base=2)
+                ax.set_xticks(ticks, [str(t) for t in ticks])
+                ax.minorticks_off()
+                ax.axhline(0, color="black", linewidth=0.6)
+            else:
+                ax.xaxis.get_major_locator().set_params(integer=True)
+            ax.set_title(model if len(panels) == 1 else (f"{model}: {name}" if len(present) > 1 else name))
+            ax.set_xlabel(spec.xlabel or spec.x)
+            ax.set_ylabel(spec.ylabel)
+            ax.grid(alpha=0.3)
+    handles, labels = grid[0][0].get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="outside right upper")
     return fig

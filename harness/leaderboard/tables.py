@@ -49,12 +49,13 @@ def localizer_order(names: Sequence[str]) -> list[str]:
 
 
 def column_order(values: Sequence[Any]) -> list[Any]:
-    """Numbers ascending; languages in the paper's order, then other values sorted."""
+    """Numbers ascending, then languages in the paper's order, then other values sorted
+    (budgets 5, 10, 20, 50, then their "area")."""
     values = list(dict.fromkeys(values))
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return sorted(values)
+    numbers = sorted(v for v in values if isinstance(v, int) and not isinstance(v, bool))
     known = list(LANGUAGE_CODES)
-    return sorted(values, key=lambda c: (known.index(c) if c in known else len(known), str(c)))
+    rest = [v for v in values if not (isinstance(v, int) and not isinstance(v, bool))]
+    return numbers + sorted(rest, key=lambda c: (known.index(c) if c in known else len(known), str(c)))
 
 
 def language_order(codes: Sequence[str]) -> list[str]:
@@ -83,12 +84,43 @@ class Cell:
     value: float | None  # None: missing or NaN
     n: int | None = None  # queries (or facts) behind the value
     fmt: str = "num"
+    low: float | None = None  # its 95 % interval, where the task gives one
+    high: float | None = None
+    mark: str = ""  # "*": beats the localizer's own Random at 5 % (paired test)
+    facts: int | None = None  # facts behind the value, where the task counts them
 
     def text(self, with_n: bool = True) -> str:
         if self.value is None:
             return "–"
-        s = FORMATS[self.fmt](self.value)
-        return f"{s} (n={self.n})" if with_n and self.n is not None else s
+        f = FORMATS[self.fmt]
+        s = f(self.value) + self.mark
+        if self.low is not None and self.high is not None:
+            s += f" [{f(self.low)}, {f(self.high)}]"
+        if with_n and self.n is not None:
+            return f"{s} (n={self.facts}/{self.n})" if self.facts is not None else f"{s} (n={self.n})"
+        return s
+
+
+def beats_random(row: Mapping[str, Any], key: str, better: str | None, alpha: float = 0.05) -> str:
+    """``"*"`` when the paired test against the localizer's own Random (``p_<key>``) is
+    significant and the value is on the ``better`` side of Random's (``random_<key>``)."""
+    p, own, rnd = _number(row.get(f"p_{key}")), _number(row.get(key)), _number(row.get(f"random_{key}"))
+    if better is None or p is None or own is None or rnd is None or p >= alpha:
+        return ""
+    return "*" if (own < rnd if better == "lower" else own > rnd) else ""
+
+
+def metric_cell(rows: Sequence[Mapping[str, Any]], m: Metric) -> Cell:
+    """The cell of metric ``m`` from the rows of one cell (normally one): with its interval,
+    facts and mark against Random when it is one row and the metric declares them."""
+    value, n = _aggregate(rows, m.field, m.n)
+    if len(rows) != 1 or value is None:
+        return Cell(value, n, m.fmt)
+    r = rows[0]
+    low, high = (_number(r.get(f"{m.field}_ci_low")), _number(r.get(f"{m.field}_ci_high"))) if m.ci \
+        else (None, None)
+    facts = _count(r.get(m.facts)) if m.facts else None
+    return Cell(value, n, m.fmt, low, high, beats_random(r, m.field, m.better), facts)
 
 
 @dataclass(frozen=True)
@@ -135,17 +167,24 @@ class Table:
 # -- builders ------------------------------------------------------------------------------
 
 
-class LocalizerStatsRow(TypedDict):
+class _LocalizerStatsRequired(TypedDict):
     localizer: str
     facts: Count
-    mean_neurons: float
+    mean_neurons: float  # over every fact localized, the empty sets included
+
+
+class LocalizerStatsRow(_LocalizerStatsRequired, total=False):
+    no_neurons: Count  # facts where the localizer selected nothing (runs before it: absent)
 
 
 # Not a task: the run summary's per-localizer neuron counts, tabulated like one.
 LOCALIZER_STATS_OUTPUT = Output(
     row=LocalizerStatsRow,
-    metrics=(Metric("facts", "facts", "int"), Metric("mean_neurons", "neurons/fact", "num")),
-    columns=None, title="Neurons per fact", caption="Facts localized and the mean number of LAKNs per fact.",
+    metrics=(Metric("facts", "facts", "int"), Metric("mean_neurons", "neurons/fact", "num"),
+             Metric("no_neurons", "no neurons", "int")),
+    columns=None, title="Neurons per fact",
+    caption="Facts localized, the mean number of LAKNs per fact, and the facts where the localizer "
+    "selected none (left out of ΔP, never counted as 0).",
 )
 
 
@@ -213,7 +252,8 @@ def per_column(task: str, out: Output, rows: Sequence[Mapping[str, Any]], models
             if present:
                 first = {k[2]: rs[0] for k, rs in cells.items() if k[0] == model}
                 cols[model] = [(v, out.label(first[v])) for v in present]
-        with_avg = {model: out.average and len(vs) > 1 for model, vs in cols.items()}
+        with_avg = {model: out.average and len(vs) > 1 and not any(v == out.pooled for v, _ in vs)
+                    for model, vs in cols.items()}
         columns = []
         for model, vs in cols.items():
             columns += [Column(f"{model}:{h}", h, model) for _, h in vs]
@@ -223,7 +263,7 @@ def per_column(task: str, out: Output, rows: Sequence[Mapping[str, Any]], models
         for loc in localizer_order([k[1] for k in cells]):
             row_cells: list[Cell] = []
             for model, vs in cols.items():
-                got = [Cell(*_aggregate(cells.get((model, loc, v), []), m.field, m.n), m.fmt) for v, _ in vs]
+                got = [metric_cell(cells.get((model, loc, v), []), m) for v, _ in vs]
                 row_cells += got
                 if with_avg[model]:
                     row_cells.append(_mean_cell(got, m.fmt))
@@ -246,8 +286,7 @@ def per_metric(task: str, out: Output, rows: Sequence[Mapping[str, Any]], models
         cells = []
         for model in present:
             r = by.get((model, loc), {})
-            cells += [Cell(_number(r.get(m.field)), _count(r.get(m.n)) if m.n else None, m.fmt)
-                      for m in out.metrics]
+            cells += [metric_cell([r], m) if r else Cell(None, None, m.fmt) for m in out.metrics]
         out_rows.append(Row(loc, localizer_label(loc), tuple(cells)))
     return [Table(out.prefix or task, out.title or task, out.caption, columns, tuple(out_rows),
                   has_n=any(m.n for m in out.metrics), row_header=out.row_header)]

@@ -3,6 +3,8 @@
 
 from harness.tasks import (  # noqa: F401
     ablation,
+    budget,
+    cross_language,
     edit,
     ground_truth,
     inject,

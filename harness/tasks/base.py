@@ -24,7 +24,7 @@ from harness.tasks.output import Output
 
 if TYPE_CHECKING:
     from harness.adapters.base import ModelAdapter
-    from harness.localizers.base import NeuronSet
+    from harness.localizers.base import AttributionProvider, Localizer, NeuronSet
     from harness.models.loading import LoadedModel
     from harness.models.splits import Splits
 
@@ -42,6 +42,11 @@ class TaskContext:
     seed: int = 0
     batch_size: int = 16
     cache: dict[str, Any] = field(default_factory=dict)  # per-fact scratch shared by tasks
+    # for tasks that re-rank or re-localize a fact (fixed-k budgets, the cross-language matrix):
+    # the run's attribution provider and localizers; None/empty in unit tests
+    provider: AttributionProvider | None = None
+    localizers: Mapping[str, Localizer] = field(default_factory=dict)
+    chosen: tuple[str, ...] | None = None  # the localizers the user chose (None: every set given)
 
 
 @runtime_checkable
@@ -67,9 +72,13 @@ def build_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
     from harness.options import build
     from harness.registry import get
 
-    task = build("task", name, get("task", name), options)
+    try:
+        task = build("task", name, get("task", name), options)
+    except TypeError as e:  # a plain class refusing its keyword arguments
+        raise ValueError(f"--task-option: task {name!r}: {e}") from None
     if not isinstance(getattr(type(task), "output", None), Output):
-        raise TypeError(f"task {name!r}: {type(task).__name__} declares no `output = Output(...)`")
+        raise ValueError(f"task {name!r}: {type(task).__name__} declares no `output = Output(...)` "
+                         "(see docs/tasks.md)")
     return task
 
 

@@ -23,6 +23,12 @@ objects (``object_uri ≠ o``'s) sorted by URI, shuffled by ``random.Random(f"{s
 and the first whose English first token differs from ``o``'s (else the edit would cancel out)
 is taken. A fact whose relation has no such object gets no record.
 
+**Honest empties and budgets**: a localizer that selected no neuron for a fact edits nothing,
+so the fact gets no record for it (the summary's ``localizers`` counts ``no_neurons``); with
+``budget=k`` (``--task-option edit-erasure.budget=10``) each localizer edits its top k neurons
+by its own ranking and Random k random ones (see ``suppress-enhance-k``), and a localizer
+whose ranking has fewer than k neurons is left out the same way.
+
 **Each edit starts from the unedited weights**: the touched rows are saved before and written
 back in a ``finally`` after every (fact, localizer), so the model is restored bit for bit.
 
@@ -191,9 +197,16 @@ class _EditTask:
     requires: ClassVar[tuple[str, ...]] = ()
 
     locality_facts: int = option(LOCALITY_FACTS, "facts of other relations checked for locality")
+    # a fixed budget: edit each localizer's top k neurons by its own scores (Random: k random
+    # neurons) instead of its own set, so methods are compared at equal size (None: own sets)
+    budget: int | None = option(None, "edit each localizer's top K neurons (matched budgets; none: own sets)")
     # caches across facts: (model, uuid, lang) -> unedited top-1; (seed, pool) -> seeded order
     _locality_top1: dict[tuple[int, str, str], int] = field(default_factory=dict, init=False, repr=False)
     _order: dict[tuple, list[str]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.budget is not None and self.budget < 1:
+            raise ValueError(f"{self.name}.budget must be at least 1, got {self.budget}")
 
     # ---- locality ------------------------------------------------------------------------
 
@@ -250,8 +263,17 @@ class _EditTask:
         base = unedited(ctx, fact)
         local = self.unrelated_facts(ctx, fact)
         before = {lang: self.locality_before(ctx, local, lang) for lang in fact.queries}
+        if self.budget is not None:
+            from harness.tasks.budget import at_budget
+
+            neurons = at_budget(ctx, fact, neurons, self.budget)
         out = []
         for loc, nset in neurons.items():
+            if not len(neuron_pairs(nset)):
+                # no neurons (or fewer than the budget): nothing was edited, so the fact is left
+                # out for this localizer (never scored as an edit that failed or "erased 0%");
+                # the run's localizer counts say how many facts had none
+                continue
             with edited_rows(ctx.adapter, nset, fn):
                 for lang, queries in fact.queries.items():
                     judged = self.targets(queries, lang, extra)

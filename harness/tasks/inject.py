@@ -62,7 +62,7 @@ from harness.data import Fact
 from harness.localizers.base import NeuronSet
 from harness.options import option
 from harness.registry import register
-from harness.tasks.base import TaskContext, by_layer
+from harness.tasks.base import TaskContext, by_layer, neuron_pairs
 from harness.tasks.output import Count, Language, Metric, Output, Rate
 from harness.tasks.pool import (
     nanmean,
@@ -243,8 +243,9 @@ class Inject:
         old = self.old_queries(ctx, languages)
         base = unedited(ctx, fact)
         train_on = [q for qs in fact.queries.values() for q in qs]
+        # no neurons: nothing to train, no record (never "0 % injected")
         methods: dict[str, Trainable] = {loc: neuron_slices(ctx.adapter, nset)
-                                         for loc, nset in neurons.items()}
+                                         for loc, nset in neurons.items() if len(neuron_pairs(nset))}
         methods[DIRECT_FT] = all_parameters(ctx.adapter)
         out = []
         for method, trainable in methods.items():

@@ -63,6 +63,7 @@ class LayerDistribution:
             facts[r["localizer"]].add(r["fact"])
         return [
             LayerRow(localizer=loc, layer=layer, neurons=n,
-                     share=n / totals[loc] if totals[loc] else 0.0, facts=len(facts[loc]))
+                     # no neuron at all: no share (NaN, shown –), not a flat 0 in every layer
+                     share=n / totals[loc] if totals[loc] else float("nan"), facts=len(facts[loc]))
             for (loc, layer), n in sorted(per.items())
         ]

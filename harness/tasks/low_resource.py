@@ -123,6 +123,8 @@ class EnhanceLowResource:
         errors = {lang: ix for lang, ix in q_error(ctx, fact, criterion, self.languages).items() if ix}
         out = []
         for loc, nset in neurons.items():
+            if not len(neuron_pairs(nset)):
+                continue  # no neurons: nothing enhanced, no record (never "0 % fixed")
             for lang, ix in errors.items():
                 queries = [fact.queries[lang][i] for i in ix]
                 with manipulated(ctx.adapter, nset, "scale", factor):

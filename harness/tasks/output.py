@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -43,14 +43,19 @@ class Metric:
     n: str | None = None  # the row field with the count behind the value (shown as n=...)
     caption: str = ""
     slug: str = ""  # table id suffix (columns="..."): "<prefix>-<slug>", or "<prefix>" if empty
+    ci: bool = False  # the row has "<field>_ci_low"/"<field>_ci_high": a 95 % interval, shown
+    facts: str | None = None  # the row field with the facts behind the value (n=facts/queries)
+    # "lower"/"higher": mark * where "p_<field>" < 0.05 and the value is on that side of
+    # "random_<field>" (it beats the localizer's own Random in a paired test)
+    better: Literal["lower", "higher"] | None = None
 
 
 @dataclass(frozen=True)
 class Figure:
     """A leaderboard figure of a task's summary rows: ``lines`` (one line per localizer over
-    the numeric field ``x``, one panel per model) or ``bars`` (bars per value of ``x``, one
-    per localizer; one panel per (field, title) of ``panels`` and one row of panels per
-    model). Values are shown ×100."""
+    the numeric field ``x``, with the 95 % interval as error bars where the rows have one;
+    one panel per (field, title) of ``panels`` and one row of panels per model) or ``bars``
+    (bars per value of ``x``, one per localizer; the same panels). Values are shown ×100."""
 
     id: str  # file stem
     title: str  # alt text and caption
@@ -59,6 +64,8 @@ class Figure:
     panels: tuple[tuple[str, str], ...]  # (row field, panel title)
     ylabel: str
     exclude: tuple[str, ...] = ()  # localizers left out (e.g. the ablation variants)
+    log_x: bool = False  # lines: x on a log2 scale (budgets 5, 10, 20, 50)
+    xlabel: str = ""  # lines: the x axis label (default: the field's name)
 
 
 @dataclass(frozen=True)
@@ -70,12 +77,17 @@ class Output:
     columns: str | None = "language"  # the row field whose values are the columns; None: metrics
     column_label: str = ""  # the column header, formatted with the row (default "{<columns>}")
     average: bool = True  # columns="...": add the unweighted mean over the columns
+    pooled: str | None = None  # the column value of the task's own pooled row (e.g. "all"):
+    #                            where a model's rows have it, it replaces the unweighted mean
     where: Mapping[str, Any] = field(default_factory=dict)  # only rows with these values are shown
     title: str = ""  # columns=None: the table's title
     caption: str = ""  # columns=None: the table's caption
     row_header: str = "Localizer"
     prefix: str = ""  # table ids start with this (default: the task's name)
     figures: tuple[Figure, ...] = ()
+    # the task's own console layout (rows -> text), when the tables above say too little for
+    # a terminal (e.g. p-values and counts per cell); None: the tables, as on the leaderboard
+    console: Callable[[Sequence[Mapping[str, Any]]], str] | None = None
 
     def label(self, row: Mapping[str, Any]) -> str:
         """The header of the column that ``row`` falls in."""

@@ -25,7 +25,7 @@ from builders.cli import main
 
 SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[3] / "shared" / "data")
 KEY = "sk-ant-FAULTS-0123456789"
-ANSWER = json.dumps({"templates": ["[X]:n pääkaupunki on [Y]."]})
+ANSWER = json.dumps({"templates": ["[X] on alue, jonka pääkaupunki on [Y]."]})
 HEALTHY = FakeClaude(lambda body: ANSWER)
 
 BAD_BODIES = {
@@ -176,9 +176,9 @@ def test_batch_item_with_a_malformed_message_is_resubmitted_not_cached(monkeypat
 def test_generate_with_a_truncated_body_fails_that_pair_in_one_line_and_resumes(monkeypatch, tmp_path):
     """Before: "Unterminated string…" aborted the whole run (exit 2). Now: that pair fails
     (exit 1, one line per failure), and the rerun completes it from a healthy endpoint."""
-    good = json.dumps({"templates": ["[X]:n hallintokeskus on [Y].",
-                                     "Kaupunki, joka on [X]:n pääkaupunki, on [Y].",
-                                     "[X]:n hallinnollinen pääkaupunki on [Y]."]})
+    good = json.dumps({"templates": ["[X] on alue, jonka hallintokeskus on [Y].",
+                                     "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
+                                     "[X] on alue, jonka hallinnollinen pääkaupunki on [Y]."]})
     healthy = FakeClaude(lambda body: good)
     state = {"bad": 1}
 
@@ -192,7 +192,7 @@ def test_generate_with_a_truncated_body_fails_that_pair_in_one_line_and_resumes(
     use(monkeypatch, handler)
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     (tmp_path / "bank").mkdir()
-    (tmp_path / "bank" / "fi.yaml").write_text('P36:\n  - "[X]:n pääkaupunki on [Y]."\n')
+    (tmp_path / "bank" / "fi.yaml").write_text('P36:\n  - "[X] on alue, jonka pääkaupunki on [Y]."\n')
     args = ["generate", "--sources", str(SOURCES), "--languages", "fi", "--relations", "P36,P37",
             "--per-relation", "3", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "gen"),
             "--bank", str(tmp_path / "bank"), "--max-retries", "0", "--workers", "1"]

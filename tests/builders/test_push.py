@@ -36,8 +36,8 @@ ENDPOINT = "https://hub.test"
 TOKEN = "hf_SECRETtoken0123456789"
 
 BANK = {
-    "fi": ["[X]:n pääkaupunki on [Y].", "Kaupunki, joka on [X]:n pääkaupunki, on [Y].",
-           "[X]:n hallinnollinen pääkaupunki on [Y]."],
+    "fi": ["[X] on alue, jonka pääkaupunki on [Y].", "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
+           "[X] on alue, jonka hallinnollinen pääkaupunki on [Y]."],
     "en": ["The capital of [X] is [Y].", "[X]'s capital city is [Y].",
            "The seat of government of [X] is [Y]."],
 }

@@ -42,7 +42,10 @@ def test_run_folder_contents(model_dir, tmp_path):
     summary = run.summary()
     assert set(summary["tasks"]) == {"layer-distribution", "suppress-enhance", "ablation"}
     se = summary["tasks"]["suppress-enhance"]
-    assert {r["language"] for r in se} == {"en", "fi"}
+    assert {r["language"] for r in se} == {"en", "fi", "all"}  # all: pooled over languages
+    assert all(r["dp_suppress_ci_low"] <= r["dp_suppress"] <= r["dp_suppress_ci_high"]
+               for r in se if r["localizer"] == "matrice" and r["facts"] >= 2)
+    assert summary["localizers"]["matrice-no-ual"]["facts"] == 2  # counted even with no neuron
     # ablation requires the two variants: the harness added them
     assert {r["localizer"] for r in summary["tasks"]["ablation"]} <= {
         "matrice", "matrice-no-uaq", "matrice-no-ual"}
@@ -69,10 +72,11 @@ def test_killed_run_resumes_to_the_same_results(model_dir, tmp_path):
         (part / name).unlink()
     shutil.rmtree(part / "results")
     resumed = evaluate(_cfg(model_dir, part, facts=3, resume=True))
+    same = lambda a, b: json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)  # NaN == NaN  # noqa: E731
     assert resumed.neurons() == full.neurons()
     for task in ("suppress-enhance", "layer-distribution"):
-        assert resumed.results(task) == full.results(task)
-    assert resumed.summary()["tasks"] == full.summary()["tasks"]
+        assert same(resumed.results(task), full.results(task))
+    assert same(resumed.summary()["tasks"], full.summary()["tasks"])
 
 
 def test_unknown_names_fail_before_loading(monkeypatch, model_dir, tmp_path):
@@ -134,6 +138,22 @@ def test_task_options_and_max_rows_reach_the_run(monkeypatch, model_dir, tmp_pat
     assert seen["facts"] == 1 and seen["model"].spec.hf_id == str(model_dir) and len(seen["pool"]) > 1
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
     assert cfg["task_options"] == {"inject": {"steps": 3, "lr": 0.5}} and "max_rows" not in cfg
+
+
+def test_no_results_says_why_and_known_only_refuses(model_dir, tmp_path):
+    """A random tiny model answers nothing: the summary says so, and --known-only refuses."""
+    from harness.data import load_facts
+    from harness.summary import summary_text
+
+    run = evaluate(_cfg(model_dir, tmp_path / "run", tasks=["suppress-enhance"], facts=1,
+                        correct_only=True, task_options={"suppress-enhance": {"other_facts": 0}}))
+    summary = run.summary()
+    assert summary["tasks"]["suppress-enhance"] == []
+    text = summary_text(summary)
+    assert "(no results: 0 of" in text and "answered correctly by" in text and "--known-only" in text
+    two = [f.uuid for f in load_facts(["en", "fi"], limit=2)]
+    with pytest.raises(ValueError, match="--known-only: .* answers none of the 2 selected facts"):
+        evaluate(_cfg(model_dir, tmp_path / "k", tasks=["suppress-enhance"], known_only=True, fact_ids=two))
 
 
 def test_cli_errors_list_choices():

@@ -16,7 +16,7 @@ from rml_lama import extras
 
 REPO = Path(__file__).resolve().parents[2]
 IMPORT_NAME = {"lingua-language-detector": "lingua", "jinja2": "jinja2", "anthropic": "anthropic",
-               "httpx2": "httpx2", "matplotlib": "matplotlib", "jsonschema": "jsonschema"}
+               "opencc": "opencc", "httpx2": "httpx2", "matplotlib": "matplotlib", "jsonschema": "jsonschema"}
 EXTRA_MODULES = sorted({m for mods in extras.EXTRAS.values() for m in mods})
 
 # Run Python as if no extra were installed: importing one of their modules fails.

@@ -106,16 +106,26 @@ def test_evaluate_restores_weights_and_records(adapter, task_cls):
     h0 = weights_hash(adapter.model)
     recs = task_cls(locality_facts=3).evaluate(ctx, fact, {"a": NSet(PAIRS), "none": NSet([])})
     assert weights_hash(adapter.model) == h0
-    assert [(r["localizer"], r["language"]) for r in recs] == [
-        ("a", "en"), ("a", "fi"), ("none", "en"), ("none", "fi")]
+    # an empty set edits nothing: no record for it (not an edit that "erased 0%")
+    assert [(r["localizer"], r["language"]) for r in recs] == [("a", "en"), ("a", "fi")]
     for r in recs:
         n_q = len(fact.queries[r["language"]])
         assert r["reliability_n"] == 1 and r["generality_n"] == n_q - 1  # correct_only off
         assert r["locality_n"] == 3 and 0 <= r["locality_ok"] <= 3
         assert r["edit_language"] == "en"
-    for r in recs:
-        if r["localizer"] == "none":
-            assert r["locality_ok"] == r["locality_n"]  # nothing edited, nothing moves
+
+
+def test_budget_edits_each_localizers_top_k(adapter):
+    ctx = context(adapter)
+    fact = FACTS["c-de"]
+    h0 = weights_hash(adapter.model)
+    sets = {"a": NSet([(0, 3), (1, 7), (1, 11)]), "short": NSet([(0, 1)])}
+    recs = EditErasure(locality_facts=3, budget=2).evaluate(ctx, fact, sets)
+    assert weights_hash(adapter.model) == h0
+    assert {r["localizer"] for r in recs} == {"a"}  # "short" ranks fewer than 2 neurons
+    assert all(r["n_neurons"] == 2 for r in recs)
+    with pytest.raises(ValueError, match="budget must be at least 1"):
+        EditErasure(budget=0)
 
 
 def test_erasure_measures_match_a_manual_edit(adapter):
