@@ -5,14 +5,14 @@
   ``AP = (1/R) Σ_{relevant k} precision@rank(k)``);
 * the AP a uniformly random ranking reaches on average (Bestgen 2015):
   ``E[AP] = H_n / n + (R − 1)(n − H_n) / (n (n − 1))`` with ``H_n`` the n-th harmonic
-  number: for R = 3 relevant of n = 2048 it is 0.0050, not the base rate R/n = 0.0015;
-* percentile bootstrap intervals over facts (resampling facts with replacement).
+  number: for R = 3 relevant of n = 2048 it is 0.0050, not the base rate R/n = 0.0015.
+
+Intervals over facts come from :mod:`harness.stats`.
 """
 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Collection, Sequence
 
 
@@ -54,22 +54,3 @@ def chance_ap(n: int, relevant: int) -> float:
     if n == 1:
         return 1.0
     return h / n + (relevant - 1) * (n - h) / (n * (n - 1))
-
-
-def bootstrap_ci(
-    values: Sequence[float], level: float = 0.95, resamples: int = 2000, seed: int = 0
-) -> tuple[float, float, float]:
-    """``(mean, low, high)``: the mean of the finite ``values`` and its percentile bootstrap
-    interval. One value gives ``(v, v, v)``; none gives nans."""
-    vals = [v for v in values if v is not None and not math.isnan(v)]
-    if not vals:
-        return float("nan"), float("nan"), float("nan")
-    mean = sum(vals) / len(vals)
-    if len(vals) == 1:
-        return mean, mean, mean
-    rng = random.Random(seed)
-    n = len(vals)
-    means = sorted(sum(vals[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
-    lo = means[int(math.floor((1 - level) / 2 * (resamples - 1)))]
-    hi = means[int(math.ceil((1 + level) / 2 * (resamples - 1)))]
-    return mean, lo, hi

@@ -28,9 +28,10 @@ import torch
 from harness.data import Fact
 from harness.localizers.base import NeuronSet
 from harness.localizers.random import fact_generator
-from harness.planted.metrics import average_precision, bootstrap_ci, chance_ap, precision_recall_f1
+from harness.planted.metrics import average_precision, chance_ap, precision_recall_f1
 from harness.planted.truth import GroundTruth
 from harness.registry import register
+from harness.stats import NAN_ESTIMATE, mean_ci
 from harness.tasks.base import TaskContext, neuron_pairs
 from harness.tasks.output import Count, Figure, Metric, Output
 
@@ -134,8 +135,9 @@ def summarize_scores(records: Sequence[dict], seed: int = 0) -> list[GroundTruth
     for loc, rs in sorted(by_loc.items()):
         row: dict[str, Any] = {"localizer": loc, "truth": "agnostic", "facts": len({r["fact"] for r in rs})}
         for s in SCORES:
-            mean, lo, hi = bootstrap_ci([r[s] for r in rs], seed=seed)
-            row[s], row[f"{s}_low"], row[f"{s}_high"] = mean, lo, hi
+            vals = [float(r[s]) for r in rs if not math.isnan(r[s])]
+            est = mean_ci(vals, seed=seed) if vals else NAN_ESTIMATE  # bootstrap over facts
+            row[s], row[f"{s}_low"], row[f"{s}_high"] = est.value, est.low, est.high
         row["chance_ap"] = sum(r["chance_ap"] for r in rs) / len(rs)
         row["base_rate"] = sum(r["base_rate"] for r in rs) / len(rs)
         row["mean_selected"] = sum(r["n_selected"] for r in rs) / len(rs)
@@ -173,7 +175,7 @@ def format_summary(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-_CI = "mean over facts; low/high: 95 % percentile bootstrap interval over facts"
+_CI = "mean over facts; low/high: 95 % bootstrap interval over facts (harness.stats)"
 
 
 @register("task", "ground-truth")

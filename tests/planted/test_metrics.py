@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from harness.planted.metrics import average_precision, bootstrap_ci, chance_ap, precision_recall_f1
+from harness.planted.metrics import average_precision, chance_ap, precision_recall_f1
 
 
 def test_precision_recall_f1_by_hand():
@@ -46,16 +46,3 @@ def test_chance_ap_edge_cases():
     assert chance_ap(5, 5) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         chance_ap(3, 0)
-
-
-def test_bootstrap_interval_covers_the_mean_and_shrinks_with_n():
-    rng = random.Random(1)
-    small = [rng.gauss(0, 1) for _ in range(10)]
-    big = [rng.gauss(0, 1) for _ in range(400)]
-    m, lo, hi = bootstrap_ci(small)
-    assert lo <= m <= hi
-    mb, lob, hib = bootstrap_ci(big)
-    assert hib - lob < hi - lo
-    assert lob < 0 < hib  # true mean 0 inside for this seed
-    assert bootstrap_ci([float("nan"), 2.0]) == (2.0, 2.0, 2.0)
-    assert all(math.isnan(v) for v in bootstrap_ci([]))
