@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import registry
-from harness.models.configs import CONFIGS, TINY_MODELS
+from harness.models.configs import CONFIGS, SHARED_ENTITY_MODELS, TINY_MODELS
 
 if TYPE_CHECKING:
     from harness.models.loading import LoadedModel
@@ -97,7 +97,9 @@ def _tiny_specs() -> dict[str, ModelSpec]:
                 short, "", kind="masked" if arch == "bert" else "causal", architecture=arch,
                 params="1.3M" if config == "demo" else "0.2M",
                 description=f"{arch}, {cfg.n_layer} layers x {cfg.d_model}, trained here on RML-LAMA "
-                f"({config} config; built on first use)",
+                f"({config} config; built on first use); "
+                + ("entities as language-neutral tokens: shared knowledge by construction"
+                   if name in SHARED_ENTITY_MODELS else "entity names per language (BPE)"),
                 build=partial(_train_tiny, name, config),
             )
     return specs
