@@ -174,4 +174,5 @@ def model_specs() -> list[ModelSpec]:
 for _base in ("tiny-gpt", "tiny-bert"):  # listed; any other planted:BASE resolves by prefix
     registry.add("model", f"{PLANTED_PREFIX}{_base}", partial(resolve_spec, f"{PLANTED_PREFIX}{_base}"),
                  description=f"{_base} with held-out facts planted into rarely used FFN neurons "
-                 "(ground truth; built on first use)")
+                 "(ground truth; experimental: no planted fact passes the checks yet, "
+                 "see docs/ground-truth.md)")
