@@ -226,7 +226,7 @@ def build_entity_vocab(
     ]
     for _ in range(max_rounds):  # leaving an entity out can uncover a shorter label inside it
         vocab = EntityVocab(_ordered({lab: u for lab, u in chosen.items() if u not in left_out}))
-        new = {}
+        new: dict[str, str] = {}
         for subject, q in queries:
             for uri in markers(vocab.normalize(q)):
                 if uri != subject and uri not in left_out:
