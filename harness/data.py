@@ -1,7 +1,8 @@
 """Facts for a run: RML-LAMA rows grouped by fact, with cloze queries per language.
 
-The dataset is read with ``datasets.load_dataset``: the local ``rml_lama`` folder by
-default, or any folder or Hub id holding the same configs.
+The dataset is read with :func:`rml_lama.load`: the local ``rml_lama`` folder by default
+(as it is on disk, never a stale ``datasets`` cache), or any folder or Hub id holding the
+same configs.
 """
 
 from __future__ import annotations
@@ -110,13 +111,17 @@ class FactPool:
         return str(self.dataset) if self.dataset is not None else str(DATASET_DIR)
 
     def _table(self, language: str) -> list[dict]:
-        import datasets
+        import rml_lama
 
         if language not in self._tables:
             if self.dataset is None and not (DATASET_DIR / "manifest.json").exists():
                 raise FileNotFoundError(not_built_message(DATASET_DIR))
             try:
-                table = datasets.load_dataset(self.where, language, split="test")
+                # a folder is read as it is on disk now (rml_lama.load); anything else is a Hub id
+                if Path(self.where).exists():
+                    table = rml_lama.load(language, self.where)
+                else:
+                    table = rml_lama.load(language, repo_id=self.where)
             except FileNotFoundError as e:
                 raise FileNotFoundError(
                     f"--dataset {self.where}: no RML-LAMA data there (a folder with "

@@ -9,6 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+import rml_lama
+
 from builders import write as write_mod
 from builders.bank import load_bank
 from builders.build import PERSON_SUBJECTS, BuildConfig, build, build_rows
@@ -56,6 +58,8 @@ def test_load_dataset_round_trip(built):
     ds = datasets.load_dataset(str(built), "fi", split="test")
     assert ds.to_list() == _rows(built, "fi")
     assert ds.features["queries"].feature.dtype == "string"
+    mine = rml_lama.load("fi", built)  # the harness's reader: same rows, same features
+    assert mine.to_list() == ds.to_list() and mine.features == ds.features
 
 
 def test_card_declares_configs_and_true_statistics(built):
