@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 import rml_lama
-
 from builders import write as write_mod
 from builders.bank import load_bank
 from builders.build import PERSON_SUBJECTS, BuildConfig, build, build_rows
