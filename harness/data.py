@@ -7,7 +7,7 @@ same configs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,13 @@ class FactPool:
         self._given: list[Fact] | None = None
         self._tables: dict[str, list[dict]] = {}
         self._facts: dict[tuple[str, ...], dict[str, Fact]] = {}
+        self._fits: Callable[[ClozeQuery], bool] | None = None
+
+    def restrict(self, fits: Callable[[ClozeQuery], bool] | None) -> None:
+        """From now on, facts carry only the queries ``fits`` accepts (the model's context,
+        see ``harness.context``), and a fact left with none in a language is not there."""
+        self._fits = fits
+        self._facts.clear()
 
     @classmethod
     def of(cls, facts: Iterable[Fact]) -> FactPool:
@@ -144,6 +151,11 @@ class FactPool:
                     uuid = row["uuid"]
                     if all(uuid in by_lang[lang] for lang in langs):
                         got[uuid] = fact_from_rows([by_lang[lang][uuid] for lang in langs])
+            if self._fits is not None:
+                from harness.context import keep_fitting
+
+                fitting = (keep_fitting(f, self._fits)[0] for f in got.values())
+                got = {f.uuid: f for f in fitting if all(f.queries.get(lang) for lang in langs)}
             self._facts[langs] = got
         return self._facts[langs]
 

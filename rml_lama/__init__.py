@@ -3,7 +3,8 @@
 Cloze queries for facts (subject, relation, object) from mLAMA, several paraphrases per
 language in zh, en, fr, fi, hu, ja, ko. The built dataset lives in ``rml_lama/data`` and is
 loadable with ``datasets.load_dataset("rml_lama", "fi")`` from the repository root, or with
-:func:`load` from anywhere.
+:func:`load` from anywhere. :func:`load` reads the files on disk; ``load_dataset`` caches a
+local folder by name, so after a rebuild pass ``download_mode="force_redownload"`` once.
 """
 
 from __future__ import annotations

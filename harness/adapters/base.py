@@ -107,6 +107,21 @@ class ModelAdapter(ABC):
     def dtype(self) -> torch.dtype:
         return self.neuron_output_weights(0).dtype
 
+    # config attributes that hold the longest input the model can read (its position table)
+    CONTEXT_ATTRS: ClassVar[tuple[str, ...]] = ("n_positions", "max_position_embeddings", "max_seq_len",
+                                                "n_ctx", "seq_length")
+
+    @property
+    def context_length(self) -> int | None:
+        """The most tokens one input may have (``n_positions``, ``max_position_embeddings``
+        or ``max_seq_len`` of the config); None when the config names no limit."""
+        config = self.model.config
+        for attr in self.CONTEXT_ATTRS:
+            value = getattr(config, attr, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
+
     @property
     def model_type(self) -> str:
         return str(self.model.config.model_type)
