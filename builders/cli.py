@@ -121,11 +121,13 @@ def build(sources, languages, relations, bank_dir, max_facts, max_facts_per_subj
     from builders.sources import resolve_sources
 
     try:
+        langs = check_languages(_split(languages, LANGUAGE_CODES))
+        rels = check_relations(_split(relations, RELATION_IDS))
         config = BuildConfig(
-            sources=resolve_sources(sources),
+            sources=resolve_sources(sources),  # after the names: a bad name needs no download
             out=out,
-            languages=_split(languages, LANGUAGE_CODES),
-            relations=_split(relations, RELATION_IDS),
+            languages=langs,
+            relations=rels,
             max_facts_per_relation=max_facts,
             max_facts_per_subject=max_facts_per_subject,
             bank_dir=bank_dir,

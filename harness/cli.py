@@ -255,15 +255,19 @@ def list_cmd() -> None:
 @click.option("--out", type=click.Path(file_okay=False), default="runs/demo", show_default=True)
 @click.option("--leaderboard", "board", type=click.Path(file_okay=False), default="leaderboard",
               show_default=True)
-def demo(sources, facts, other_facts, out, board) -> None:
-    """The main job: build the dataset if missing, train or load tiny-gpt, run MATRICE, AMIG
-    and Random on known facts with every task, and write the leaderboard."""
+@click.option("--model", default="tiny-gpt-shared", show_default=True,
+              help="A tiny model: tiny-gpt-shared (entities shared across languages) or tiny-gpt "
+              "(per-language names, the negative control), or their -bert twins.")
+def demo(sources, facts, other_facts, out, board, model) -> None:
+    """The main job: build the dataset if missing, train or load tiny-gpt-shared, run MATRICE,
+    AMIG and Random on known facts with every task, and write the leaderboard."""
     from builders.errors import BuildError
     from harness.demo import run_demo
     from harness.models.loading import ModelUnavailableError
 
     try:
-        run_demo(sources=sources, facts=facts, other_facts=other_facts, out=out, leaderboard=board)
+        run_demo(sources=sources, facts=facts, other_facts=other_facts, out=out, leaderboard=board,
+                 model=model)
     except (ValueError, LookupError, OSError, ImportError, BuildError, ModelUnavailableError) as e:
         _fail(e)
 

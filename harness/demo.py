@@ -1,7 +1,9 @@
 """The main job (``rml-eval demo``): everything end to end on the embedded tiny model.
 
 1. build RML-LAMA from the sources if it is not built;
-2. train ``tiny-gpt`` on it, or load it from the cache;
+2. train ``tiny-gpt-shared`` on it (entities as language-neutral tokens, so it has
+   language-agnostic knowledge to find), or load it from the cache; ``--model tiny-gpt``
+   runs the per-language negative control instead;
 3. run MATRICE, AMIG and Random (plus the ablation variants) on facts the model knows,
    with every registered built-in task;
 4. write the leaderboard and print where everything is.
@@ -45,7 +47,7 @@ def run_demo(
     other_facts: int = 2,
     out: str = "runs/demo",
     leaderboard: str = "leaderboard",
-    model: str = "tiny-gpt",
+    model: str = "tiny-gpt-shared",
     tasks: tuple[str, ...] = DEMO_TASKS,
 ) -> Path:
     t0 = time.perf_counter()

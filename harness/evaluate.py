@@ -184,9 +184,15 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
 
     laps, env = provenance.Laps(), provenance.environment()
     names = check_config(cfg)
+    from harness.models import resolve_spec
+
+    fact_ids = cfg.fact_ids
+    spec = resolve_spec(cfg.model)
+    if fact_ids is None and spec.facts is not None:  # e.g. planted:BASE scores its planted facts
+        fact_ids = spec.facts()
     pool = FactPool(cfg.dataset)  # the run's facts, and the others the tasks draw on
     limit = None if cfg.known_only else cfg.facts  # --facts counts known facts with --known-only
-    facts = load_facts(cfg.languages, cfg.relations, cfg.fact_ids, limit, pool=pool)
+    facts = load_facts(cfg.languages, cfg.relations, fact_ids, limit, pool=pool)
     if not facts:
         raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
     rank, world, state = _distributed(cfg.device)
