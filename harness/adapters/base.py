@@ -115,7 +115,7 @@ class ModelAdapter(ABC):
     def context_length(self) -> int | None:
         """The most tokens one input may have (``n_positions``, ``max_position_embeddings``
         or ``max_seq_len`` of the config); None when the config names no limit."""
-        config = self.model.config
+        config = getattr(self.model, "config", None)  # a plugin's model may have none
         for attr in self.CONTEXT_ATTRS:
             value = getattr(config, attr, None)
             if isinstance(value, int) and value > 0:
