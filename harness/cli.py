@@ -192,6 +192,19 @@ def print_summary(summary: dict) -> None:
             click.echo(f"  {what}: {f['facts']} of {f['of']} facts; first: {f['first']}", err=True)
 
 
+def _cannot_run(name: str) -> str:
+    """Why a registered model cannot run (no adapter for its architecture), or ""."""
+    from harness.models.specs import check_architecture, resolve_spec
+
+    try:
+        check_architecture(resolve_spec(name))
+    except ValueError as e:
+        return str(e).split(": ", 1)[-1]
+    except LookupError:
+        return ""  # a broken registration is listed under the failures already
+    return ""
+
+
 @main.command("list")
 def list_cmd() -> None:
     """List models, localizers and tasks with one-line descriptions."""
@@ -199,6 +212,9 @@ def list_cmd() -> None:
         click.echo(f"{title}:")
         for e in registry.entries(kind):
             origin = "" if e.origin == "builtin" else f"  [{e.origin}]"
+            if kind == "model" and (why := _cannot_run(e.name)):
+                click.echo(f"  {e.name:<22} (cannot run: {why}){origin}")
+                continue
             click.echo(f"  {e.name:<22} {e.description}{origin}")
             if kind == "task":
                 for key, text in getattr(e.obj, "options", {}).items():

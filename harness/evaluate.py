@@ -111,8 +111,9 @@ def check_config(cfg: EvalConfig) -> list[str]:
             )
     from harness.models import resolve_spec
     from harness.models.loading import check_device
+    from harness.models.specs import check_architecture
 
-    resolve_spec(cfg.model)  # raises listing the valid model names
+    check_architecture(resolve_spec(cfg.model))  # unknown name, or no adapter for it: raises
     if cfg.device:
         check_device(cfg.device)
     return needed

@@ -83,6 +83,13 @@ class ModelAdapter(ABC):
         """The parameters that compute the neurons of ``layer`` from the FFN input (for
         fine-tuning only selected neurons), each with its neuron axis."""
 
+    def block_inputs_for_rows(self, kwargs: dict[str, Any], rows: int) -> dict[str, Any]:
+        """The keyword inputs of a block, made fit for a batch of ``rows`` rows when the
+        model built them for one row. Most families need nothing (their masks and position
+        embeddings broadcast over the batch); BLOOM repeats its per-row ALiBi bias. Used by
+        the causal attribution engine, which grows the batch inside the stack."""
+        return kwargs
+
     # ---- sizes, device, names ------------------------------------------------------------
 
     @property

@@ -11,6 +11,7 @@ from .conftest import MULTI, SINGLE
 from .reference import reference_attribution
 
 FAMILIES = ["gpt2", "llama", "bert"]
+NEW_FAMILIES = ["gemma", "gemma2", "bloom", "xglm"]  # IG and SAIG, multi-token, one test each
 STEPS = 4
 
 
@@ -34,6 +35,17 @@ def test_fast_matches_reference(make_adapter, family, method, full_object):
     ref = reference_attribution(adapter, enc, method, STEPS)
     fast = attribute(adapter, enc, method=method, steps=STEPS, full_object=full_object)
     assert fast.raw.dtype == torch.float32 and fast.raw.device.type == "cpu"
+    assert_close_rel(fast.raw, ref)
+
+
+@pytest.mark.parametrize("method", ["ig", "saig"])
+@pytest.mark.parametrize("family", NEW_FAMILIES)
+def test_fast_matches_reference_other_families(make_adapter, family, method):
+    adapter = make_adapter(family)
+    enc = encode_query(adapter, MULTI, full_object=True)
+    assert len(enc.answer_ids) > 1
+    ref = reference_attribution(adapter, enc, method, STEPS)
+    fast = attribute(adapter, enc, method=method, steps=STEPS, full_object=True, max_rows=7)
     assert_close_rel(fast.raw, ref)
 
 
