@@ -83,12 +83,22 @@ class ModelAdapter(ABC):
         """The parameters that compute the neurons of ``layer`` from the FFN input (for
         fine-tuning only selected neurons), each with its neuron axis."""
 
-    def block_inputs_for_rows(self, kwargs: dict[str, Any], rows: int) -> dict[str, Any]:
-        """The keyword inputs of a block, made fit for a batch of ``rows`` rows when the
-        model built them for one row. Most families need nothing (their masks and position
-        embeddings broadcast over the batch); BLOOM repeats its per-row ALiBi bias. Used by
-        the causal attribution engine, which grows the batch inside the stack."""
-        return kwargs
+    def block_inputs_for_rows(self, args: tuple, kwargs: dict[str, Any], rows: int) -> tuple[tuple, dict]:
+        """A block's inputs other than the hidden states (``args``: the positional ones
+        after it), made fit for a batch of ``rows`` rows where the model built them for one
+        row. Used by the causal attribution engine, which grows the batch inside the stack.
+        Position embeddings broadcast over the batch; a 4-D attention mask of one row, as a
+        positional argument or ``attention_mask``, is expanded (XGLM checks its batch
+        size); BLOOM also repeats its per-row ALiBi bias."""
+
+        def fit(x: Any) -> Any:
+            if isinstance(x, torch.Tensor) and x.dim() == 4 and x.shape[0] == 1 and rows > 1:
+                return x.expand(rows, -1, -1, -1)
+            return x
+
+        if "attention_mask" in kwargs:
+            kwargs = {**kwargs, "attention_mask": fit(kwargs["attention_mask"])}
+        return tuple(fit(x) for x in args), kwargs
 
     # ---- sizes, device, names ------------------------------------------------------------
 

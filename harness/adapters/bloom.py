@@ -54,12 +54,13 @@ class BloomAdapter(ModelAdapter):
             NeuronParameter("dense_h_to_4h.bias", dense.bias, dim=0),  # [N]
         ]
 
-    def block_inputs_for_rows(self, kwargs: dict[str, Any], rows: int) -> dict[str, Any]:
-        alibi = kwargs.get("alibi")
+    def block_inputs_for_rows(self, args: tuple, kwargs: dict[str, Any], rows: int) -> tuple[tuple, dict]:
+        args, kwargs = super().block_inputs_for_rows(args, kwargs, rows)
+        alibi = kwargs.get("alibi")  # [rows · heads, 1, kv], built for one row
         heads = self.model.config.n_head
         if alibi is not None and alibi.shape[0] != rows * heads:
             if alibi.shape[0] != heads:
                 shape = tuple(alibi.shape)
                 raise RuntimeError(f"expected an ALiBi bias for one row ({heads} heads), got {shape}")
             kwargs = {**kwargs, "alibi": alibi.repeat(rows, 1, 1)}
-        return kwargs
+        return args, kwargs
