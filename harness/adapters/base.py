@@ -271,6 +271,17 @@ class ModelAdapter(ABC):
             new_cache = getattr(out, "past_key_values", None)
         return out.logits, new_cache
 
+    def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The LM head on the body's last hidden state (:meth:`forward_body`):
+        ``[..., D] -> [..., V]``, equal to :meth:`forward`'s logits. Causal families: the
+        output embedding, then Gemma-2's final soft-capping where the config has one (a test
+        checks this against :meth:`forward` for every family)."""
+        logits = self.model.get_output_embeddings()(hidden)
+        cap = getattr(self.model.config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return logits
+
     def forward_body(
         self, input_ids: torch.Tensor, cache: Any = None, use_cache: bool = False
     ) -> tuple[torch.Tensor, Any]:

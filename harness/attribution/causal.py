@@ -79,19 +79,19 @@ class CausalRunner:
             self.base_prob = float(self._log_prob(self._tail_logits([1] * adapter.n_layers))[0].exp())
         self.real = real_activations(adapter, enc) if real is None else real  # [L, N]
 
-    def _tail_logits(self, rows_per_layer: list[int]) -> torch.Tensor:
+    def _tail_logits(self, rows_per_layer: list[int], skip: int = 0) -> torch.Tensor:
         """Run the tail (one carrier row) on the cached prefix, block ``j``'s cache holding
-        ``rows_per_layer[j]`` rows: ``[rows at the top, K_tail, V]``."""
+        ``rows_per_layer[j]`` rows; the LM head only on the answer positions of the rows
+        from ``skip`` on: ``[rows at the top - skip, K', V]``. (Slicing the hidden state
+        rather than the logits keeps a vocabulary-wide zero-fill out of the backward.)"""
         cache = None if self.kv is None else expanded_cache(self.kv, rows_per_layer)
-        logits, _ = self.adapter.forward(self.tail[None], cache=cache, use_cache=cache is not None)
-        return logits
+        hidden, _ = self.adapter.forward_body(self.tail[None], cache=cache, use_cache=cache is not None)
+        return self.adapter.lm_logits(hidden[skip:, : len(self.answer_ids)])
 
     def _log_prob(self, logits: torch.Tensor) -> torch.Tensor:
-        """``log P(answer)`` per row ``[rows]`` from the tail logits ``[rows, K_tail, V]``
-        (float32 softmax, sum over answer tokens). The answers are at tail positions
-        ``0 .. K'-1``, so a slice selects them without copying."""
-        rows, k = logits.shape[0], len(self.answer_ids)
-        return log_prob_of(logits[:, :k], self.answer_ids.expand(rows, -1))
+        """``log P(answer)`` per row ``[rows]`` from the logits at the answer positions
+        ``[rows, K', V]`` (float32 softmax, sum over answer tokens)."""
+        return log_prob_of(logits, self.answer_ids.expand(logits.shape[0], -1))
 
     @contextmanager
     def _rows_join(self, groups: list[RowGroup]) -> Iterator[list[int]]:
@@ -137,5 +137,5 @@ class CausalRunner:
             self._rows_join(groups) as sizes,
             self.adapter.patch(make_replacer(shifted, points, position=0)),
         ):
-            log_prob = self._log_prob(self._tail_logits(sizes)[1:])  # [rows], carrier dropped
+            log_prob = self._log_prob(self._tail_logits(sizes, skip=1))  # [rows], carrier dropped
             return probability_gradients(log_prob, groups, points)  # ∂P/∂x

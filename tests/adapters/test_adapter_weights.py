@@ -104,3 +104,13 @@ def test_bfloat16_adapter(make_adapter):
     with adapter.capture() as acts, torch.no_grad():
         adapter.model(input_ids=torch.tensor([[5, 6, 7]], device=adapter.device))
     assert acts[0].dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_lm_logits_on_the_body_equal_the_model(make_adapter, family):
+    """The engine runs body and head separately (Gemma-2: with its final soft-capping)."""
+    adapter = make_adapter(family, **({"final_logit_softcapping": 0.5} if family == "gemma2" else {}))
+    x = torch.tensor([adapter.tokenizer("Tokyo is the capital of Japan")["input_ids"]], device=adapter.device)
+    with torch.no_grad():
+        hidden, _ = adapter.forward_body(x)
+        assert torch.allclose(adapter.lm_logits(hidden), all_logits(adapter), atol=1e-5)

@@ -8,7 +8,7 @@ import torch
 from harness.attribution import attribute, encode_query
 
 from .conftest import MULTI, SINGLE
-from .reference import reference_attribution
+from .reference import batched_steps_attribution, reference_attribution
 
 FAMILIES = ["gpt2", "llama", "bert"]
 NEW_FAMILIES = ["gemma", "gemma2", "bloom", "xglm"]  # IG and SAIG, multi-token, one test each
@@ -58,6 +58,15 @@ def test_chunking_does_not_change_scores(make_adapter, family):
     one_row = attribute(adapter, SINGLE, method="ig", steps=3, max_rows=1)
     assert_close_rel(chunked.raw, whole.raw)
     assert_close_rel(one_row.raw, attribute(adapter, SINGLE, method="ig", steps=3).raw)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "bert"])
+def test_batched_steps_reference_matches_the_plain_one(make_adapter, family):
+    """The benchmark's second reference computes the same scores."""
+    adapter = make_adapter(family)
+    enc = encode_query(adapter, MULTI, full_object=True)
+    assert_close_rel(batched_steps_attribution(adapter, enc, "saig", STEPS),
+                     reference_attribution(adapter, enc, "saig", STEPS))
 
 
 def test_comparison_is_sharp(make_adapter):
