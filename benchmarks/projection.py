@@ -177,7 +177,9 @@ def cpu_efficiency(runs: int = 3, length: int = 10) -> float:
     return eta
 
 
-def gpu_per_query(shape: Shape, dtype: torch.dtype, method: str, runs: int, max_rows: int) -> float:
+def gpu_per_query(
+    shape: Shape, dtype: torch.dtype, method: str, runs: int, max_rows: int, device: str = "cuda"
+) -> float:
     """Median wall seconds of attribute() (or AMIG) for one query of MEAN_TOKENS tokens on a
     random model of ``shape`` on the GPU, after a full warm-up call."""
     import transformers
@@ -198,9 +200,9 @@ def gpu_per_query(shape: Shape, dtype: torch.dtype, method: str, runs: int, max_
     else:
         cfg = transformers.GPT2Config(
             vocab_size=shape.vocab, n_embd=shape.d, n_inner=shape.ffn, n_layer=shape.layers,
-            n_head=shape.d // 128, n_positions=256)
+            n_head=shape.d // 128, n_positions=256, bos_token_id=0, eos_token_id=0)
         cls, family = transformers.GPT2LMHeadModel, "gpt2"
-    with torch.device("cuda"):
+    with torch.device(device):
         model = cls._from_config(cfg, dtype=dtype).eval()
     adapter = get_adapter(model, tiny_tokenizer(family))
     enc = random_query(adapter, MEAN_TOKENS)
@@ -212,7 +214,7 @@ def gpu_per_query(shape: Shape, dtype: torch.dtype, method: str, runs: int, max_
         else:
             amig_attribution(adapter, enc, steps=STEPS, max_rows=max_rows)
 
-    return median_time(run, runs, torch.device("cuda"))[1]  # the model is freed on return
+    return median_time(run, runs, torch.device(device))[1]  # the model is freed on return
 
 
 def print_flop_projection(etas: dict[str, float]) -> None:
