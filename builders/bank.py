@@ -41,10 +41,13 @@ def load_bank(language: str, bank_dir: Path | None = None) -> dict[str, list[Tem
         raise BuildError(f"{path}: no rephrasing bank for language {language!r}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as e:
+        raise BuildError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise BuildError(f"{path}{line}: malformed YAML ({e})") from e
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise BuildError(f"{path}{line}: malformed YAML ({what})") from e
     if not isinstance(data, dict):
         raise BuildError(f"{path}: expected a mapping from relation id to a list of templates")
     bank: dict[str, list[Template]] = {}

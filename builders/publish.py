@@ -47,8 +47,8 @@ def plan_upload(folder: Path) -> UploadPlan:
     if "README.md" not in files or not any(r.startswith("data/") for r in files):
         problems.append("the manifest lists no card or no data files")
     if problems:
-        raise BuildError(f"{folder} is not a complete build; rebuild it (rml-build build):\n  "
-                         + "\n  ".join(problems))
+        raise BuildError(f"{folder} is not a complete build ({'; '.join(problems)}); rebuild it "
+                         "(rml-build build)")
     content = manifest["content_hash"]
     stats = manifest.get("statistics", {})
     lines = [f"content hash: {content}", f"builder version: {manifest.get('builder_version')}"]
@@ -62,8 +62,9 @@ def push(folder: Path, repo_id: str, private: bool = False, token: str | None = 
          endpoint: str | None = None, revision: str | None = None):
     """Create the dataset repo if missing and commit the card, data and manifest; files
     under ``data/`` that the new build no longer has are deleted in the same commit."""
+    import httpx2
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
-    from huggingface_hub.errors import HfHubHTTPError
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
 
     if "/" not in repo_id or repo_id.count("/") != 1:
         raise BuildError(f"--repo-id {repo_id!r}: expected ORG/NAME")
@@ -81,5 +82,16 @@ def push(folder: Path, repo_id: str, private: bool = False, token: str | None = 
                                  commit_description=plan.description, repo_type="dataset",
                                  revision=revision)
     except HfHubHTTPError as e:
-        raise BuildError(f"the Hub refused the push to {repo_id}: {e}") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise BuildError(f"the Hub refused the push to {repo_id}: {first}") from None
+    except OfflineModeIsEnabled:
+        raise BuildError(f"cannot push to {repo_id}: HF_HUB_OFFLINE is set; unset it on a "
+                         "connected machine") from None
+    except httpx2.TimeoutException as e:
+        raise BuildError(f"the push to {repo_id} timed out ({type(e).__name__}) after the Hub "
+                         "client's retries; nothing is committed unless the Hub shows the commit "
+                         f"{plan.message!r}: check, then run the same command again") from None
+    except (httpx2.HTTPError, OSError) as e:
+        raise BuildError(f"cannot reach the Hub to push to {repo_id} ({type(e).__name__}: {e}); "
+                         "check the network (or HF_ENDPOINT) and run the same command again") from None
 

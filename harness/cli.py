@@ -19,11 +19,15 @@ from typing import Any
 import click
 
 from harness import registry
+from harness.config_file import config_option
+from harness.provenance import version_option
 from rml_lama import LANGUAGE_CODES
 
 
 def _split(value: str | None) -> list[str] | None:
-    if not value:
+    """None when the option is not given; ``''`` or ``','`` is a list of nothing, which
+    the checks refuse (instead of silently meaning "all")."""
+    if value is None:
         return None
     return [v.strip() for v in value.split(",") if v.strip()]
 
@@ -65,12 +69,32 @@ def parse_task_options(items: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def _fail(e: Exception) -> None:
-    click.echo(f"rml-eval: error: {e}", err=True)
-    sys.exit(2)
+def _fail(e: BaseException, code: int = 2) -> None:
+    click.echo(f"rml-eval: error: {one_line(e)}", err=True)
+    sys.exit(code)
+
+
+def one_line(e: BaseException) -> str:
+    """An error in one line; an OSError names its file. A model that cannot be loaded
+    keeps its advice (the lines after the first say what to do)."""
+    if type(e).__name__ == "ModelUnavailableError":
+        return str(e).strip()
+    if isinstance(e, OSError) and e.filename is not None:
+        return f"{e.filename}: {e.strerror or e}"
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def fully_failed(summary: dict) -> list[str]:
+    """The localizers that produced nothing: failed on every fact of the run."""
+    return [f"{what} failed on all {f['of']} facts (first: {f['first']})"
+            for what, f in (summary.get("failures") or {}).items()
+            if what.startswith("localizer ") and f.get("of") and f["facts"] >= f["of"]]
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@version_option("rml-eval")
+@config_option("rml-eval")
 @click.option("--localizer", "localizers", help="Localizer name(s), comma-separated "
               "(see `rml-eval list`).")
 @click.option("--model", help="Model: a registered name, hf:ORG/NAME or a local path.")
@@ -81,7 +105,8 @@ def _fail(e: Exception) -> None:
               help="A file with one fact uuid per line.")
 @click.option("--tasks", default="layer-distribution,suppress-enhance,ablation",
               show_default=True, help="Task name(s), comma-separated.")
-@click.option("--dataset", help="Dataset folder or Hub id (default: the built rml_lama/).")
+@click.option("--dataset", help="Dataset folder or Hub id (default: rml_lama.DATASET_DIR, where "
+              "rml-build build writes).")
 @click.option("--device", help="cpu, cuda, cuda:1 … (default: the process's accelerator).")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]))
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -104,7 +129,8 @@ def _fail(e: Exception) -> None:
 @click.option("--resume", is_flag=True, help="Continue the run in --out, skipping facts done.")
 @click.option("--attribution-cache", type=click.Path(file_okay=False),
               help="Folder for an on-disk attribution cache shared across runs.")
-@click.option("--threads", type=int, help="CPU threads for torch (default: torch's choice).")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="CPU threads for torch (default: torch's choice).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, dataset, device,
@@ -120,6 +146,7 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
         _fail(ValueError("--localizer and --model are required (or use a subcommand)"))
     from harness.data import read_fact_ids
     from harness.evaluate import EvalConfig, evaluate
+    from harness.models.loading import ModelUnavailableError
 
     if threads:
         import torch
@@ -131,7 +158,7 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
             model=model,
             localizers=_split(localizers) or [],
             tasks=_split(tasks) or [],
-            languages=_split(languages) or list(LANGUAGE_CODES),
+            languages=list(LANGUAGE_CODES) if languages is None else _split(languages),
             relations=_split(relations),
             facts=facts,
             fact_ids=read_fact_ids(fact_ids) if fact_ids else None,
@@ -151,11 +178,22 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
             progress=not quiet,
         )
         run = evaluate(cfg)
-    except (ValueError, LookupError, FileNotFoundError, FileExistsError, OSError) as e:
+    except (ValueError, LookupError, OSError, ModelUnavailableError) as e:
         _fail(e)
+    except KeyboardInterrupt:
+        click.echo(f"rml-eval: interrupted; the facts finished are kept in {out}: add --resume to "
+                   "the same command to continue", err=True)
+        sys.exit(130)
+    except SystemExit as e:  # raised by plugin code (a task, a model): never a silent exit 0
+        _fail(RuntimeError(f"plugin code called sys.exit({e.code}) during the run; the shards "
+                           f"finished so far are kept in {out} (--resume continues)"))
     if (run.path / "summary.json").exists():
-        print_summary(run.summary())
+        summary = run.summary()
+        print_summary(summary)
         click.echo(f"run folder: {run.path}")
+        empty = fully_failed(summary)
+        if empty:
+            _fail(RuntimeError("; ".join(empty) + f"; see {run.path / 'summary.json'}"), code=1)
 
 
 def _fmt(v) -> str:
@@ -236,11 +274,13 @@ def list_cmd() -> None:
 def demo(sources, facts, other_facts, out, board) -> None:
     """The main job: build the dataset if missing, train or load tiny-gpt, run MATRICE, AMIG
     and Random on known facts with every task, and write the leaderboard."""
+    from builders.errors import BuildError
     from harness.demo import run_demo
+    from harness.models.loading import ModelUnavailableError
 
     try:
         run_demo(sources=sources, facts=facts, other_facts=other_facts, out=out, leaderboard=board)
-    except (ValueError, LookupError, FileNotFoundError, OSError) as e:
+    except (ValueError, LookupError, OSError, ImportError, BuildError, ModelUnavailableError) as e:
         _fail(e)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from harness.attribution import ClozeQuery
 from harness.localizers.base import Fact as LocalizerFact
 from rml_lama import DATASET_DIR, LANGUAGES, check_languages, check_relations
+from rml_lama.home import not_built_message
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,20 @@ class Fact(LocalizerFact):
     object_uri: str = ""
 
 
+def alternatives(row: dict) -> tuple[str, ...]:
+    """The row's valid objects other than its target ``object`` (datasets built before the
+    ``objects`` column have none)."""
+    return tuple(o for o in row.get("objects") or () if o != row["object"])
+
+
 def row_queries(row: dict) -> tuple[ClozeQuery, ...]:
     """The cloze queries of one dataset row (one fact in one language)."""
     space = LANGUAGES[row["language"]].spaced
     out = []
     for template, prefix in zip(row["templates"], row["queries"], strict=True):
         suffix = template.split("[Y]", 1)[1]
-        out.append(ClozeQuery(prefix=prefix, answer=row["object"], suffix=suffix, space=space))
+        out.append(ClozeQuery(prefix=prefix, answer=row["object"], suffix=suffix, space=space,
+                              alternatives=alternatives(row)))
     return tuple(out)
 
 
@@ -50,9 +58,7 @@ def load_facts(
         relations = check_relations(list(relations))
     where = str(dataset) if dataset is not None else str(DATASET_DIR)
     if dataset is None and not (Path(where) / "manifest.json").exists():
-        raise FileNotFoundError(
-            f"RML-LAMA is not built in {where}; run `rml-build build` first (see the README)"
-        )
+        raise FileNotFoundError(not_built_message(Path(where)))
     try:
         tables = {
             lang: datasets.load_dataset(where, lang, split="test").to_list() for lang in languages
@@ -107,7 +113,11 @@ def read_fact_ids(path: str | Path) -> FactIds:
     """One uuid per line (blank lines and ``#`` comments ignored)."""
     ids = FactIds()
     ids.where = {}
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"--fact-ids {path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         text = line.strip()
         if text and not text.startswith("#"):
             ids.append(text)

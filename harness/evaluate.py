@@ -13,13 +13,12 @@ import inspect
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from harness import registry
+from harness import provenance, registry
 from harness.data import Fact, load_facts
 from harness.runs import RunFolder
 from harness.tasks.base import TaskContext, check_task_options, neuron_pairs
@@ -39,7 +38,7 @@ class EvalConfig:
     relations: list[str] | None = None  # None: all
     facts: int | None = None  # at most this many facts (dataset order)
     fact_ids: list[str] | None = None  # exactly these facts
-    dataset: str | None = None  # dataset folder or Hub id (default: the built rml_lama/)
+    dataset: str | None = None  # dataset folder or Hub id (default: rml_lama.DATASET_DIR)
     out: str = "runs/latest"  # run folder
     resume: bool = False
     device: str | None = None  # None: the process's accelerator, else cpu
@@ -66,17 +65,20 @@ class EvalConfig:
 
 
 def package_version() -> str:
-    try:
-        return version("rml-lama")
-    except PackageNotFoundError:
-        return "unknown"
+    from harness.provenance import package_version as version
+
+    return version()
 
 
 def dataset_hash(dataset: str | None) -> str:
     folder = Path(dataset) if dataset else DATASET_DIR
     manifest = folder / "manifest.json"
     if manifest.exists():
-        return json.loads(manifest.read_text())["content_hash"]
+        try:
+            return str(json.loads(manifest.read_text(encoding="utf-8"))["content_hash"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{manifest}: not a dataset manifest ({type(e).__name__}: {e}); "
+                             "rebuild the dataset (rml-build build)") from None
     return f"hub:{dataset}" if dataset else "unbuilt"
 
 
@@ -109,6 +111,7 @@ def check_config(cfg: EvalConfig) -> list[str]:
                 f"--localizer-option: {name!r} is not among the run's localizers "
                 f"({', '.join(needed)})"
             )
+    build_localizers(cfg, needed)  # every option's value is checked here, not mid-run
     from harness.models import resolve_spec
     from harness.models.loading import check_device
     from harness.models.specs import check_architecture
@@ -116,7 +119,35 @@ def check_config(cfg: EvalConfig) -> list[str]:
     check_architecture(resolve_spec(cfg.model))  # unknown name, or no adapter for it: raises
     if cfg.device:
         check_device(cfg.device)
+    if cfg.attribution_cache:
+        check_writable_folder(Path(cfg.attribution_cache), "--attribution-cache")
     return needed
+
+
+def check_writable_folder(folder: Path, option: str) -> None:
+    """``folder`` exists (or is created) and a file can be written in it."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ValueError(f"{option} {folder}: cannot write there ({e.strerror or e})") from None
+
+
+def build_localizers(cfg: EvalConfig, names: list[str]) -> dict[str, Any]:
+    """Every localizer of the run, built with its options (a bad value raises ValueError
+    naming the option, before any model is loaded or any file written)."""
+    from harness.localizers import build_localizer
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = build_localizer(name, _with_seed(cfg, name))
+        except TypeError as e:  # a plain class refusing its keyword arguments
+            raise ValueError(f"--localizer-option: localizer {name!r}: {e}") from None
+    return out
 
 
 def _distributed(device: str | None) -> tuple[int, int, Any]:
@@ -135,26 +166,34 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     import torch
 
     from harness.adapters import get_adapter
-    from harness.localizers import EngineProvider, build_localizer, run_localizers
+    from harness.localizers import EngineProvider, run_localizers
     from harness.models import load_model
 
+    laps, env = provenance.Laps(), provenance.environment()
     names = check_config(cfg)
     facts = load_facts(cfg.languages, cfg.relations, cfg.fact_ids, cfg.facts, cfg.dataset)
     if not facts:
         raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
     rank, world, state = _distributed(cfg.device)
     run = RunFolder(cfg.out)
-    if rank == 0:
-        run.start(cfg.resolved(), cfg.resume)
-    state.wait_for_everyone()
+    resumed = (run.path / "config.json").exists()
+    resolved = {**cfg.resolved(), "provenance": env}
+    run.check_start(resolved, cfg.resume)  # refuses before the model is loaded
+    laps.lap("load data")
 
     device = cfg.device or str(state.device)  # this process's accelerator, else the CPU
     torch.manual_seed(cfg.seed)
+    # The model is loaded before the folder is touched: a model that cannot be had leaves
+    # no config.json behind to refuse the corrected command.
     loaded = load_model(cfg.model, device=device, dtype=cfg.dtype)
+    if rank == 0:
+        run.start(resolved, cfg.resume)
+    state.wait_for_everyone()
     adapter = get_adapter(loaded.model, loaded.tokenizer)
+    laps.lap("load model")
     provider = EngineProvider(adapter, model_id=cfg.model, steps=cfg.steps,
                               cache_dir=cfg.attribution_cache, max_rows=cfg.max_rows)
-    localizers = {name: build_localizer(name, _with_seed(cfg, name)) for name in names}
+    localizers = build_localizers(cfg, names)
     tasks = {t: registry.get("task", t)() for t in cfg.tasks}
     ctx = TaskContext(adapter=adapter, model_name=cfg.model, correct_only=cfg.correct_only,
                       seed=cfg.seed, options=dict(cfg.task_options))
@@ -174,10 +213,16 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
             seq, pending = seq + 1, []
     if pending:
         _flush(run, rank, seq, pending)
+    laps.lap("localize and run tasks")
     state.wait_for_everyone()
     if rank == 0:
         run.merge([f.uuid for f in facts], cfg.tasks)
-        run.write_summary(summarize(run, tasks))
+        summary = summarize(run, tasks)
+        laps.lap("merge and summarize")
+        summary["provenance"] = provenance.run_provenance(
+            env, provenance.model_provenance(cfg.model, loaded), run.config()["dataset_hash"],
+            laps, resumed)
+        run.write_summary(summary)
     state.wait_for_everyone()
     return run
 

@@ -108,7 +108,7 @@ def _load_entry_points(kind: str) -> None:
     for ep in entry_points(group=group):
         try:
             obj = ep.load()
-        except Exception as e:  # a broken plugin must not take the run down
+        except (Exception, SystemExit) as e:  # a broken plugin must not take the run down
             msg = f"{kind} plugin {ep.name!r} ({ep.value}) failed to load: {type(e).__name__}: {e}"
             _REGISTRY.failures[kind][ep.name] = msg
             warnings.warn(msg, RuntimeWarning, stacklevel=2)
@@ -121,6 +121,9 @@ def load_plugin_module(module: str) -> None:
     """Import a local module (``--plugin pkg.mod``) whose import registers extensions."""
     try:
         importlib.import_module(module)
+    except SystemExit as e:  # would end the process with its code, often 0, having done nothing
+        raise RegistryError(f"--plugin {module}: its import called sys.exit({e.code}); a plugin "
+                            "must only register extensions") from None
     except Exception as e:
         raise RegistryError(f"--plugin {module}: could not import it: {type(e).__name__}: {e}") from e
 

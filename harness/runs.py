@@ -2,13 +2,15 @@
 
 ::
 
-    <run>/config.json                 model, localizers, tasks, options, dataset hash, version
+    <run>/config.json                 model, localizers, tasks, options, dataset hash, version,
+                                      and the provenance of the process that started the run
     <run>/shards/<rank>-<seq>.*.parquet  neuron sets and task records of a few facts
     <run>/shards/<rank>-<seq>.done.json  the facts of that shard and what failed on them
                                          (localizers, skipped tasks): written last (commit mark)
     <run>/neurons.parquet             merged neuron sets (fact, localizer, layer, index, score)
     <run>/results/<task>.parquet      merged per-fact task records
-    <run>/summary.json                every task's summary table
+    <run>/summary.json                every task's summary table, and the provenance of the
+                                      process that finished the run (harness/provenance.py)
 
 Every file is written to a temporary name and renamed, and a shard counts only once its
 ``done`` file exists, so a run killed at any point resumes without redoing finished facts
@@ -72,7 +74,24 @@ def write_table(path: Path, rows: Sequence[dict], columns: Sequence[str] | None 
 
 
 def read_table(path: Path) -> list[dict]:
-    return pq.read_table(path).to_pylist() if path.exists() else []
+    if not path.exists():
+        return []
+    try:
+        return pq.read_table(path).to_pylist()
+    except (OSError, pa.ArrowException) as e:
+        raise RunError(f"{path}: unreadable parquet file ({e})") from None
+
+
+def read_json(path: Path, what: str = "JSON file") -> Any:
+    """The JSON in ``path``; a damaged file is a RunError that names it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunError(f"{path}: not a valid {what} ({e})") from None
+
+
+class RunError(ValueError):
+    """A run folder that cannot be used as it is; the message names the file and the fix."""
 
 
 class RunFolder:
@@ -82,35 +101,54 @@ class RunFolder:
 
     # -- config ---------------------------------------------------------------------------
 
-    def start(self, config: dict, resume: bool) -> None:
-        """Create the folder, or check that a resumed one was made with the same config."""
+    def check_start(self, config: dict, resume: bool) -> None:
+        """Refuse, without writing anything, a start that :meth:`start` would refuse."""
         cfg_path = self.path / "config.json"
         if cfg_path.exists():
-            old = json.loads(cfg_path.read_text())
-            if not resume:
-                raise FileExistsError(
-                    f"{self.path} already holds a run; pass --resume to continue it, or "
-                    "choose another --out"
-                )
-            diff = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
-            if diff:
-                raise ValueError(
-                    f"--resume: {cfg_path} was made with other settings ({', '.join(diff)}); "
-                    "use the same options or another --out"
-                )
+            self._check_same(cfg_path, config, resume)
+            self._committed()  # a damaged shard is named now, not after the model is loaded
+        elif self.shards.is_dir() and any(self.shards.glob("*.done.json")):
+            raise RunError(
+                f"{self.shards} holds finished shards but {cfg_path} is missing, so they "
+                "cannot be matched to these settings; delete the folder or choose another --out"
+            )
+        elif self.path.exists() and not self.path.is_dir():
+            raise RunError(f"--out {self.path}: a file, not a folder")
+
+    def start(self, config: dict, resume: bool) -> None:
+        """Create the folder, or check that a resumed one was made with the same config."""
+        self.check_start(config, resume)
+        cfg_path = self.path / "config.json"
+        if cfg_path.exists():
             return
         atomic_write_json(cfg_path, config)
 
+    def _check_same(self, cfg_path: Path, config: dict, resume: bool) -> None:
+        old = read_json(cfg_path, "run config")
+        if not isinstance(old, dict):
+            raise RunError(f"{cfg_path}: not a run config (a JSON object); delete the folder "
+                           "or choose another --out")
+        if not resume:
+            raise FileExistsError(
+                f"{self.path} already holds a run; pass --resume to continue it, or "
+                "choose another --out"
+            )
+        # provenance (versions, command line, time) may differ between the two processes
+        diff = sorted(k for k in set(old) | set(config)
+                      if k != "provenance" and old.get(k) != config.get(k))
+        if diff:
+            raise ValueError(
+                f"--resume: {cfg_path} was made with other settings ({', '.join(diff)}); "
+                "use the same options or another --out"
+            )
+
     def config(self) -> dict:
-        return json.loads((self.path / "config.json").read_text())
+        return read_json(self.path / "config.json", "run config")
 
     # -- shards ---------------------------------------------------------------------------
 
     def done_facts(self) -> set[str]:
-        done: set[str] = set()
-        for marker in self.shards.glob("*.done.json"):
-            done.update(json.loads(marker.read_text())["facts"])
-        return done
+        return {f for _, marker in self._committed() for f in marker["facts"]}
 
     def next_seq(self, rank: int) -> int:
         seqs = [int(p.name.split(".")[0].split("-")[1]) for p in self.shards.glob(f"r{rank}-*.done.json")]
@@ -128,10 +166,24 @@ class RunFolder:
                           {"facts": facts, "tasks": sorted(records), "failures": list(failures)})
 
     def _committed(self) -> list[tuple[str, dict]]:
-        return sorted(
-            (p.name[: -len(".done.json")], json.loads(p.read_text()))
-            for p in self.shards.glob("*.done.json")
-        )
+        """Every committed shard: (stem, its done marker). A marker that is damaged, or
+        whose files are missing, is an error naming the file: its facts would be silently
+        lost from the merge, and a resume would skip them."""
+        out = []
+        for p in sorted(self.shards.glob("*.done.json")):
+            stem = p.name[: -len(".done.json")]
+            marker = read_json(p, "shard marker")
+            if not (isinstance(marker, dict) and isinstance(marker.get("facts"), list)
+                    and isinstance(marker.get("tasks", []), list)):
+                raise RunError(f"{p}: not a shard marker (facts, tasks); delete it and run again "
+                               "with --resume to redo its facts")
+            for name in ["neurons", *marker.get("tasks", [])]:
+                part = self.shards / f"{stem}.{name}.parquet"
+                if not part.is_file():
+                    raise RunError(f"{part}: missing, but shard {stem} is marked done by {p.name}; "
+                                   f"delete {p} and run again with --resume to redo its facts")
+            out.append((stem, marker))
+        return out
 
     def failures(self) -> list[dict]:
         """What failed in committed shards: ``{"fact", "kind", "name", "error"}`` each."""
@@ -163,7 +215,7 @@ class RunFolder:
         atomic_write_json(self.path / "summary.json", summary)
 
     def summary(self) -> dict:
-        return json.loads((self.path / "summary.json").read_text())
+        return read_json(self.path / "summary.json", "run summary")
 
     def results(self, task: str) -> list[dict]:
         return read_table(self.path / "results" / f"{task}.parquet")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rml_lama.home import HUB_REPO_ID, dataset_dir, is_built, not_built_message
 from rml_lama.languages import LANGUAGE_CODES, LANGUAGES, Language, check_languages
 from rml_lama.relations import RELATION_IDS, RELATIONS, Relation, check_relations
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATASET_DIR",
+    "HUB_REPO_ID",
     "LANGUAGES",
     "LANGUAGE_CODES",
     "RELATIONS",
@@ -30,24 +32,31 @@ __all__ = [
     "load",
 ]
 
-DATASET_DIR = Path(__file__).resolve().parent  # the dataset folder: card + data/
+# Resolved once, at import: $RML_LAMA_DATA, the checkout's rml_lama/, or <cache>/dataset.
+DATASET_DIR = dataset_dir()
 
 
-def load(language: str, path: str | Path | None = None) -> datasets.Dataset:
+def load(
+    language: str,
+    path: str | Path | None = None,
+    *,
+    repo_id: str | None = None,
+    revision: str | None = None,
+) -> datasets.Dataset:
     """Load one language config of RML-LAMA as a ``datasets.Dataset`` (split ``test``).
 
-    ``path`` is a dataset folder (with a card whose YAML declares the configs) or a Hub
-    id; it defaults to the built folder next to this package.
+    By default from the built folder :data:`DATASET_DIR`; ``path`` names another built
+    folder; ``repo_id`` (e.g. :data:`HUB_REPO_ID`) and ``revision`` read a published copy
+    from the Hugging Face Hub, through the Hub's own cache.
     """
     import datasets
 
     check_languages([language], option="language")
-    where = str(path) if path is not None else str(DATASET_DIR)
-    if path is None or Path(where).exists():
-        card = Path(where) / "README.md"
-        if not (Path(where) / "data" / language).is_dir() or not card.exists():
-            raise FileNotFoundError(
-                f"RML-LAMA is not built in {where} (no data/{language}/ or README.md); "
-                "run `rml-build` first (see the README)"
-            )
-    return datasets.load_dataset(where, language, split="test")
+    if repo_id is not None:
+        if path is not None:
+            raise ValueError("load(): give path or repo_id, not both")
+        return datasets.load_dataset(repo_id, language, split="test", revision=revision)
+    folder = Path(path) if path is not None else DATASET_DIR
+    if not is_built(folder, language):
+        raise FileNotFoundError(not_built_message(folder, language))
+    return datasets.load_dataset(str(folder), language, split="test")

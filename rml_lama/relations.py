@@ -30,7 +30,7 @@ _TABLE = [
     ("P127", "owned by", "[X] is owned by [Y]."),
     ("P131", "located in the administrative territorial entity",
      "[X] is located in the administrative region [Y]."),
-    ("P136", "genre", "[X] (a musician or work) plays or belongs to the music genre [Y]."),
+    ("P136", "genre", "[X] (a musician or a work) plays or belongs to the genre [Y]."),
     ("P138", "named after", "[X] is named after [Y]."),
     ("P140", "religion", "[X] is affiliated with the religion [Y]."),
     ("P159", "headquarters location", "The headquarters of [X] (an organization) are in [Y]."),

@@ -16,6 +16,11 @@ FEATURES = datasets.Features(
         "subject_uri": datasets.Value("string"),  # Wikidata id, e.g. "Q142"
         "object": datasets.Value("string"),  # object label in this language (the answer)
         "object_uri": datasets.Value("string"),
+        # every valid answer for (subject, relation) in this language in the sources, the
+        # row's object first; a prediction of any of them counts as correct
+        "objects": datasets.Sequence(datasets.Value("string")),
+        "subject_mlama": datasets.Value("string"),  # the label as mLAMA gives it (zh: before
+        "object_mlama": datasets.Value("string"),  # the conversion to Simplified)
         "language": datasets.Value("string"),
         "templates": datasets.Sequence(datasets.Value("string")),  # [X] ... [Y] (+ punctuation)
         "queries": datasets.Sequence(datasets.Value("string")),  # text before [Y], [X] filled in

@@ -36,6 +36,34 @@ def request_key(body: dict) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def message_problem(response: object) -> str | None:
+    """Why ``response`` is not a usable Messages API answer, or None. Checked before an
+    answer is cached and when one is read back: a 200 of the wrong shape (from a proxy, a
+    truncated body, a non-Message) must never become a cache entry that breaks every later
+    run."""
+    if not isinstance(response, dict):
+        return f"the answer is a {type(response).__name__}, not a Message object"
+    if response.get("type") != "message":
+        return f"the answer's type is {response.get('type')!r}, not 'message'"
+    if not isinstance(response.get("model"), str) or not response["model"]:
+        return "the answer names no model"
+    content = response.get("content")
+    if not isinstance(content, list):
+        return f"the answer's content is a {type(content).__name__}, not a list of blocks"
+    for i, block in enumerate(content):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            return f"content[{i}] is not a content block"
+        if block["type"] == "text" and not isinstance(block.get("text"), str):
+            return f"content[{i}] is a text block without text"
+    usage = response.get("usage")
+    if usage is not None and not isinstance(usage, dict):
+        return f"the answer's usage is a {type(usage).__name__}, not an object"
+    for k, v in (usage or {}).items():
+        if k.endswith("_tokens") and v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+            return f"usage.{k} is {v!r}, not a token count"
+    return None
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,13 +97,24 @@ class ResponseCache:
         except (OSError, ValueError) as e:  # not written by us, or damaged on disk
             log.warning("%s: unreadable cache entry (%s); it will be asked again", path, e)
             return None
-        return entry if isinstance(entry, dict) and entry.get("key") == key else None
+        if not isinstance(entry, dict) or entry.get("key") != key:
+            log.warning("%s: not the cache entry of this request; it will be asked again", path)
+            return None
+        why = message_problem(entry.get("response"))
+        if why:
+            log.warning("%s: bad cached answer (%s); it will be asked again", path, why)
+            return None
+        return entry
 
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
 
     def put(self, body: dict, response: dict, **info) -> dict:
-        """Store a response to ``body``; ``info``: request_id, via, batch_id (provenance)."""
+        """Store a response to ``body``; ``info``: request_id, via, batch_id (provenance).
+        A response that is not a well-formed Message raises ValueError: it is not stored."""
+        why = message_problem(response)
+        if why:
+            raise ValueError(f"not cached: {why}")
         key = request_key(body)
         entry = {"key": key, "request": body, "response": response, **info}
         write_atomic(self._path(key), json.dumps(entry, ensure_ascii=False, sort_keys=True))
@@ -110,8 +149,12 @@ class ResponseCache:
             except (ValueError, KeyError, TypeError) as e:
                 problems.append(f"line {lineno}: not a cache entry ({e})")
                 continue
-            if request_key(body) != entry.get("key"):
+            if not isinstance(body, dict) or request_key(body) != entry.get("key"):
                 problems.append(f"line {lineno}: key does not match the request; refused")
+                continue
+            why = message_problem(response)
+            if why:
+                problems.append(f"line {lineno}: {why}; refused")
                 continue
             if entry["key"] in self:
                 present += 1

@@ -21,7 +21,7 @@ import anthropic
 import httpx2
 
 from builders.claude import DEFAULT_MODEL  # noqa: F401  (re-exported)
-from builders.claude.cache import ResponseCache, request_key
+from builders.claude.cache import ResponseCache, message_problem, request_key
 from builders.claude.cost import UsageTally
 from builders.errors import BuildError
 
@@ -107,6 +107,18 @@ def answer_text(entry: dict) -> str:
     return "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
 
 
+def _as_dict(msg: object) -> object:
+    """The answer as plain JSON data; the SDK hands a body that is not an object through
+    as a list or a string."""
+    if isinstance(msg, anthropic.BaseModel):
+        import warnings
+
+        with warnings.catch_warnings():  # pydantic warns about a wrong-shaped field
+            warnings.simplefilter("ignore")
+            return msg.to_dict(mode="json")
+    return msg
+
+
 def _fatal(e: anthropic.APIStatusError) -> bool:
     return isinstance(e, (anthropic.AuthenticationError, anthropic.PermissionDeniedError,
                           anthropic.NotFoundError, anthropic.PaymentRequiredError))
@@ -168,10 +180,17 @@ class Sender:
             return Failure(_describe(e), permanent)
         except anthropic.APIConnectionError as e:  # includes timeouts, after the SDK's retries
             return Failure(_describe(e), permanent=False)
-        response = msg.to_dict(mode="json")
-        self.usage.add(msg.model, response.get("usage") or {}, batch=False)
-        log.info("%s: answered (request %s)", r.label, msg._request_id)
-        return self.cache.put(r.body, response, request_id=msg._request_id or "", via="messages")
+        except (ValueError, anthropic.APIResponseValidationError) as e:  # a truncated or non-JSON 200
+            return Failure(f"malformed answer (HTTP 200): {type(e).__name__}: {e}", permanent=False)
+        response = _as_dict(msg)
+        why = message_problem(response)
+        if why:  # not cached, so a rerun asks again
+            log.warning("%s: malformed answer (HTTP 200): %s", r.label, why)
+            return Failure(f"malformed answer (HTTP 200): {why}", permanent=False)
+        request_id = getattr(msg, "_request_id", None) or ""
+        self.usage.add(response["model"], response.get("usage") or {}, batch=False)
+        log.info("%s: answered (request %s)", r.label, request_id)
+        return self.cache.put(r.body, response, request_id=request_id, via="messages")
 
     def _send_messages(self, todo: dict[str, Request]) -> dict[str, dict | Failure]:
         out: dict[str, dict | Failure] = {}
@@ -241,9 +260,12 @@ class Sender:
             body = bodies.get(key)
             if body is None:
                 continue  # not ours: a batch record always lists every request it holds
-            if result.type == "succeeded":
-                response = result.message.to_dict(mode="json")
-                self.usage.add(result.message.model, response.get("usage") or {}, batch=True)
+            response = _as_dict(result.message) if result.type == "succeeded" else None
+            why = message_problem(response) if result.type == "succeeded" else None
+            if why:  # worth resubmitting, never cached
+                log.warning("batch %s: malformed answer for %s: %s", batch_id, key[:12], why)
+            elif result.type == "succeeded":
+                self.usage.add(response["model"], response.get("usage") or {}, batch=True)
                 out[key] = self.cache.put(body, response, request_id=f"{batch_id}/{key[:16]}",
                                           via="batch", batch_id=batch_id)
                 waiting.pop(key, None)

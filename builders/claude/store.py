@@ -43,8 +43,13 @@ def _read_yaml(path: Path) -> dict[str, list[dict]]:
         return {}
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as e:
+        raise BuildError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
-        raise BuildError(f"{path}: malformed YAML ({e})") from e
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise BuildError(f"{path}{line}: malformed YAML ({what})") from e
     if not isinstance(data, dict) or any(r not in RELATIONS for r in data):
         raise BuildError(f"{path}: expected a mapping from relation id to generated templates")
     return data
@@ -74,7 +79,11 @@ def load_fact_queries(language: str, out_dir: Path | None = None) -> dict[str, l
     if not path.is_file():
         return {}
     out: dict[str, list[str]] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise BuildError(f"{path}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -27,9 +27,12 @@ class ClozeQuery:
     """A cloze query with its gold object."""
 
     prefix: str  # text before [Y], subject filled in
-    answer: str  # the object label
+    answer: str  # the object label: the target of P(answer) and of attribution
     suffix: str = ""  # text after [Y] (punctuation); masked models only
     space: bool = True  # a space separates prefix and answer (False for zh/ja)
+    # the fact's other valid objects (the dataset's `objects` minus `answer`): a top-1
+    # prediction of their first token also counts as correct (see scoring.Prediction)
+    alternatives: tuple[str, ...] = ()
 
     @property
     def separator(self) -> str:
@@ -48,6 +51,8 @@ class EncodedQuery:
     token_positions: torch.Tensor  # [T'] the query's own tokens (no specials/masks): SAIG
     is_causal: bool
     full_object: bool
+    # first token of every valid object (the answer's included), for correctness
+    accepted_ids: torch.Tensor | None = None
 
     @property
     def prompt_length(self) -> int:
@@ -110,6 +115,12 @@ def encode_query(adapter: Any, query: ClozeQuery, full_object: bool = False) -> 
     def long(x: list[int]) -> torch.Tensor:
         return torch.tensor(x, dtype=torch.long)
 
+    accepted = [object_ids[0]]
+    for alt in query.alternatives:
+        ids = _continuation(tok, query.prefix, query.separator + alt) if alt else []
+        if ids and ids[0] not in accepted:
+            accepted.append(ids[0])
+
     return EncodedQuery(
         input_ids=long(input_ids),
         target_position=target,
@@ -119,6 +130,7 @@ def encode_query(adapter: Any, query: ClozeQuery, full_object: bool = False) -> 
         token_positions=long(own),
         is_causal=bool(adapter.is_causal),
         full_object=full_object,
+        accepted_ids=long(accepted),
     )
 
 

@@ -60,15 +60,20 @@ def answer_log_prob(logits: torch.Tensor, positions: torch.Tensor, answer_ids: t
 
 @dataclass(frozen=True)
 class Prediction:
-    """The model's top-1 token at the first answer position."""
+    """The model's top-1 token at the first answer position.
+
+    ``correct``: the top-1 token is the first token of the object or of another valid object
+    of the fact (``ClozeQuery.alternatives``; several answers are true for many relations,
+    e.g. the neighbours of a country). ``probability`` stays that of the object."""
 
     top_token_id: int
     target_token_id: int  # the object's first token
     probability: float  # P(object's first token)
+    accepted_token_ids: frozenset[int] = frozenset()  # first tokens of the other valid objects
 
     @property
     def correct(self) -> bool:
-        return self.top_token_id == self.target_token_id
+        return self.top_token_id == self.target_token_id or self.top_token_id in self.accepted_token_ids
 
 
 def _batches(encoded: list[EncodedQuery], batch_size: int) -> list[list[int]]:
@@ -138,12 +143,14 @@ def predict_batch(
         first = logits[rows, pos[:, 0]].float().softmax(-1)  # [B, V]
         top = first.argmax(-1)
         prob = first[rows, ans[:, 0]]
-        for b in range(len(idx)):
-            out.append(Prediction(int(top[b]), int(ans[b, 0]), float(prob[b])))
+        for b, i in enumerate(idx):
+            ok = encoded[i].accepted_ids
+            others = frozenset(ok.tolist()) if ok is not None else frozenset()
+            out.append(Prediction(int(top[b]), int(ans[b, 0]), float(prob[b]), others))
     return out
 
 
 def predict(adapter: Any, query: ClozeQuery | EncodedQuery) -> Prediction:
-    """Top-1 prediction for one query; ``.correct`` says whether it is the object's first
-    token."""
+    """Top-1 prediction for one query; ``.correct`` says whether it is the first token of
+    the object or of another valid object."""
     return predict_batch(adapter, [query])[0]

@@ -20,12 +20,17 @@ from typing import Any
 import click
 
 from harness.leaderboard import build_leaderboard, export_run, submit_file, write_submission
-from harness.leaderboard.sources import write_file
+from harness.leaderboard.sources import find_runs, unfinished_runs, write_file
 from harness.leaderboard.submission import SubmissionError, schema_text
+from rml_lama.extras import MissingExtraError, require
 
 
 def _fail(e: Exception, code: int = 2) -> None:
-    click.echo(f"rml-leaderboard: error: {e}", err=True)
+    if isinstance(e, OSError) and e.filename is not None:  # name the file, not the errno
+        text = f"{e.filename}: {e.strerror or e}"
+    else:
+        text = str(e)
+    click.echo(f"rml-leaderboard: error: {text}", err=True)
     sys.exit(code)
 
 
@@ -56,6 +61,8 @@ def _build(runs: tuple[Path, ...], out: Path, submissions: Path | None, no_submi
         runs = ()
     subs: Path | bool = False if no_submissions else (submissions or True)
     try:
+        _check_something_to_show(runs, None if subs is False else (out / "submissions" if subs is True
+                                                                   else subs))
         paths = build_leaderboard(runs, out, submissions=subs, figures=not no_figures)
     except (ValueError, FileNotFoundError, OSError) as e:
         _fail(e)
@@ -63,6 +70,21 @@ def _build(runs: tuple[Path, ...], out: Path, submissions: Path | None, no_submi
                f"open {paths.index}")
     for w in paths.warnings:
         click.echo(f"warning: {w}", err=True)
+
+
+def _check_something_to_show(runs: tuple[Path, ...], submissions: Path | None) -> None:
+    """An empty leaderboard is an error, not a page that shows nothing; a started run
+    without a summary is named (its results are not shown until it is finished)."""
+    unfinished = unfinished_runs(runs)
+    for u in unfinished:
+        click.echo(f"rml-leaderboard: warning: {u} is unfinished (no summary.json); finish it with "
+                   f"rml-eval ... --out {u} --resume", err=True)
+    if find_runs(runs) or (submissions is not None and any(Path(submissions).glob("*.json"))):
+        return
+    where = ", ".join(str(r) for r in runs) or "runs/"
+    extra = f" ({len(unfinished)} unfinished, e.g. {unfinished[0]})" if unfinished else ""
+    raise ValueError(f"nothing to show: no finished run in {where}{extra} and no submission; "
+                     "run rml-eval first, or pass --runs FOLDER")
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,6 +95,10 @@ def main(ctx: click.Context, runs_opt: tuple[Path, ...], out: Path, submissions:
     """Build the RML-LAMA leaderboard from runs and submissions (the default command), add a
     submission, or export a run as one. Subcommands: build, submit, export, schema."""
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        require("leaderboard", "rml-leaderboard")
+    except MissingExtraError as e:
+        _fail(e)
     if ctx.invoked_subcommand is None:
         _build(runs_opt, out, submissions, no_submissions, no_figures)
 
@@ -135,6 +161,12 @@ def export(run: Path, out_file: Path, localizer: str | None, package: str | None
               default=Path("leaderboard/submission.schema.json"), show_default=True)
 def schema(out_file: Path) -> None:
     """Write the submission JSON Schema."""
-    write_file(out_file, schema_text().encode())
+    try:
+        write_file(out_file, schema_text().encode())
+    except OSError as e:
+        _fail(e)
     click.echo(f"wrote {out_file}")
 
+
+if __name__ == "__main__":
+    main()

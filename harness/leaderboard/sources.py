@@ -74,10 +74,16 @@ def load_run(path: str | Path) -> Source:
     summary_path = path / "summary.json"
     if not summary_path.exists():
         raise FileNotFoundError(f"{path} is not a finished run: it has no summary.json")
-    summary = json.loads(summary_path.read_text())
+    summary = _read_json(summary_path)
+    problem = summary_problem(summary)
+    if problem:
+        raise ValueError(f"{summary_path}: not a run summary ({problem}); rerun the merge with "
+                         f"`rml-eval ... --out {path} --resume`, or leave the run out")
     config = summary.get("config")
     if config is None and (path / "config.json").exists():
-        config = json.loads((path / "config.json").read_text())
+        config = _read_json(path / "config.json")
+        if not isinstance(config, dict):
+            raise ValueError(f"{path / 'config.json'}: not a run config (a JSON object)")
     config = config or {}
     return Source(
         kind="run",
@@ -90,6 +96,42 @@ def load_run(path: str | Path) -> Source:
         package="rml-lama",
         version=config.get("package_version"),
     )
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from None
+
+
+def summary_problem(summary: Any) -> str | None:
+    """What makes ``summary`` unusable as a run's summary.json, or None."""
+    if not isinstance(summary, dict):
+        return f"a JSON {type(summary).__name__}, not an object"
+    if not isinstance(summary.get("config", {}), dict | None):
+        return "config is not an object"
+    tasks = summary.get("tasks", {})
+    if not isinstance(tasks, dict):
+        return "tasks is not an object of task name to rows"
+    for task, rows in tasks.items():
+        if rows is not None and (not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows)):
+            return f"tasks.{task} is not a list of rows (objects)"
+    locs = summary.get("localizers") or {}
+    if not isinstance(locs, dict) or not all(isinstance(v, dict) for v in locs.values()):
+        return "localizers is not an object of localizer name to counts"
+    return None
+
+
+def unfinished_runs(paths: Iterable[str | Path]) -> list[Path]:
+    """Run folders among ``paths`` (or their subfolders) that were started but have no
+    summary.json yet."""
+    out = []
+    for p in map(Path, paths):
+        for c in ([p] + (sorted(x for x in p.iterdir() if x.is_dir()) if p.is_dir() else [])):
+            if (c / "config.json").is_file() and not (c / "summary.json").is_file():
+                out.append(c)
+    return out
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:

@@ -124,7 +124,7 @@ class SubmissionError(ValueError):
         self.errors = errors
         shown = errors[:MAX_ERRORS] + ([f"… and {len(errors) - MAX_ERRORS} more"]
                                        if len(errors) > MAX_ERRORS else [])
-        super().__init__(f"{where}: invalid submission:\n  " + "\n  ".join(shown))
+        super().__init__(f"{where}: invalid submission: " + "; ".join(shown))
 
 
 def schema_text() -> str:
@@ -190,7 +190,11 @@ def parse(text: str, where: str) -> dict:
 def load_submission(path: str | Path) -> dict:
     """Read and validate a submission file; raises SubmissionError."""
     path = Path(path)
-    obj = parse(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise SubmissionError(str(path), [f"$: not UTF-8 ({e.reason} at byte {e.start})"]) from None
+    obj = parse(text, str(path))
     errors = validate(obj)
     if errors:
         raise SubmissionError(str(path), errors)

@@ -68,7 +68,8 @@ def fact_from_rows(rows: Iterable[Mapping[str, Any]]) -> Fact:
             raise ValueError(f"rows of different facts: {uuid} and {row['uuid']}")
         spaced = LANGUAGES[row["language"]].spaced
         queries[row["language"]] = tuple(
-            ClozeQuery(q, row["object"], t.split("[Y]", 1)[1] if "[Y]" in t else "", spaced)
+            ClozeQuery(q, row["object"], t.split("[Y]", 1)[1] if "[Y]" in t else "", spaced,
+                       tuple(o for o in row.get("objects") or () if o != row["object"]))
             for q, t in zip(row["queries"], row["templates"], strict=True)
         )
     return Fact(uuid, relation, queries)

@@ -69,6 +69,10 @@ class _MatriceOptions:
             raise ValueError(f"{self.name}: tau must be in [0, 1], got {self.tau}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"{self.name}: steps must be >= 1, got {self.steps}")
+        if self.languages is not None:  # an unknown code would leave the localizer empty
+            from rml_lama import check_languages
+
+            check_languages(list(self.languages), option=f"{self.name}.languages")
 
     def language_scores(
         self, fact: Fact, provider: AttributionProvider, first_only: bool = False

@@ -45,6 +45,14 @@ class RandomNeurons:
 
     name: ClassVar[str] = "random"
 
+    def __post_init__(self) -> None:
+        if self.count is not None and self.count < 0:
+            raise ValueError(f"{self.name}: count must be >= 0 (or none), got {self.count}")
+        if self.count is None:
+            from harness.registry import get
+
+            get("localizer", self.match)  # an unknown name lists the valid ones
+
     def localize(self, fact: Fact, provider: AttributionProvider) -> NeuronSet:
         count = self.count
         if count is None:

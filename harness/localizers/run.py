@@ -75,7 +75,7 @@ def run_localizers(
     for name, localizer in localizers.items():
         try:
             result = localizer.localize(fact, provider)
-        except Exception as e:
+        except (Exception, SystemExit) as e:  # a plugin's sys.exit() must not end the run silently
             out[name] = LocalizerError(name, fact.uuid, f"{type(e).__name__}: {e}", traceback.format_exc())
             continue
         try:

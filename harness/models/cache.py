@@ -24,11 +24,10 @@ _MANIFEST_HASH_KEYS = ("content_hash", "dataset_hash", "hash", "sha256")
 
 
 def cache_root() -> Path:
-    """The rml_lama cache folder (not created)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "rml_lama"
+    """The rml_lama cache folder (not created); one definition, in :mod:`rml_lama.home`."""
+    from rml_lama.home import cache_root as root
+
+    return root()
 
 
 def models_dir() -> Path:

@@ -47,7 +47,7 @@ def train(name: str, config: str, dataset: Path | None, force: bool) -> None:
 
     try:
         path = train_tiny(name, config, dataset, force=force)
-    except (FileNotFoundError, ValueError) as e:
+    except (ValueError, OSError) as e:  # OSError: a cache folder not writable, a full disk
         raise click.ClickException(str(e)) from None
     report = load_report(path)
     click.echo(format_report(report))
@@ -64,7 +64,7 @@ def path(name: str, config: str, dataset: Path | None) -> None:
 
     try:
         folder = tiny_model_dir(name, config, dataset)
-    except FileNotFoundError as e:
+    except (ValueError, OSError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"{folder}{'' if folder.exists() else '  (not built yet)'}")
 

@@ -8,6 +8,7 @@ so a resumed run recomputes nothing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -56,6 +57,26 @@ def check_task_options(tasks: Mapping[str, Any], options: Mapping[str, Any]) -> 
             f"task option {unknown[0]!r} is not read by the selected tasks ({', '.join(tasks)}); "
             f"valid options: {choices}"
         )
+    _check_option_types(tasks, options)
+
+
+_NUMERIC_DEFAULT = re.compile(r"\(default (-?\d+(?:\.\d*)?(?:e-?\d+)?)\)")
+
+
+def _check_option_types(tasks: Mapping[str, Any], options: Mapping[str, Any]) -> None:
+    """A value must have the type of the option's numeric default (read from its help
+    text), so ``inject_steps=abc`` is refused before the run starts, not on its first fact."""
+    helps = {key: text for task in tasks.values() for key, text in getattr(task, "options", {}).items()}
+    for key, value in options.items():
+        m = _NUMERIC_DEFAULT.search(helps.get(key, ""))
+        if m is None:
+            continue
+        want = float if any(c in m.group(1) for c in ".e") else int
+        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and (want is float or float(value).is_integer()))
+        if not ok:
+            raise ValueError(f"task option {key}: expected {'a number' if want is float else 'an integer'}, "
+                             f"got {value!r}")
 
 
 def neuron_pairs(neuron_set: Any) -> list[tuple[int, int]]:

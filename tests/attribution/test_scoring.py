@@ -141,3 +141,34 @@ def test_picked_log_softmax_gradient_matches_autograd():
     (g1,) = torch.autograd.grad((plain * w).sum(), z)
     (g2,) = torch.autograd.grad((_PickedLogSoftmax.apply(z, ids) * w).sum(), z)
     assert torch.allclose(g1, g2)
+
+
+def test_predict_counts_any_valid_object_as_correct(make_adapter):
+    """A top-1 prediction of another valid object's first token is correct; P(answer)
+    stays that of the target object."""
+    adapter = make_adapter("gpt2")
+    top = predict(adapter, SINGLE).top_token_id
+    argmax = adapter.tokenizer.decode([top])
+    wrong = next(w for w in ("zebra", "quartz", "olive") if
+                 encode_query(adapter, ClozeQuery(SINGLE.prefix, w, space=False)).object_ids[0] != top)
+    plain = ClozeQuery(SINGLE.prefix, wrong, space=False)
+    other = ClozeQuery(SINGLE.prefix, wrong, space=False, alternatives=("kiwi", argmax))
+    enc = encode_query(adapter, other)
+    assert enc.accepted_ids[0] == enc.object_ids[0] and top in enc.accepted_ids.tolist()
+    p_plain, p_other = predict(adapter, plain), predict(adapter, other)
+    assert not p_plain.correct and p_other.correct
+    assert p_other.target_token_id == p_plain.target_token_id
+    assert p_other.probability == pytest.approx(p_plain.probability, rel=1e-6)
+    assert answer_probability(adapter, other) == pytest.approx(answer_probability(adapter, plain))
+    # batched and one by one agree
+    batch = predict_batch(adapter, [plain, other, other, plain], batch_size=3)
+    assert [p.correct for p in batch] == [False, True, True, False]
+
+
+def test_prediction_correct_is_membership():
+    from harness.attribution.scoring import Prediction
+
+    assert Prediction(5, 5, 0.1).correct
+    assert not Prediction(5, 6, 0.1).correct
+    assert Prediction(5, 6, 0.1, frozenset({7, 5})).correct
+    assert not Prediction(5, 6, 0.1, frozenset({7})).correct

@@ -11,7 +11,7 @@ import yaml
 
 from builders import write as write_mod
 from builders.bank import load_bank
-from builders.build import BuildConfig, build, build_rows
+from builders.build import PERSON_SUBJECTS, BuildConfig, build, build_rows
 from builders.errors import BuildError
 from builders.queries import fill
 
@@ -43,7 +43,7 @@ def test_rows_are_aligned_across_languages(built):
             assert r["language"] == lang
             assert len(r["queries"]) == len(r["templates"]) == len(r["template_origins"]) >= 1
             for t, q in zip(r["templates"], r["queries"], strict=True):
-                assert q == fill(t, r["subject"])
+                assert q == fill(t, r["subject"], lang, r["relation"] in PERSON_SUBJECTS)
                 assert r["object"].casefold() not in q.casefold() or lang in ("zh", "ja")
 
 
@@ -159,3 +159,108 @@ def test_failed_write_leaves_previous_build_intact(sources_dir, tmp_path, monkey
     assert (tmp_path / "out" / "manifest.json").read_text() == before
     assert len(pq.read_table(tmp_path / "out" / "data" / "en" / "test.parquet")) == n_rows
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+
+
+# -- v2: every valid object, zh in Simplified, labels kept, the measures ---------------------
+
+def _mlama_objects(sources_dir: Path, lang: str, rel: str) -> dict[str, list[str]]:
+    """subject uri -> object labels, read straight from the source file."""
+    out: dict[str, list[str]] = {}
+    for line in (sources_dir / "mlama1.1" / lang / f"{rel}.jsonl").open(encoding="utf-8"):
+        d = json.loads(line)
+        out.setdefault(d["sub_uri"], []).append(d["obj_label"].strip())
+    return out
+
+
+@pytest.fixture(scope="module")
+def many(sources_dir):
+    cfg = BuildConfig(sources=sources_dir, languages=["en", "zh", "ja"], relations=["P47", "P530"],
+                      max_facts_per_relation=30, progress=False)
+    return build_rows(cfg).rows
+
+
+def test_objects_hold_every_valid_answer_of_the_sources(many, sources_dir):
+    from builders.labels import normalize_label
+
+    several = 0
+    for lang, rows in many.items():
+        for r in rows:
+            source = _mlama_objects(sources_dir, lang, r["relation"])[r["subject_uri"]]
+            expected = list(dict.fromkeys(normalize_label(o, lang) for o in source))
+            assert r["objects"][0] == r["object"]
+            assert sorted(r["objects"]) == sorted(expected)
+            several += len(r["objects"]) > 1
+    assert several > 0
+
+
+def test_zh_labels_are_simplified_and_the_mlama_label_is_kept(many):
+    import opencc
+
+    t2s = opencc.OpenCC("t2s")
+    for lang, rows in many.items():
+        for r in rows:
+            if lang == "zh":
+                assert r["subject"] == t2s.convert(r["subject_mlama"])
+                assert r["object"] == t2s.convert(r["object_mlama"])
+            else:
+                assert (r["subject"], r["object"]) == (r["subject_mlama"], r["object_mlama"])
+
+
+def test_no_query_shows_any_valid_object_or_a_label_of_another_language(many):
+    from builders.validate import leaks
+
+    labels: dict[str, set[str]] = {}
+    for rows in many.values():
+        for r in rows:
+            labels.setdefault(r["uuid"], set()).add(r["object"])
+    for lang, rows in many.items():
+        for r in rows:
+            for q in r["queries"]:
+                assert not any(leaks(o, q, lang) for o in labels[r["uuid"]] | set(r["objects"]))
+
+
+def test_facts_per_subject_can_be_capped(sources_dir):
+    cfg = BuildConfig(sources=sources_dir, languages=["en"], relations=["P530"],
+                      max_facts_per_subject=1, progress=False)
+    rows = build_rows(cfg).rows["en"]
+    subjects = [r["subject_uri"] for r in rows]
+    assert len(subjects) == len(set(subjects)) > 50
+    assert any(len(r["objects"]) > 1 for r in rows)  # the cap keeps every valid answer
+    with pytest.raises(BuildError, match="--max-facts-per-subject must be at least 1"):
+        BuildConfig(sources=sources_dir, max_facts_per_subject=0)
+
+
+def test_card_reports_measures_and_passes_the_hub_conventions(built):
+    from builders.card import check_card
+
+    card = (built / "README.md").read_text()
+    manifest = json.loads((built / "manifest.json").read_text())
+    q = manifest["quality"]
+    assert q["fi_colon_endings"] == q["fr_elision_errors"] == q["zh_traditional_labels"] == 0
+    assert q["leaking_queries"] == 0 and q["rows_with_objects"] == q["rows"] > 0
+    assert f"| {q['fi_colon_endings']} of {q['fi_queries']} |" in card
+    assert check_card(card, built, tuple(LANGS)) == []
+    for needle in ("### An example row", "## Scoring", "ByT5", "elsahar2018trex", "elazar2021pararel",
+                   "fierro2022mpararel", "kassner2021mlama", "cao2024onemind", "## Known issues",
+                   "bc51dee", "| `P36` | capital |"):
+        assert needle in card, needle
+    header = yaml.safe_load(card.split("---")[1])
+    assert header["source_datasets"] == ["extended|cis-lmu/m_lama"]
+
+
+def test_byt5_token_count_is_the_tokenizer_s():
+    from transformers import ByT5Tokenizer
+
+    tok = ByT5Tokenizer()
+    for text in ("La capitale d'Italie est", "大英帝国所在的大洲是", "대영 제국의 대륙은", "Ukraina on maa"):
+        assert write_mod.byt5_tokens(text) == len(tok(text, add_special_tokens=False)["input_ids"])
+
+
+def test_template_shared_by_two_relations_is_an_error(sources_dir, tmp_path):
+    entries = {"en": {"P36": GOOD_EN["P36"],
+                      "P1376": ["[X] is the capital of [Y].", "The capital of [X] is [Y].",
+                                "[X] is the capital city of [Y]."]}}
+    cfg = BuildConfig(sources=sources_dir, languages=["en"], relations=["P36", "P1376"],
+                      bank_dir=_write_bank(tmp_path / "bank", entries), progress=False)
+    with pytest.raises(BuildError, match=r"'The capital of \[X\] is \[Y\]\.' is used by P36 and P1376"):
+        build_rows(cfg)

@@ -18,8 +18,8 @@ from builders.cli import main
 SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[3] / "shared" / "data")
 KEY = "sk-ant-CLI-secret-0123456789abcdef"
 GOOD = {
-    "P36": ["[X]:n hallintokeskus on [Y].", "Kaupunki, joka on [X]:n pääkaupunki, on [Y].",
-            "[X]:n hallinnollinen pääkaupunki on [Y]."],
+    "P36": ["[X] on alue, jonka hallintokeskus on [Y].", "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
+            "[X] on alue, jonka hallinnollinen pääkaupunki on [Y]."],
 }
 
 
@@ -33,7 +33,7 @@ def env(monkeypatch, tmp_path):
     monkeypatch.setattr(claude_client, "HTTP_CLIENT_FACTORY", lambda: http_client(fake))
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     (tmp_path / "bank").mkdir()
-    (tmp_path / "bank" / "fi.yaml").write_text('P36:\n  - "[X]:n pääkaupunki on [Y]."\n')
+    (tmp_path / "bank" / "fi.yaml").write_text('P36:\n  - "[X] on alue, jonka pääkaupunki on [Y]."\n')
     return fake
 
 

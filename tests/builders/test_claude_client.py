@@ -26,7 +26,7 @@ from builders.claude.fake import FakeClaude, http_client, prompt_of
 from builders.claude.schema import TEMPLATES_SCHEMA
 
 KEY = "sk-ant-TEST-0123456789-secret"
-ANSWER = json.dumps({"templates": ["[X]:n pääkaupunki on [Y]."]})
+ANSWER = json.dumps({"templates": ["[X] on alue, jonka pääkaupunki on [Y]."]})
 
 
 @pytest.fixture(autouse=True)

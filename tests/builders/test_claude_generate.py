@@ -23,13 +23,16 @@ SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().pa
 KEY = "sk-ant-TEST-generate-secret"
 
 GOOD = {
-    ("P36", "fi"): ["[X]:n hallintokeskus on [Y].", "Kaupunki, joka on [X]:n pääkaupunki, on [Y].",
-                    "[X]:n hallinnollinen pääkaupunki on [Y].", "[X]:n pääkaupunkina toimii [Y]."],
-    ("P37", "fi"): ["[X]:ssa puhuttava virallinen kieli on [Y].",
-                    "Kieli, joka on [X]:n virallinen kieli, on [Y].",
+    ("P36", "fi"): ["[X] on alue, jonka hallintokeskus on [Y].",
+                    "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
+                    "[X] on alue, jonka hallinnollinen pääkaupunki on [Y].",
+                    "[X] on alue, jonka pääkaupunkina toimii [Y]."],
+    ("P37", "fi"): ["Virallinen kieli, jota [X] käyttää, on [Y].",
+                    "Kieli, joka on virallinen kieli alueella [X], on [Y].",
                     "Virallinen kieli alueella [X] on [Y]."],
 }
-BANK_FI = "P36:\n  - \"[X]:n pääkaupunki on [Y].\"\nP37:\n  - \"[X]:n virallinen kieli on [Y].\"\n"
+BANK_FI = ("P36:\n  - \"[X] on alue, jonka pääkaupunki on [Y].\"\n"
+           "P37:\n  - \"[X] on alue, jonka virallinen kieli on [Y].\"\n")
 
 
 @pytest.fixture(autouse=True)
@@ -67,8 +70,8 @@ def test_repair_loop_fixes_rejected_templates(monkeypatch, tmp_path):
     def respond(body):
         rel, lang, kind = job_of(body)
         if kind == "rephrase":  # one good, one not [Y]-final, one English, one in the bank
-            return answer([GOOD[rel, lang][0], "[Y] on [X]:n pääkaupunki.",
-                           "The capital of [X] is [Y].", "[X]:n pääkaupunki on [Y] ."])
+            return answer([GOOD[rel, lang][0], "[Y] on alueen [X] pääkaupunki.",
+                           "The capital of [X] is [Y].", "[X] on alue, jonka pääkaupunki on [Y] ."])
         assert "rejected (y_final)" in prompt_of(body) and "rejected (language)" in prompt_of(body)
         assert "rejected (duplicate)" in prompt_of(body)
         return answer(GOOD[rel, lang][1:3])
@@ -106,7 +109,7 @@ def test_malformed_answer_is_repaired(monkeypatch, tmp_path, bad):
 
 
 def test_rounds_exhausted_records_rejections_and_keeps_what_passed(monkeypatch, tmp_path):
-    use(monkeypatch, lambda body: answer(["[Y] on [X]:n pääkaupunki.", GOOD["P36", "fi"][0]]))
+    use(monkeypatch, lambda body: answer(["[Y] on alueen [X] pääkaupunki.", GOOD["P36", "fi"][0]]))
     result = generate(config(tmp_path, rounds=1), client)
     job = result.jobs[0]
     assert job.done and not job.failure and len(job.accepted) == 1
@@ -131,7 +134,7 @@ def test_rerun_is_served_from_the_cache(monkeypatch, tmp_path):
 def test_interrupt_keeps_cache_and_outputs_then_resumes(monkeypatch, tmp_path):
     gen = tmp_path / "gen"
     gen.mkdir()
-    (gen / "fi.yaml").write_text("P37:\n- template: '[X]:n kieli on [Y].'\n  round: 0\n")
+    (gen / "fi.yaml").write_text("P37:\n- template: '[X] on alue, jonka kieli on [Y].'\n  round: 0\n")
     before = (gen / "fi.yaml").read_text()
     calls = []
 
@@ -218,7 +221,8 @@ def test_build_merges_generated_templates_with_provenance(monkeypatch, tmp_path)
     cfg = config(tmp_path, relations=("P36",))
     generate(cfg, client)
     (tmp_path / "bank" / "fi.yaml").write_text(
-        "P36:\n  - \"[X]:n pääkaupunki on [Y].\"\n  - \"[X]:n hallintokeskus on [Y].\"\n"
+        "P36:\n  - \"[X] on alue, jonka pääkaupunki on [Y].\"\n"
+        "  - \"[X] on alue, jonka hallintokeskus on [Y].\"\n"
         "  - \"Pääkaupunki, joka kuuluu kohteelle [X], on [Y].\"\n", encoding="utf-8")
     out = tmp_path / "ds"
     build(BuildConfig(SOURCES, out=out, languages=["fi"], relations=["P36"], max_facts_per_relation=4,

@@ -64,11 +64,11 @@ def test_relation_without_pararel_falls_back_to_the_english_template():
 def test_repair_lists_rejections_with_reasons_accepted_and_problem(fi_p36):
     text = prompts.render_repair(
         fi_p36, 2,
-        rejected=[{"template": "[Y] on [X]:n pääkaupunki.", "rule": "y_final",
+        rejected=[{"template": "[Y] on alueen [X] pääkaupunki.", "rule": "y_final",
                    "reason": "[Y] must be last"}],
-        accepted=["[X]:n pääkaupunki on [Y]."], problem="the answer is not valid JSON")
-    assert "- [Y] on [X]:n pääkaupunki.\n  rejected (y_final): [Y] must be last" in text
-    assert "already accepted (do not repeat them):\n\n- [X]:n pääkaupunki on [Y]." in text
+        accepted=["[X] on alue, jonka pääkaupunki on [Y]."], problem="the answer is not valid JSON")
+    assert "- [Y] on alueen [X] pääkaupunki.\n  rejected (y_final): [Y] must be last" in text
+    assert "already accepted (do not repeat them):\n\n- [X] on alue, jonka pääkaupunki on [Y]." in text
     assert "Your previous answer could not be used: the answer is not valid JSON" in text
     assert "Write 2 corrected or new cloze templates in Finnish (fi)" in text
 
@@ -100,8 +100,9 @@ def test_prompts_do_not_depend_on_the_bank(fi_p36, tmp_path):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ('{"templates": ["[X]:n pääkaupunki on [Y] .", " ", "[X]:n pääkaupunki on [Y]."]}',
-     ["[X]:n pääkaupunki on [Y]."]),
+    ('{"templates": ["[X] on alue, jonka pääkaupunki on [Y] .", " ", '
+     '"[X] on alue, jonka pääkaupunki on [Y]."]}',
+     ["[X] on alue, jonka pääkaupunki on [Y]."]),
     ('```json\n{"templates": ["[X] on [Y]."]}\n```', ["[X] on [Y]."]),
 ])
 def test_parse_templates(text, expected):

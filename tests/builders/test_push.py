@@ -36,8 +36,8 @@ ENDPOINT = "https://hub.test"
 TOKEN = "hf_SECRETtoken0123456789"
 
 BANK = {
-    "fi": ["[X]:n pääkaupunki on [Y].", "Kaupunki, joka on [X]:n pääkaupunki, on [Y].",
-           "[X]:n hallinnollinen pääkaupunki on [Y]."],
+    "fi": ["[X] on alue, jonka pääkaupunki on [Y].", "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
+           "[X] on alue, jonka hallinnollinen pääkaupunki on [Y]."],
     "en": ["The capital of [X] is [Y].", "[X]'s capital city is [Y].",
            "The seat of government of [X] is [Y]."],
 }
@@ -271,3 +271,82 @@ def test_cli_push_dry_run_and_push(dataset, hub, monkeypatch):
     assert r.exit_code == 0, r.output
     assert json.loads(hub.requests[0].content)["visibility"] == "private"
     assert TOKEN not in r.output
+
+
+def test_rml_lama_load_reads_the_pushed_repo(dataset, hub, monkeypatch):
+    """``rml_lama.load(lang, repo_id=…)`` reads a published copy (here the fake Hub) through
+    the session's own Hub cache, and gives the rows of the local build."""
+    import datasets
+
+    import rml_lama
+
+    push(dataset, "org/rml-lama", endpoint=ENDPOINT)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", ENDPOINT)
+    monkeypatch.setattr(datasets.config, "HF_ENDPOINT", ENDPOINT)
+    monkeypatch.setattr(datasets.config, "HUB_DATASETS_URL",
+                        ENDPOINT + "/datasets/{repo_id}/resolve/{revision}/{path}")
+    monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        ENDPOINT + "/{repo_id}/resolve/{revision}/{filename}")
+    remote = rml_lama.load("fi", repo_id="org/rml-lama")
+    assert remote.to_list() == rml_lama.load("fi", dataset).to_list()
+    assert len(remote) > 0
+
+
+# -- failures of the commit -------------------------------------------------------------------
+
+class FailingCommitHub(FakeHub):
+    """The Hub answers everything but the commit: a 500, or no answer in time."""
+
+    def __init__(self, fault: str) -> None:
+        super().__init__()
+        self.fault = fault
+        self.commit_attempts = 0
+
+    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+        if re.search(r"/commit/", request.url.path):
+            self.commit_attempts += 1
+            self.requests.append(request)
+            if self.fault == "timeout":
+                raise httpx2.ReadTimeout("The read operation timed out", request=request)
+            return httpx2.Response(500, json={"error": "Internal Error - We're working hard to fix this"})
+        return super().__call__(request)
+
+
+@pytest.fixture
+def failing_hub(monkeypatch, request):
+    from huggingface_hub.utils import _http
+
+    fake = FailingCommitHub(request.param)
+    huggingface_hub.set_client_factory(
+        lambda: httpx2.Client(transport=httpx2.MockTransport(fake), follow_redirects=True))
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
+    monkeypatch.setattr(_http.time, "sleep", lambda s: None)  # the client's retry backoff
+    yield fake
+    from huggingface_hub.utils._http import default_client_factory
+
+    huggingface_hub.set_client_factory(default_client_factory)
+
+
+@pytest.mark.parametrize("failing_hub, message", [
+    ("error", "the Hub refused the push to org/rml-lama: Server error '500"),
+    ("timeout", "the push to org/rml-lama timed out (ReadTimeout)"),
+], indirect=["failing_hub"])
+def test_a_failed_or_timed_out_commit_is_one_line_and_commits_nothing(dataset, failing_hub, message,
+                                                                      monkeypatch):
+    """Before: a ReadTimeout on the commit escaped as a traceback. Now both are a BuildError
+    (one line from the CLI, exit 2), nothing is committed, the folder is unchanged, and the
+    token is in no message."""
+    before = {p: p.read_bytes() for p in dataset.rglob("*") if p.is_file()}
+    with pytest.raises(BuildError, match=re.escape(message)) as e:
+        push(dataset, "org/rml-lama", endpoint=ENDPOINT)
+    assert TOKEN not in str(e.value) and "\n" not in str(e.value)
+    assert failing_hub.commit_attempts >= 1 and not failing_hub.commits
+    assert not failing_hub.repos.get("org/rml-lama")
+    monkeypatch.setenv("HF_ENDPOINT", ENDPOINT)
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", ENDPOINT)
+    res = CliRunner().invoke(main, ["push", "--repo-id", "org/rml-lama", "--path", str(dataset)])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    errors = [line for line in res.stderr.splitlines() if line.startswith("rml-build: error:")]
+    assert len(errors) == 1 and message.split(":")[0] in errors[0]
+    assert {p: p.read_bytes() for p in dataset.rglob("*") if p.is_file()} == before

@@ -50,3 +50,41 @@ def test_merge_is_independent_of_shard_order(tmp_path):
     run = RunFolder(tmp_path / "a")
     run.write_summary({"tasks": {}})
     assert json.loads((tmp_path / "a" / "summary.json").read_text()) == {"tasks": {}}
+
+
+@pytest.mark.parametrize("victim", ["r0-000000.neurons.parquet", "r0-000000.t.parquet"])
+def test_merge_refuses_a_committed_shard_with_a_missing_file(tmp_path, victim):
+    """Before: the merge skipped the missing file and a resumed run exited 0 with fewer rows."""
+    from harness.runs import RunError
+
+    run = RunFolder(tmp_path / "run")
+    run.start({"model": "x"}, resume=False)
+    run.write_shard(0, 0, ["a"], _neurons("a"), {"t": [{"fact": "a", "v": 1}]})
+    run.write_shard(0, 1, ["b"], _neurons("b"), {"t": [{"fact": "b", "v": 2}]})
+    (run.shards / victim).unlink()
+    for step in (lambda: run.merge(["a", "b"], ["t"]), run.done_facts,
+                 lambda: run.check_start({"model": "x"}, resume=True)):
+        with pytest.raises(RunError, match=rf"{victim}: missing, but shard r0-000000 is marked done.*delete"):
+            step()
+    assert not (run.path / "neurons.parquet").exists()
+
+
+def test_an_unreadable_shard_file_is_named(tmp_path):
+    from harness.runs import RunError
+
+    run = RunFolder(tmp_path / "run")
+    run.start({"model": "x"}, resume=False)
+    run.write_shard(0, 0, ["a"], _neurons("a"), {"t": [{"fact": "a", "v": 1}]})
+    (run.shards / "r0-000000.t.parquet").write_bytes(b"not parquet")
+    with pytest.raises(RunError, match=r"r0-000000\.t\.parquet: unreadable parquet file"):
+        run.merge(["a"], ["t"])
+
+
+def test_leftover_shards_without_a_config_are_not_adopted(tmp_path):
+    run = RunFolder(tmp_path / "run")
+    run.start({"model": "x"}, resume=False)
+    run.write_shard(0, 0, ["a"], _neurons("a"), {"t": []})
+    (run.path / "config.json").unlink()
+    with pytest.raises(ValueError, match="config.json is missing"):
+        run.start({"model": "y"}, resume=True)
+    assert not (run.path / "config.json").exists()

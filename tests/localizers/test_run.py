@@ -114,6 +114,9 @@ def test_fact_from_rows():
         True,
     )
     assert fact.queries["zh"][0].space is False and fact.queries["zh"][0].suffix == "。"
+    assert en0.alternatives == ()  # rows without `objects` (datasets before v2)
+    several = fact_from_rows([{**rows[0], "objects": ["Paris", "Versailles"]}])
+    assert several.queries["en"][1].alternatives == ("Versailles",)
     with pytest.raises(ValueError, match="different facts"):
         fact_from_rows([rows[0], {**rows[1], "uuid": "u2"}])
 
