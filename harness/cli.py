@@ -11,7 +11,6 @@ The CLI only parses options and calls :func:`harness.evaluate.evaluate`.
 from __future__ import annotations
 
 import logging
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,9 @@ import click
 
 from harness import registry
 from harness.config_file import config_option
+from harness.options import option_defaults
 from harness.provenance import version_option
+from harness.summary import print_summary
 from rml_lama import LANGUAGE_CODES
 
 
@@ -56,17 +57,40 @@ def parse_localizer_options(items: tuple[str, ...]) -> dict[str, dict]:
     return out
 
 
-def parse_task_options(items: tuple[str, ...]) -> dict[str, Any]:
-    """``("inject_steps=50", ...)`` → ``{"inject_steps": 50}``."""
-    out: dict[str, Any] = {}
+def parse_task_options(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``("inject.steps=50", ...)`` → ``{"inject": {"steps": "50"}}`` (the task converts the
+    value to its field's type); the old flat ``KEY=VALUE`` form is refused with a hint."""
+    out: dict[str, dict[str, Any]] = {}
     for item in items:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
+        lhs, eq, value = item.partition("=")
+        name, dot, key = lhs.strip().partition(".")
+        if not eq or not dot or not name or not key:
+            from harness.tasks.base import flat_option_hint
+
+            hint = flat_option_hint(lhs.strip()) if eq and not dot else ""
             raise click.BadParameter(
-                f"{item!r}: expected KEY=VALUE, e.g. inject_steps=50", param_hint="--task-option"
+                f"{item!r}: expected TASK.KEY=VALUE, e.g. inject.steps=50{hint}",
+                param_hint="--task-option",
             )
-        out[key.strip()] = _parse_value(value)
+        out.setdefault(name, {})[key] = value
     return out
+
+
+def _no_progress_bars() -> None:
+    """Off a terminal (a log file, CI) the libraries' progress bars are noise: turn them off
+    (``rml-eval``'s own bar checks the terminal itself)."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    try:
+        import datasets
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+        datasets.disable_progress_bars()
+    except (ImportError, AttributeError):
+        pass
 
 
 def _fail(e: BaseException, code: int = 2) -> None:
@@ -112,13 +136,16 @@ def fully_failed(summary: dict) -> list[str]:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True,
               help="Riemann steps M of integrated gradients.")
+@click.option("--known-only", is_flag=True,
+              help="Only facts the model answers correctly in every chosen language (at least one "
+              "query each); --facts then counts known facts.")
 @click.option("--all-queries", is_flag=True,
               help="ΔP over every query, not only those the model answers correctly.")
 @click.option("--localizer-option", "loc_opts", multiple=True,
               help="LOCALIZER.KEY=VALUE, e.g. matrice.tau=0.3 (repeatable).")
 @click.option("--task-option", "task_opts", multiple=True,
-              help="KEY=VALUE for the tasks, e.g. inject_steps=50 (repeatable; "
-              "`rml-eval list` shows each task's keys).")
+              help="TASK.KEY=VALUE, e.g. inject.steps=50 (repeatable; "
+              "`rml-eval list` shows each task's options).")
 @click.option("--max-rows", type=click.IntRange(min=1), default=256, show_default=True,
               help="Rows per batched pass of the attribution engine: higher is faster and "
               "takes more memory (on a GPU try 1024-4096).")
@@ -134,11 +161,13 @@ def fully_failed(summary: dict) -> list[str]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
 def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, dataset, device,
-         dtype, seed, steps, all_queries, loc_opts, task_opts, max_rows, plugins, out, resume,
+         dtype, seed, steps, known_only, all_queries, loc_opts, task_opts, max_rows, plugins, out, resume,
          attribution_cache, threads, quiet) -> None:
     """Localize language-agnostic knowledge neurons with one or more localizers and
     measure them on tasks. Subcommands: list, demo, models."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not sys.stderr.isatty():
+        _no_progress_bars()
     if ctx.invoked_subcommand is not None:
         return
     if not localizers or not model:
@@ -170,6 +199,7 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
             seed=seed,
             steps=steps,
             correct_only=not all_queries,
+            known_only=known_only,
             localizer_options=parse_localizer_options(loc_opts),
             task_options=parse_task_options(task_opts),
             max_rows=max_rows,
@@ -194,40 +224,6 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
         empty = fully_failed(summary)
         if empty:
             _fail(RuntimeError("; ".join(empty) + f"; see {run.path / 'summary.json'}"), code=1)
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else f"{v:+.3f}" if abs(v) < 100 else f"{v:.3g}"
-    return str(v)
-
-
-def print_summary(summary: dict) -> None:
-    """A short table per task."""
-    for task, rows in summary["tasks"].items():
-        click.echo(f"\n== {task}")
-        if not rows:
-            click.echo("(no results)")
-            continue
-        if task == "layer-distribution":
-            locs = sorted({r["localizer"] for r in rows})
-            layers = sorted({r["layer"] for r in rows})
-            share = {(r["localizer"], r["layer"]): r["share"] for r in rows}
-            click.echo("localizer".ljust(16) + "".join(f"L{layer:<6}" for layer in layers))
-            for loc in locs:
-                click.echo(loc.ljust(16) + "".join(
-                    f"{share.get((loc, layer), 0):<7.2f}" for layer in layers))
-            continue
-        first = [c for c in ("language", "relation") if c in rows[0]]
-        cols = first + [c for c in rows[0] if c not in ("localizer", *first)]
-        click.echo("localizer".ljust(16) + "".join(c[:11].ljust(12) for c in cols))
-        for r in rows:
-            click.echo(r["localizer"].ljust(16) + "".join(_fmt(r[c]).ljust(12) for c in cols))
-    failures = summary.get("failures") or {}
-    if failures:
-        click.echo("\nfailures (also in summary.json and the shards' done markers):", err=True)
-        for what, f in failures.items():
-            click.echo(f"  {what}: {f['facts']} of {f['of']} facts; first: {f['first']}", err=True)
 
 
 def _cannot_run(name: str) -> str:
@@ -255,8 +251,9 @@ def list_cmd() -> None:
                 continue
             click.echo(f"  {e.name:<22} {e.description}{origin}")
             if kind == "task":
-                for key, text in getattr(e.obj, "options", {}).items():
-                    click.echo(f"  {'':<22}   --task-option {key}=…  {text}")
+                for key, default in option_defaults(e.obj).items():
+                    shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+                    click.echo(f"  {'':<22}   --task-option {e.name}.{key}={shown}")
         for name, why in registry.failures(kind).items():
             click.echo(f"  {name:<22} (failed to load: {why})")
 

@@ -21,6 +21,7 @@ from rml_lama import DATASET_DIR
 DEMO_LOCALIZERS = ("matrice", "amig", "random")
 DEMO_TASKS = (
     "layer-distribution", "suppress-enhance", "ablation",  # RQ1-2: Fig. 4, Fig. 5, Table II
+    "suppress-enhance-k", "cross-language",  # matched budgets (ΔP vs k), neurons from one language
     "edit-erasure", "edit-update", "enhance-low-resource", "inject",  # RQ3: Tables III-V, Fig. 6
 )
 
@@ -70,7 +71,7 @@ def run_demo(
     run = evaluate(cfg)
     t2 = time.perf_counter()
     laps.lap("evaluation")  # replaced by the run's own stages in summary.json
-    from harness.cli import print_summary
+    from harness.summary import print_summary
 
     print_summary(run.summary())
     paths = []

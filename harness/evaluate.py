@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from harness import provenance, registry
-from harness.data import Fact, load_facts
+from harness.data import Fact, FactPool, load_facts
+from harness.options import options_of
 from harness.runs import RunFolder
-from harness.tasks.base import TaskContext, check_task_options, neuron_pairs
+from harness.tasks.base import Task, TaskContext, build_task, flat_option_hint, neuron_pairs
 from rml_lama import DATASET_DIR, LANGUAGE_CODES, check_languages, check_relations
 
 log = logging.getLogger(__name__)
@@ -46,8 +48,9 @@ class EvalConfig:
     seed: int = 0
     steps: int = 20  # Riemann steps M of the attribution
     correct_only: bool = True  # ΔP over the queries the model answers correctly
+    known_only: bool = False  # only facts the model answers in every language (harness/known.py)
     localizer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    task_options: dict[str, Any] = field(default_factory=dict)
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # task -> key -> value
     plugins: list[str] = field(default_factory=list)  # modules to import (--plugin)
     shard_size: int = 4  # facts per shard: the most a killed run has to redo
     attribution_cache: str | None = None  # on-disk attribution cache folder
@@ -97,7 +100,7 @@ def check_config(cfg: EvalConfig) -> list[str]:
     if cfg.relations is not None:
         cfg.relations = check_relations(cfg.relations)
     tasks = [registry.get("task", t) for t in cfg.tasks]
-    check_task_options(dict(zip(cfg.tasks, tasks, strict=True)), cfg.task_options)
+    check_task_options(cfg)
     needed = list(dict.fromkeys(cfg.localizers))
     for name in needed:
         registry.get("localizer", name)
@@ -122,6 +125,24 @@ def check_config(cfg: EvalConfig) -> list[str]:
     if cfg.attribution_cache:
         check_writable_folder(Path(cfg.attribution_cache), "--attribution-cache")
     return needed
+
+
+def check_task_options(cfg: EvalConfig) -> None:
+    """Every ``task_options`` entry is ``{task: {key: value}}`` for a task of the run, and
+    builds (unknown keys and unreadable values fail here, before the model loads); string
+    values are replaced by the typed ones."""
+    for name, opts in cfg.task_options.items():
+        if not isinstance(opts, dict):
+            raise ValueError(f"--task-option {name}={opts!r}: options are TASK.KEY=VALUE now"
+                             f"{flat_option_hint(name)}")
+        if name not in cfg.tasks:
+            raise ValueError(f"--task-option: {name!r} is not among the run's tasks "
+                             f"({', '.join(cfg.tasks)})")
+    for name, opts in cfg.task_options.items():  # typed, as the run folder records them
+        typed = options_of(build_task(name, opts))
+        cfg.task_options[name] = {k: typed[k] for k in opts}
+    for name in cfg.tasks:
+        build_task(name, cfg.task_options.get(name))
 
 
 def check_writable_folder(folder: Path, option: str) -> None:
@@ -168,10 +189,13 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     from harness.adapters import get_adapter
     from harness.localizers import EngineProvider, run_localizers
     from harness.models import load_model
+    from harness.models.splits import splits_beside
 
     laps, env = provenance.Laps(), provenance.environment()
     names = check_config(cfg)
-    facts = load_facts(cfg.languages, cfg.relations, cfg.fact_ids, cfg.facts, cfg.dataset)
+    pool = FactPool(cfg.dataset)  # the run's facts, and the others the tasks draw on
+    limit = None if cfg.known_only else cfg.facts  # --facts counts known facts with --known-only
+    facts = load_facts(cfg.languages, cfg.relations, cfg.fact_ids, limit, pool=pool)
     if not facts:
         raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
     rank, world, state = _distributed(cfg.device)
@@ -191,21 +215,31 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     state.wait_for_everyone()
     adapter = get_adapter(loaded.model, loaded.tokenizer)
     laps.lap("load model")
+    if cfg.known_only:
+        from harness.known import known_facts
+
+        scanned = len(facts)
+        facts = list(known_facts(adapter, facts, cfg.facts))
+        if not facts:
+            raise ValueError(f"--known-only: {cfg.model} answers none of the {scanned} selected facts in "
+                             f"every language ({', '.join(cfg.languages)}); try fewer --languages")
+        laps.lap("select known facts")
     provider = EngineProvider(adapter, model_id=cfg.model, steps=cfg.steps,
                               cache_dir=cfg.attribution_cache, max_rows=cfg.max_rows)
     localizers = build_localizers(cfg, names)
-    tasks = {t: registry.get("task", t)() for t in cfg.tasks}
-    ctx = TaskContext(adapter=adapter, model_name=cfg.model, correct_only=cfg.correct_only,
-                      seed=cfg.seed, options=dict(cfg.task_options))
-    ctx.options.setdefault("loaded_model", loaded)
-    ctx.options.setdefault("dataset", cfg.dataset)  # tasks draw unrelated facts from it
+    tasks = {t: build_task(t, cfg.task_options.get(t)) for t in cfg.tasks}
+    ctx = TaskContext(adapter=adapter, pool=pool, facts=facts, model=loaded,
+                      splits=splits_beside(loaded.spec.hf_id), correct_only=cfg.correct_only,
+                      seed=cfg.seed, provider=provider, localizers=localizers,
+                      chosen=tuple(cfg.localizers))
 
     done = run.done_facts()
     mine = [f for i, f in enumerate(facts) if i % world == rank and f.uuid not in done]
     seq = run.next_seq(rank)
     pending: list[tuple[Fact, list[dict], dict[str, list[dict]], list[dict]]] = []
     bar = tqdm(mine, desc=f"rml-eval[{rank}]" if world > 1 else "rml-eval",
-               disable=not cfg.progress or (rank != 0 and world > 1), unit="fact")
+               disable=not cfg.progress or not sys.stderr.isatty() or (rank != 0 and world > 1),
+               unit="fact")
     for fact in bar:
         pending.append((fact, *_one_fact(fact, provider, localizers, tasks, ctx, run_localizers)))
         if len(pending) >= cfg.shard_size:
@@ -285,22 +319,56 @@ def _flush(run: RunFolder, rank: int, seq: int, pending: list) -> None:
     run.write_shard(rank, seq, facts, neurons, records, failures)
 
 
-def summarize(run: RunFolder, tasks: dict[str, Any]) -> dict:
+def summarize(run: RunFolder, tasks: dict[str, Task]) -> dict:
     cfg = run.config()
     out = {"config": cfg, "tasks": {}}
+    out["empty"] = {}
     for name, task in tasks.items():
-        out["tasks"][name] = task.summarize(run.results(name))
-    neurons = run.neurons()
-    counts: dict[str, dict[str, int]] = {}
-    for r in neurons:
-        c = counts.setdefault(r["localizer"], {})
-        c[r["fact"]] = c.get(r["fact"], 0) + 1
-    out["localizers"] = {
-        loc: {"facts": len(c), "mean_neurons": sum(c.values()) / max(len(c), 1)}
-        for loc, c in counts.items()
-    }
+        records = run.results(name)
+        out["tasks"][name] = task.summarize(records)
+        if not out["tasks"][name]:
+            out["empty"][name] = why_empty(records, len(run.done_facts()), cfg.get("model", "the model"))
+    out["localizers"] = localizer_counts(run, tasks)
     out["failures"] = summarize_failures(run.failures(), len(run.done_facts()))
     return out
+
+
+def localizer_counts(run: RunFolder, tasks: dict[str, Task]) -> dict[str, dict]:
+    """Per localizer of the run: facts localized, mean neurons per fact, and ``no_neurons``
+    (facts where it selected nothing: counted, not hidden)."""
+    cfg = run.config()
+    required = [n for t in tasks.values() for n in t.requires]
+    names = list(dict.fromkeys([*cfg.get("localizers", []), *required]))
+    done = run.done_facts()
+    failed: dict[str, set[str]] = {}
+    for f in run.failures():
+        if f["kind"] == "localizer":
+            failed.setdefault(f["name"], set()).add(f["fact"])
+    counts: dict[str, dict[str, int]] = {}
+    for r in run.neurons():
+        c = counts.setdefault(r["localizer"], {})
+        c[r["fact"]] = c.get(r["fact"], 0) + 1
+    out = {}
+    for loc in dict.fromkeys([*names, *counts]):
+        n = len(done) - len(failed.get(loc, set()) & set(done))
+        c = counts.get(loc, {})
+        out[loc] = {"facts": n, "mean_neurons": sum(c.values()) / n if n else float("nan"),
+                    "no_neurons": n - len(c)}
+    return out
+
+
+def why_empty(records: list[dict], n_facts: int, model: str) -> str:
+    """One line saying why a task has no summary rows (printed instead of a bare "no results")."""
+    if not records:
+        return (f"no records from {n_facts} facts: every fact was skipped or failed for this task "
+                "(see failures), or it has nothing to measure on them")
+    if "included" in records[0]:
+        own = [r for r in records if r.get("condition", "own") == "own" and r.get("scope", "fact") == "fact"]
+        ok = sum(bool(r["included"]) for r in own)
+        if ok == 0:
+            return (f"0 of {len(own)} queries answered correctly by {model}: the chosen facts are not "
+                    "known to the model; use --known-only (or --all-queries)")
+    return f"{len(records)} records from {n_facts} facts, but no summary row (see the task's docs)"
 
 
 def summarize_failures(failures: list[dict], n_facts: int) -> dict[str, dict]:

@@ -18,23 +18,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.leaderboard.sources import Source, combine, find_runs, load_run, write_file
+from harness.leaderboard.sources import Source, combine, find_runs, load_run
 from harness.leaderboard.submission import (
-    SCHEMA,
     SubmissionError,
     as_source,
     export_run,
     load_submission,
+    submission_schema,
     submit_file,
     validate,
     write_submission,
 )
-from harness.leaderboard.tables import TABLES, Table, build_tables
+from harness.leaderboard.tables import Table, build_tables
 from harness.runs import RunFolder
+from rml_lama.atomic import atomic_write
 
 __all__ = [
-    "SCHEMA",
-    "TABLES",
     "LeaderboardPaths",
     "Source",
     "SubmissionError",
@@ -43,6 +42,7 @@ __all__ = [
     "export_run",
     "load_sources",
     "load_submission",
+    "submission_schema",
     "submit_file",
     "validate",
     "write_submission",
@@ -136,7 +136,7 @@ def build_leaderboard(
         {t.id: {"CSV": f"tables/{t.id}.csv", "Markdown": f"tables/{t.id}.md"} for t in tables},
     )
     index = out / "index.html"
-    write_file(index, page.encode())
+    atomic_write(index, page)
     for w in warnings:
         log.warning("%s", w)
     return LeaderboardPaths(index, tuple(table_paths), tuple(p for _, p in drawn), tuple(warnings))

@@ -20,8 +20,9 @@ from typing import Any
 import click
 
 from harness.leaderboard import build_leaderboard, export_run, submit_file, write_submission
-from harness.leaderboard.sources import find_runs, unfinished_runs, write_file
+from harness.leaderboard.sources import find_runs, unfinished_runs
 from harness.leaderboard.submission import SubmissionError, schema_text
+from rml_lama.atomic import atomic_write
 from rml_lama.extras import MissingExtraError, require
 
 
@@ -162,7 +163,7 @@ def export(run: Path, out_file: Path, localizer: str | None, package: str | None
 def schema(out_file: Path) -> None:
     """Write the submission JSON Schema."""
     try:
-        write_file(out_file, schema_text().encode())
+        atomic_write(out_file, schema_text())
     except OSError as e:
         _fail(e)
     click.echo(f"wrote {out_file}")

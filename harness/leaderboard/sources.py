@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,26 +43,9 @@ class Source:
         return sorted(n for n in names if n)
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Atomic write (temporary file, then rename) of a world-readable file: the leaderboard
-    is meant to be served as static files."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def row_localizer(row: dict) -> str | None:
-    """A row's localizer (application tasks may call it ``method``)."""
-    value = row.get("localizer", row.get("method"))
+def row_localizer(row: Mapping[str, Any]) -> str | None:
+    """A row's localizer (every task's rows have one)."""
+    value = row.get("localizer")
     return None if value is None else str(value)
 
 

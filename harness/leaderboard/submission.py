@@ -2,8 +2,10 @@
 
 A submission names the localizer (and the plugin package and version that provide it), the
 model, the dataset's content hash, and the summary tables in the shape of a run's
-``summary.json`` ``tasks`` section. :data:`SCHEMA` is its JSON Schema (committed as
-``leaderboard/submission.schema.json``; ``rml-leaderboard schema`` rewrites that file).
+``summary.json`` ``tasks`` section. :func:`submission_schema` is its JSON Schema, with one
+row definition per registered task made from the task's declared row type (committed as
+``leaderboard/submission.schema.json`` for the built-in tasks; ``rml-leaderboard schema``
+rewrites that file).
 
     sub = export_run("runs/my-plugin", localizer="acme/sparse")   # from a run folder
     path = submit_file("my.json", "leaderboard/submissions")       # validate, then add
@@ -21,9 +23,11 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from harness.leaderboard.sources import LOCALIZER_STATS, Source, row_localizer, write_file
-from harness.leaderboard.tables import AVERAGES
+from harness.leaderboard.sources import LOCALIZER_STATS, Source, row_localizer
+from harness.leaderboard.tables import task_output
+from harness.tasks.output import row_schema
 from rml_lama import LANGUAGE_CODES
+from rml_lama.atomic import atomic_write
 
 SCHEMA_VERSION = 1
 MAX_ERRORS = 20
@@ -33,88 +37,71 @@ _COUNT = {"type": "integer", "minimum": 0}
 _NAME = {"type": "string", "minLength": 1, "maxLength": 200}
 _LANG = {"type": "string", "enum": list(LANGUAGE_CODES)}
 
-SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://github.com/rml-lama/rml-lama/leaderboard/submission.schema.json",
-    "title": "RML-LAMA leaderboard submission",
-    "description": "One localizer's summary tables on one model (the tasks section of a run's "
-                   "summary.json), with their provenance.",
-    "type": "object",
-    "required": ["schema_version", "localizer", "model", "dataset_hash", "tasks"],
-    "additionalProperties": False,
-    "properties": {
-        "schema_version": {"const": SCHEMA_VERSION},
-        "localizer": {
-            "type": "object",
-            "required": ["name", "package", "version"],
-            "additionalProperties": False,
-            "properties": {
-                "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_./\-]{0,99}$",
-                         "description": "the registry name, namespaced pkg/name for plugins"},
-                "package": {**_NAME, "description": "the distribution that provides it"},
-                "version": {**_NAME, "description": "its version"},
-                "description": {"type": "string"},
-                "url": {"type": "string"},
-            },
-        },
-        "model": {**_NAME, "description": "a registry name, hf:ORG/NAME, or a name"},
-        "dataset_hash": {"type": "string", "pattern": r"^([0-9a-f]{64}|hub:.+)$",
-                         "description": "content_hash of the dataset's manifest.json"},
-        "harness_version": {"type": "string"},
-        "submitter": {"type": "string"},
-        "notes": {"type": "string"},
-        "config": {"type": "object", "description": "the run's resolved config"},
-        "localizers": {
-            "type": "object",
-            "additionalProperties": {
+
+def submission_schema() -> dict[str, Any]:
+    """The submission JSON Schema: a row definition per registered task (from its row type),
+    and a generic row (a localizer and scalar fields) for other tasks."""
+    from harness import registry
+
+    tasks = [e.name for e in registry.entries("task") if task_output(e.name) is not None]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://github.com/rml-lama/rml-lama/leaderboard/submission.schema.json",
+        "title": "RML-LAMA leaderboard submission",
+        "description": "One localizer's summary tables on one model (the tasks section of a run's "
+                       "summary.json), with their provenance.",
+        "type": "object",
+        "required": ["schema_version", "localizer", "model", "dataset_hash", "tasks"],
+        "additionalProperties": False,
+        "properties": {
+            "schema_version": {"const": SCHEMA_VERSION},
+            "localizer": {
                 "type": "object",
-                "required": ["facts", "mean_neurons"],
-                "properties": {"facts": _COUNT, "mean_neurons": _NUM},
+                "required": ["name", "package", "version"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_./\-]{0,99}$",
+                             "description": "the registry name, namespaced pkg/name for plugins"},
+                    "package": {**_NAME, "description": "the distribution that provides it"},
+                    "version": {**_NAME, "description": "its version"},
+                    "description": {"type": "string"},
+                    "url": {"type": "string"},
+                },
+            },
+            "model": {**_NAME, "description": "a registry name, hf:ORG/NAME, or a name"},
+            "dataset_hash": {"type": "string", "pattern": r"^([0-9a-f]{64}|hub:.+)$",
+                             "description": "content_hash of the dataset's manifest.json"},
+            "harness_version": {"type": "string"},
+            "submitter": {"type": "string"},
+            "notes": {"type": "string"},
+            "config": {"type": "object", "description": "the run's resolved config"},
+            "localizers": {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["facts", "mean_neurons"],
+                    "properties": {"facts": _COUNT, "mean_neurons": _NUM},
+                },
+            },
+            "tasks": {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": {"pattern": "^[a-z0-9][a-z0-9._-]*$"},
+                "properties": {t: {"type": "array", "items": {"$ref": f"#/$defs/{t}"}} for t in tasks},
+                "additionalProperties": {"type": "array", "items": {"$ref": "#/$defs/row"}},
             },
         },
-        "tasks": {
-            "type": "object",
-            "minProperties": 1,
-            "propertyNames": {"pattern": "^[a-z0-9][a-z0-9._-]*$"},
-            "properties": {
-                "suppress-enhance": {"type": "array", "items": {"$ref": "#/$defs/dp_row"}},
-                "ablation": {"type": "array", "items": {"$ref": "#/$defs/ablation_row"}},
-                "layer-distribution": {"type": "array", "items": {"$ref": "#/$defs/layer_row"}},
+        "$defs": {
+            **{t: row_schema(task_output(t).row) for t in tasks},  # type: ignore[union-attr]
+            "row": {
+                "description": "a row of a task not registered here: a localizer and scalar fields",
+                "type": "object",
+                "required": ["localizer"],
+                "properties": {"localizer": _NAME, "language": _LANG, "queries": _COUNT, "facts": _COUNT},
+                "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
             },
-            "additionalProperties": {"type": "array", "items": {"$ref": "#/$defs/row"}},
         },
-    },
-    "$defs": {
-        "dp_row": {
-            "type": "object",
-            "required": ["localizer", "language", "dp_suppress", "dp_enhance", "queries"],
-            "properties": {"localizer": _NAME, "language": _LANG, "dp_suppress": _NUM,
-                           "dp_enhance": _NUM, "queries": _COUNT, "facts": _COUNT},
-        },
-        "ablation_row": {
-            "type": "object",
-            "required": ["localizer", "enhance", "suppress"],
-            "properties": {"localizer": _NAME, "enhance": _NUM, "suppress": _NUM,
-                           "languages": _COUNT, "queries": _COUNT},
-        },
-        "layer_row": {
-            "type": "object",
-            "required": ["localizer", "layer", "neurons", "share"],
-            "properties": {"localizer": _NAME, "layer": _COUNT, "neurons": _COUNT,
-                           "share": {"type": "number", "minimum": 0, "maximum": 1},
-                           "facts": _COUNT},
-        },
-        "row": {
-            "description": "a row of another task: a localizer (or method) and scalar fields",
-            "type": "object",
-            "anyOf": [{"required": ["localizer"]}, {"required": ["method"]}],
-            "properties": {"localizer": _NAME, "method": _NAME,
-                           "language": {"type": "string", "enum": [*LANGUAGE_CODES, *AVERAGES]},
-                           "queries": _COUNT, "facts": _COUNT},
-            "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
-        },
-    },
-}
+    }
 
 
 class SubmissionError(ValueError):
@@ -128,7 +115,7 @@ class SubmissionError(ValueError):
 
 
 def schema_text() -> str:
-    return json.dumps(SCHEMA, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(submission_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
 def _belongs(loc: str | None, name: str) -> bool:
@@ -136,17 +123,7 @@ def _belongs(loc: str | None, name: str) -> bool:
     return loc is not None and (loc == name or loc.startswith(f"{name}-"))
 
 
-# What identifies a row of the built-in tasks: two rows may not share it.
-_ROW_KEYS = {
-    "suppress-enhance": ("localizer", "language"),
-    "ablation": ("localizer",),
-    "layer-distribution": ("localizer", "layer"),
-}
-
-
 def _message(error: Any) -> str:
-    if error.validator == "anyOf" and error.schema is SCHEMA["$defs"]["row"]:
-        return "a row needs a 'localizer' (or 'method') field"
     text = error.message
     return text if len(text) <= 300 else text[:297] + "..."
 
@@ -155,7 +132,7 @@ def validate(obj: Any) -> list[str]:
     """Every problem with a parsed submission, as "JSONPATH: message"; empty when valid."""
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(SCHEMA)
+    validator = jsonschema.Draft202012Validator(submission_schema())
     errors = sorted(validator.iter_errors(obj), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     out = [f"{e.json_path}: {_message(e)}" for e in errors]
     if out:
@@ -163,9 +140,13 @@ def validate(obj: Any) -> list[str]:
     name = obj["localizer"]["name"]
     if not any(_belongs(row_localizer(r), name) for rows in obj["tasks"].values() for r in rows):
         out.append(f"$.localizer.name: no row of $.tasks is about localizer {name!r}")
-    for task, fields in _ROW_KEYS.items():
+    for task, rows in obj["tasks"].items():
+        out_spec = task_output(task)
+        if out_spec is None:
+            continue
+        fields = out_spec.key
         seen: dict[tuple, int] = {}
-        for i, r in enumerate(obj["tasks"].get(task, [])):
+        for i, r in enumerate(rows):
             key = tuple(r.get(f) for f in fields)
             if key in seen:
                 out.append(f"$.tasks[{json.dumps(task)}][{i}]: the same {', '.join(fields)} as "
@@ -241,7 +222,7 @@ def submit_file(path: str | Path, submissions_dir: str | Path, replace: bool = F
             f"{dest} already holds a different submission for {obj['localizer']['name']} on "
             f"{obj['model']} (same dataset); pass --replace to overwrite it"
         )
-    write_file(dest, text.encode())
+    atomic_write(dest, text)
     return dest
 
 
@@ -323,5 +304,5 @@ def write_submission(obj: dict, path: str | Path) -> Path:
     if errors:
         raise SubmissionError(str(path), errors)
     path = Path(path)
-    write_file(path, dumps(obj).encode())
+    atomic_write(path, dumps(obj))
     return path

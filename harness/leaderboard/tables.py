@@ -1,24 +1,12 @@
 """Leaderboard tables in the paper's layout, as Markdown and CSV.
 
-Each task maps to a builder in :data:`TABLES`: ``builder(rows, models) -> [Table, ...]``,
-where ``rows`` are the task's summary rows from every source, tagged with ``model``. Rows are
-localizers; columns are languages (or layers, or metrics), one column group per model. A
-cell holds a value and, where the task has it, the number of queries behind it.
-
-Adding a task is a few lines::
-
-    TABLES["my-task"] = per_language("my-task", [Metric(("accuracy",), "acc", "Accuracy", "rate")])
-
-A task with no builder whose rows have a localizer and a language gets one table per
-numeric field; any other is skipped with a warning.
-
-What :func:`per_language` reads from a summary row (see ``docs/tasks.md``): the localizer
-(``localizer``, or ``method``), the language (``language``, or ``target``; ``avg``/``all``
-marks the task's own average, used for the avg column instead of the mean over languages),
-the metric's field and its count (:class:`Metric` ``keys`` and ``n_keys``), ``edit_language``
-for the en→x headers of the edit tasks, and ``relation``: when some rows have
-``relation: "all"``, only those are read (the others are per relation). Rates are fractions
-in [0, 1].
+Every table is made from what a task declares (:class:`harness.tasks.output.Output`, read
+from the registry): rows are localizers (in the paper's order); the columns are the values
+of one row field, e.g. the languages, one table per metric (``columns="language"``), or the
+metrics themselves (``columns=None``, one table), with one column group per model. A cell
+holds a value and, where the metric names one, the count behind it (``n``). A task that is
+not registered here (a submission of a plugin task that is not installed) gets no table and
+a warning. Rates are fractions in [0, 1].
 """
 
 from __future__ import annotations
@@ -28,12 +16,15 @@ import io
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypedDict
 
-from harness.leaderboard.sources import LOCALIZER_STATS, MODEL, row_localizer, write_file
+from harness.leaderboard.sources import LOCALIZER_STATS, MODEL, row_localizer
+from harness.tasks.output import Count, Metric, Output
 from rml_lama import LANGUAGE_CODES
+from rml_lama.atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +37,6 @@ LOCALIZER_LABELS = {
     "matrice-no-uaq": "w/o UaQ",
     "matrice-no-ual": "w/o UaL",
 }
-ABLATION = ("matrice", "matrice-no-uaq", "matrice-no-ual")
-N_KEYS = ("queries", "n", "facts")  # the count shown next to a value, first present
-LANGUAGE_KEYS = ("language", "target", "lang")
-AVERAGES = ("avg", "average", "all", "mean")  # a row's "language" when the task averaged itself
 
 
 def localizer_label(name: str) -> str:
@@ -61,9 +48,18 @@ def localizer_order(names: Sequence[str]) -> list[str]:
     return sorted(dict.fromkeys(names), key=lambda n: (known.index(n) if n in known else len(known), n))
 
 
-def language_order(codes: Sequence[str]) -> list[str]:
+def column_order(values: Sequence[Any]) -> list[Any]:
+    """Numbers ascending, then languages in the paper's order, then other values sorted
+    (budgets 5, 10, 20, 50, then their "area")."""
+    values = list(dict.fromkeys(values))
+    numbers = sorted(v for v in values if isinstance(v, int) and not isinstance(v, bool))
     known = list(LANGUAGE_CODES)
-    return sorted(dict.fromkeys(codes), key=lambda c: (known.index(c) if c in known else len(known), c))
+    rest = [v for v in values if not (isinstance(v, int) and not isinstance(v, bool))]
+    return numbers + sorted(rest, key=lambda c: (known.index(c) if c in known else len(known), str(c)))
+
+
+def language_order(codes: Sequence[str]) -> list[str]:
+    return column_order(codes)
 
 
 # -- values --------------------------------------------------------------------------------
@@ -88,12 +84,43 @@ class Cell:
     value: float | None  # None: missing or NaN
     n: int | None = None  # queries (or facts) behind the value
     fmt: str = "num"
+    low: float | None = None  # its 95 % interval, where the task gives one
+    high: float | None = None
+    mark: str = ""  # "*": beats the localizer's own Random at 5 % (paired test)
+    facts: int | None = None  # facts behind the value, where the task counts them
 
     def text(self, with_n: bool = True) -> str:
         if self.value is None:
             return "–"
-        s = FORMATS[self.fmt](self.value)
-        return f"{s} (n={self.n})" if with_n and self.n is not None else s
+        f = FORMATS[self.fmt]
+        s = f(self.value) + self.mark
+        if self.low is not None and self.high is not None:
+            s += f" [{f(self.low)}, {f(self.high)}]"
+        if with_n and self.n is not None:
+            return f"{s} (n={self.facts}/{self.n})" if self.facts is not None else f"{s} (n={self.n})"
+        return s
+
+
+def beats_random(row: Mapping[str, Any], key: str, better: str | None, alpha: float = 0.05) -> str:
+    """``"*"`` when the paired test against the localizer's own Random (``p_<key>``) is
+    significant and the value is on the ``better`` side of Random's (``random_<key>``)."""
+    p, own, rnd = _number(row.get(f"p_{key}")), _number(row.get(key)), _number(row.get(f"random_{key}"))
+    if better is None or p is None or own is None or rnd is None or p >= alpha:
+        return ""
+    return "*" if (own < rnd if better == "lower" else own > rnd) else ""
+
+
+def metric_cell(rows: Sequence[Mapping[str, Any]], m: Metric) -> Cell:
+    """The cell of metric ``m`` from the rows of one cell (normally one): with its interval,
+    facts and mark against Random when it is one row and the metric declares them."""
+    value, n = _aggregate(rows, m.field, m.n)
+    if len(rows) != 1 or value is None:
+        return Cell(value, n, m.fmt)
+    r = rows[0]
+    low, high = (_number(r.get(f"{m.field}_ci_low")), _number(r.get(f"{m.field}_ci_high"))) if m.ci \
+        else (None, None)
+    facts = _count(r.get(m.facts)) if m.facts else None
+    return Cell(value, n, m.fmt, low, high, beats_random(r, m.field, m.better), facts)
 
 
 @dataclass(frozen=True)
@@ -139,24 +166,44 @@ class Table:
 
 # -- builders ------------------------------------------------------------------------------
 
-Builder = Callable[[Sequence[dict], Sequence[str]], list[Table]]
+
+class _LocalizerStatsRequired(TypedDict):
+    localizer: str
+    facts: Count
+    mean_neurons: float  # over every fact localized, the empty sets included
 
 
-@dataclass(frozen=True)
-class Metric:
-    keys: tuple[str, ...]  # record fields, first present wins
-    slug: str  # table id suffix
-    title: str
-    fmt: str = "num"
-    caption: str = ""
-    n_keys: tuple[str, ...] = N_KEYS  # the count shown next to a value, first present
+class LocalizerStatsRow(_LocalizerStatsRequired, total=False):
+    no_neurons: Count  # facts where the localizer selected nothing (runs before it: absent)
 
 
-def _first_key(rows: Sequence[dict], keys: Sequence[str]) -> str | None:
-    return next((k for k in keys if any(k in r for r in rows)), None)
+# Not a task: the run summary's per-localizer neuron counts, tabulated like one.
+LOCALIZER_STATS_OUTPUT = Output(
+    row=LocalizerStatsRow,
+    metrics=(Metric("facts", "facts", "int"), Metric("mean_neurons", "neurons/fact", "num"),
+             Metric("no_neurons", "no neurons", "int")),
+    columns=None, title="Neurons per fact",
+    caption="Facts localized, the mean number of LAKNs per fact, and the facts where the localizer "
+    "selected none (left out of ΔP, never counted as 0).",
+)
 
 
-def _aggregate(rows: Sequence[dict], key: str, n_key: str | None) -> tuple[float | None, int | None]:
+def task_output(task: str) -> Output | None:
+    """What the registered task ``task`` declares, or None when it is not registered here."""
+    from harness import registry
+
+    if task == LOCALIZER_STATS:
+        return LOCALIZER_STATS_OUTPUT
+    try:
+        obj = registry.get("task", task)
+    except registry.RegistryError:
+        return None
+    out = getattr(obj, "output", None)
+    return out if isinstance(out, Output) else None
+
+
+def _aggregate(rows: Sequence[Mapping[str, Any]], key: str, n_key: str | None
+               ) -> tuple[float | None, int | None]:
     """One value from the rows of one cell (normally exactly one row): their mean, weighted
     by the counts when every row has one; n is the sum of the counts."""
     counts = [_number(r.get(n_key)) if n_key else None for r in rows]
@@ -172,30 +219,6 @@ def _aggregate(rows: Sequence[dict], key: str, n_key: str | None) -> tuple[float
     return sum(v for v, _ in pairs) / len(pairs), n
 
 
-def overall(rows: Sequence[dict]) -> list[dict]:
-    """Rows over all relations: a task that also summarizes per relation marks its overall
-    rows ``relation: "all"`` (enhance-low-resource); the per-relation rows are left out."""
-    if any(r.get("relation") == "all" for r in rows):
-        return [r for r in rows if r.get("relation") == "all"]
-    return list(rows)
-
-
-def _language(row: dict) -> str | None:
-    for k in LANGUAGE_KEYS:
-        if row.get(k) is not None:
-            return str(row[k])
-    return None
-
-
-def plain_language(row: dict, lang: str) -> str:
-    return lang
-
-
-def cross_lingual(row: dict, lang: str) -> str:
-    """Edits made in one language and tested in ``lang``: ``en→zh``."""
-    return f"{row.get('edit_language', row.get('source', 'en'))}→{lang}"
-
-
 def _mean_cell(cells: Sequence[Cell], fmt: str) -> Cell:
     """The unweighted mean over the cells present; n is the sum of their counts."""
     present = [c.value for c in cells if c.value is not None]
@@ -203,189 +226,96 @@ def _mean_cell(cells: Sequence[Cell], fmt: str) -> Cell:
     return Cell(sum(present) / len(present) if present else None, sum(ns) if ns else None, fmt)
 
 
-def per_language(
-    task: str,
-    metrics: Sequence[Metric],
-    header: Callable[[dict, str], str] = plain_language,
-    average: bool = True,
-    row_header: str = "Localizer",
-) -> Builder:
-    """Rows localizer × columns language (+ the mean over languages), one table per metric
-    present in the records, one column group per model."""
+def _table_id(prefix: str, metric: Metric) -> str:
+    return f"{prefix}-{metric.slug}" if metric.slug else prefix
 
-    def build(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
-        rows = [r for r in overall(rows) if row_localizer(r) is not None and _language(r) is not None]
-        tables = []
-        for m in metrics:
-            key = _first_key(rows, m.keys)
-            if key is None:
-                continue
-            n_key = _first_key(rows, m.n_keys)
-            cells: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
-            for r in rows:
-                if key in r:
-                    cells[(r[MODEL], row_localizer(r) or "", _language(r) or "")].append(r)
-            # per model: [(language, header)] in the paper's language order
-            langs: dict[str, list[tuple[str, str]]] = {}
-            for model in models:
-                present = language_order([k[2] for k in cells if k[0] == model and k[2] not in AVERAGES])
-                if present:
-                    first = {k[2]: rs[0] for k, rs in cells.items() if k[0] == model}
-                    langs[model] = [(lang, header(first[lang], lang)) for lang in present]
-            own_avg = {model: next((a for a in AVERAGES if any(k[0] == model and k[2] == a for k in cells)),
-                                   None) for model in langs}
-            with_avg = {model: own_avg[model] is not None or (average and len(ls) > 1)
-                        for model, ls in langs.items()}
-            columns = []
-            for model, ls in langs.items():
-                columns += [Column(f"{model}:{h}", h, model) for _, h in ls]
+
+def per_column(task: str, out: Output, rows: Sequence[Mapping[str, Any]], models: Sequence[str]
+               ) -> list[Table]:
+    """``columns="<field>"``: one table per metric, localizers × the field's values (+ the
+    unweighted mean over them when ``average``), one column group per model."""
+    assert out.columns is not None
+    field = out.columns
+    rows = [r for r in rows if row_localizer(r) is not None and r.get(field) is not None]
+    tables = []
+    for m in out.metrics:
+        cells: dict[tuple[str, str, Any], list[Mapping[str, Any]]] = defaultdict(list)
+        for r in rows:
+            if m.field in r:
+                cells[(r[MODEL], row_localizer(r) or "", r[field])].append(r)
+        if not cells:
+            continue
+        # per model: [(value, header)] in column order
+        cols: dict[str, list[tuple[Any, str]]] = {}
+        for model in models:
+            present = column_order([k[2] for k in cells if k[0] == model])
+            if present:
+                first = {k[2]: rs[0] for k, rs in cells.items() if k[0] == model}
+                cols[model] = [(v, out.label(first[v])) for v in present]
+        with_avg = {model: out.average and len(vs) > 1 and not any(v == out.pooled for v, _ in vs)
+                    for model, vs in cols.items()}
+        columns = []
+        for model, vs in cols.items():
+            columns += [Column(f"{model}:{h}", h, model) for _, h in vs]
+            if with_avg[model]:
+                columns.append(Column(f"{model}:avg", "avg", model))
+        out_rows = []
+        for loc in localizer_order([k[1] for k in cells]):
+            row_cells: list[Cell] = []
+            for model, vs in cols.items():
+                got = [metric_cell(cells.get((model, loc, v), []), m) for v, _ in vs]
+                row_cells += got
                 if with_avg[model]:
-                    columns.append(Column(f"{model}:avg", "avg", model))
-            out_rows = []
-            for loc in localizer_order([k[1] for k in cells]):
-                row_cells: list[Cell] = []
-                for model, ls in langs.items():
-                    got = [Cell(*_aggregate(cells.get((model, loc, lang), []), key, n_key), m.fmt)
-                           for lang, _ in ls]
-                    row_cells += got
-                    if own_avg[model] is not None:  # the task's own average row
-                        avg_rows = cells.get((model, loc, own_avg[model] or ""), [])
-                        row_cells.append(Cell(*_aggregate(avg_rows, key, n_key), m.fmt))
-                    elif with_avg[model]:
-                        row_cells.append(_mean_cell(got, m.fmt))
-                out_rows.append(Row(loc, localizer_label(loc), tuple(row_cells)))
-            computed = any(with_avg[x] and own_avg[x] is None for x in langs)
-            caption = m.caption + (" The avg column is the unweighted mean over the languages."
-                                   if computed else "")
-            tables.append(Table(f"{task}-{m.slug}", m.title, caption.strip(), tuple(columns),
-                                tuple(out_rows), has_n=n_key is not None, row_header=row_header))
-        return tables
-
-    return build
+                    row_cells.append(_mean_cell(got, m.fmt))
+            out_rows.append(Row(loc, localizer_label(loc), tuple(row_cells)))
+        caption = m.caption + (" The avg column is the unweighted mean over the "
+                               f"{field} columns." if any(with_avg.values()) else "")
+        tables.append(Table(_table_id(out.prefix or task, m), m.title, caption.strip(), tuple(columns),
+                            tuple(out_rows), has_n=m.n is not None, row_header=out.row_header))
+    return tables
 
 
-def ablation_table(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
-    """Table II: MATRICE / w/o UaQ / w/o UaL × Enhance / Suppress, MATRICE = 1.000."""
-    by = {(r[MODEL], row_localizer(r)): r for r in rows}
-    present = [m for m in models if any(k[0] == m for k in by)]
-    columns = tuple(Column(f"{m}:{label}", label, m) for m in present for label in ("Enhance", "Suppress"))
-    locs = localizer_order([k[1] for k in by if k[1]])
-    out = []
-    for loc in locs:
-        cells = []
-        for m in present:
-            r = by.get((m, loc), {})
-            n = r.get("queries")
-            cells += [Cell(_number(r.get(k)), n, "ratio") for k in ("enhance", "suppress")]
-        out.append(Row(loc, localizer_label(loc), tuple(cells)))
-    caption = ("Mean ΔP of each variant divided by MATRICE's, per language, averaged over "
-               "languages (MATRICE = 1.000); n is the number of queries behind the variant.")
-    return [Table("ablation", "Ablation (Table II)", caption, columns, tuple(out), has_n=True,
-                  row_header="Method")]
-
-
-def layer_table(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
-    """Fig. 4 as numbers: the share of each localizer's LAKNs in each layer."""
-    by = {(r[MODEL], row_localizer(r), int(r["layer"])): r for r in rows if "layer" in r}
-    columns = []
-    for m in models:
-        layers = sorted({k[2] for k in by if k[0] == m})
-        columns += [Column(f"{m}:L{layer}", f"L{layer}", m) for layer in layers]
-    out = []
+def per_metric(task: str, out: Output, rows: Sequence[Mapping[str, Any]], models: Sequence[str]
+               ) -> list[Table]:
+    """``columns=None``: one table, localizers × the metrics, one column group per model."""
+    by = {(r[MODEL], row_localizer(r)): r for r in rows if row_localizer(r) is not None}
+    present = [model for model in models if any(k[0] == model for k in by)]
+    columns = tuple(Column(f"{model}:{m.title}", m.title, model) for model in present for m in out.metrics)
+    out_rows = []
     for loc in localizer_order([k[1] for k in by if k[1]]):
         cells = []
-        for col in columns:
-            r = by.get((col.group, loc, int(col.label[1:])), {})
-            cells.append(Cell(_number(r.get("share")), r.get("neurons"), "rate"))
-        out.append(Row(loc, localizer_label(loc), tuple(cells)))
-    caption = "Share of the localizer's LAKNs in each layer; n is the number of neurons."
-    return [Table("layer-distribution", "Layer distribution of LAKNs (Fig. 4)", caption,
-                  tuple(columns), tuple(out), has_n=True)]
+        for model in present:
+            r = by.get((model, loc), {})
+            cells += [metric_cell([r], m) if r else Cell(None, None, m.fmt) for m in out.metrics]
+        out_rows.append(Row(loc, localizer_label(loc), tuple(cells)))
+    return [Table(out.prefix or task, out.title or task, out.caption, columns, tuple(out_rows),
+                  has_n=any(m.n for m in out.metrics), row_header=out.row_header)]
 
 
-def localizer_stats_table(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
-    by = {(r[MODEL], row_localizer(r)): r for r in rows}
-    present = [m for m in models if any(k[0] == m for k in by)]
-    columns = tuple(Column(f"{m}:{label}", label, m) for m in present for label in ("facts", "neurons/fact"))
-    out = []
-    for loc in localizer_order([k[1] for k in by if k[1]]):
-        cells = []
-        for m in present:
-            r = by.get((m, loc), {})
-            cells += [Cell(_number(r.get("facts")), None, "int"),
-                      Cell(_number(r.get("mean_neurons")), None, "num")]
-        out.append(Row(loc, localizer_label(loc), tuple(cells)))
-    return [Table("localizer-stats", "Neurons per fact", "Facts localized and the mean number of "
-                  "LAKNs per fact.", columns, tuple(out))]
+def _count(v: object) -> int | None:
+    n = _number(v)
+    return None if n is None else int(n)
 
 
-def generic_table(task: str) -> Builder:
-    """For a task without a builder: one per-language table per numeric field."""
-    skip = {"queries", "n", "facts", "query", "layer", "index", "count", "languages"}
-
-    def build(rows: Sequence[dict], models: Sequence[str]) -> list[Table]:
-        if not any(row_localizer(r) and _language(r) for r in rows):
-            log.warning("task %s: no table builder and no localizer/language rows; skipped", task)
-            return []
-        fields = [k for k in dict.fromkeys(k for r in rows for k in r)
-                  if k not in skip and any(_number(r.get(k)) is not None for r in rows)]
-        metrics = [Metric((f,), f, f"{task}: {f}") for f in fields]
-        return per_language(task, metrics)(rows, models)
-
-    return build
+def task_tables(task: str, rows: Sequence[Mapping[str, Any]], models: Sequence[str]) -> list[Table]:
+    """The tables of one task's summary rows (tagged with ``_model``), as its output declares."""
+    out = task_output(task)
+    if out is None:
+        log.warning("task %s is not registered here (a plugin not installed?): no table", task)
+        return []
+    build = per_column if out.columns is not None else per_metric
+    return [t for t in build(task, out, out.shown(rows), models) if t.rows]
 
 
-def _edit_metrics(kind: str) -> tuple[Metric, ...]:
-    caption = ("Edits made in English through the localizer's neurons (Eq. 15), tested in each "
-               "language: the mean over facts of the share of queries that pass; n is the "
-               "number of queries.")
-    return tuple(
-        Metric((m,), m, f"Knowledge {kind}: {m} (Eq. {eq})", "rate", caption, (f"{m}_queries",))
-        for m, eq in (("reliability", 16), ("generality", 17), ("locality", 18))
-    ) + (Metric(("mean",), "mean", f"Knowledge {kind}: mean of reliability, generality and "
-                "locality", "rate", "n is the number of facts.", ("facts",)),)
-
-
-TABLES: dict[str, Builder] = {
-    "suppress-enhance": per_language("dp", (
-        Metric(("dp_enhance",), "enhance", "ΔP when the LAKNs are enhanced (Fig. 5)", "pct_change",
-               "Relative change of the correct answer's probability (Eq. 14) with the neurons "
-               "doubled; n is the number of queries."),
-        Metric(("dp_suppress",), "suppress", "ΔP when the LAKNs are suppressed (Fig. 5)", "pct_change",
-               "Relative change of the correct answer's probability (Eq. 14) with the neurons "
-               "zeroed; n is the number of queries."),
-    )),
-    "ablation": ablation_table,
-    "layer-distribution": layer_table,
-    LOCALIZER_STATS: localizer_stats_table,
-    "edit-erasure": per_language("edit-erasure", _edit_metrics("erasure"), header=cross_lingual),
-    "edit-update": per_language("edit-update", _edit_metrics("update"), header=cross_lingual),
-    "enhance-low-resource": per_language("enhance-low-resource", (
-        Metric(("accuracy",), "accuracy", "Low-resource enhancement: accuracy on Q_error (Fig. 6)",
-               "rate", "Accuracy on the queries the model answers wrongly in the language but "
-               "knows in English (0 before), with the neurons doubled; n is |Q_error|.",
-               ("queries",)),
-    )),
-    "inject": per_language("inject", (
-        Metric(("new_accuracy",), "new", "Knowledge injection: accuracy on Q_new (Table V)", "rate",
-               "After fine-tuning only the method's neurons (Direct_FT: every parameter) on a new "
-               "fact; n is the number of Q_new queries.", ("new_queries",)),
-        Metric(("old_accuracy",), "old", "Knowledge injection: accuracy on Q_old (Table V)", "rate",
-               "Known facts after the injection (1 before); n is |Q_old|.", ("old_queries",)),
-        Metric(("average",), "average", "Knowledge injection: mean of Q_new and Q_old accuracy "
-               "(Table V)", "rate", "n is the number of injected facts.", ("facts",)),
-    ), row_header="Method"),
-}
-
-
-def build_tables(rows_by_task: dict[str, list[dict]], models: Sequence[str]) -> list[Table]:
-    """Every table the rows allow, in :data:`TABLES` order, then tasks without a builder."""
-    order = list(TABLES) + sorted(t for t in rows_by_task if t not in TABLES)
+def build_tables(rows_by_task: Mapping[str, Sequence[Mapping[str, Any]]], models: Sequence[str]
+                 ) -> list[Table]:
+    """Every table the rows allow, task by task (the neuron counts last)."""
+    order = [t for t in rows_by_task if t != LOCALIZER_STATS] + [LOCALIZER_STATS]
     out: list[Table] = []
     for task in order:
         rows = rows_by_task.get(task)
         if rows:
-            out += [t for t in TABLES.get(task, generic_table(task))(rows, models) if t.rows]
+            out += task_tables(task, rows, models)
     return out
 
 
@@ -434,6 +364,6 @@ def write_tables(tables: Sequence[Table], folder: Path) -> list[Path]:
     for t in tables:
         for ext, text in (("md", to_markdown(t)), ("csv", to_csv(t))):
             path = folder / f"{t.id}.{ext}"
-            write_file(path, text.encode())
+            atomic_write(path, text)
             paths.append(path)
     return paths

@@ -131,3 +131,18 @@ class Amig:
             },
         }
         return NeuronSet.from_mask(mask, total / n_total, meta)
+
+    def score_map(self, fact: Fact, provider: AttributionProvider) -> torch.Tensor:
+        """``[L, N]``: per language the best share of a query's max (``score / max``) over
+        its queries, then the lowest over languages. With ``share = 0`` a neuron is selected
+        iff this exceeds ``threshold``, so fixed-k budgets extend AMIG's own selection."""
+        worst: torch.Tensor | None = None
+        for queries in fact.select(self.languages).values():
+            best = torch.stack([
+                s / s.max() if float(s.max()) > 0 else torch.full_like(s, float("-inf"))
+                for s in (provider.attribute(q, self.method, steps=self.steps, normalized=False)
+                          for q in queries)
+            ]).max(0).values
+            worst = best if worst is None else torch.minimum(worst, best)
+        assert worst is not None
+        return worst.float()

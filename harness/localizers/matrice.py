@@ -109,6 +109,17 @@ def cross_language(
     return mask, S, threshold(S, tau)
 
 
+def ranked(
+    per_lang: Mapping[str, torch.Tensor], beta1: float, beta2: float, positive_only: bool
+) -> torch.Tensor:
+    """``S`` (Eq. 11) as a ranking: with ``positive_only`` the ineligible neurons (mean UaQ
+    score <= 0) rank last (−inf), so the selection ``S > τ · max S`` is its top."""
+    S, _ = ual(per_lang, beta1, beta2)
+    if positive_only:
+        S = S.masked_fill(~(torch.stack(list(per_lang.values())).mean(0) > 0), float("-inf"))
+    return S.float()
+
+
 @register("localizer", "matrice")
 @dataclass(frozen=True)
 class Matrice(_MatriceOptions):
@@ -121,6 +132,10 @@ class Matrice(_MatriceOptions):
         mask, S, T = cross_language(per_lang, self.beta1, self.beta2, self.tau, self.positive_only)
         meta = self._meta(per_lang, used, threshold=T, max_score=float(S.max()))
         return NeuronSet.from_mask(mask, S, meta)
+
+    def score_map(self, fact: Fact, provider: AttributionProvider) -> torch.Tensor:
+        """``[L, N]``: the ranking behind the selection (fixed-k budgets take its top k)."""
+        return ranked(self.language_scores(fact, provider)[0], self.beta1, self.beta2, self.positive_only)
 
 
 @register("localizer", "matrice-no-uaq")
@@ -135,6 +150,10 @@ class MatriceNoUaQ(_MatriceOptions):
         mask, S, T = cross_language(per_lang, self.beta1, self.beta2, self.tau, self.positive_only)
         meta = self._meta(per_lang, used, threshold=T, max_score=float(S.max()))
         return NeuronSet.from_mask(mask, S, meta)
+
+    def score_map(self, fact: Fact, provider: AttributionProvider) -> torch.Tensor:
+        per_lang = self.language_scores(fact, provider, first_only=True)[0]
+        return ranked(per_lang, self.beta1, self.beta2, self.positive_only)
 
 
 @register("localizer", "matrice-no-ual")
@@ -164,3 +183,14 @@ class MatriceNoUaL(_MatriceOptions):
         score = torch.stack(list(normalized.values())).mean(0)
         meta = self._meta(per_lang, used, threshold=self.tau, per_language_selected=counts)
         return NeuronSet.from_mask(mask, score, meta)
+
+    def score_map(self, fact: Fact, provider: AttributionProvider) -> torch.Tensor:
+        """The lowest normalized score over languages (ineligible neurons −inf): a neuron
+        is selected iff it clears τ in every language, so the selection is a prefix of
+        this ranking up to ties at each language's max."""
+        per_lang = self.language_scores(fact, provider)[0]
+        worst = torch.stack([minmax(s, f"language {lang}") for lang, s in per_lang.items()]).min(0).values
+        if self.positive_only:
+            eligible = torch.stack([s > 0 for s in per_lang.values()]).all(0)
+            worst = worst.masked_fill(~eligible, float("-inf"))
+        return worst.float()

@@ -92,6 +92,12 @@ class Splits:
         return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+def splits_beside(folder: str | Path) -> Splits | None:
+    """The ``splits.json`` saved beside a tiny model's weights, or None (other models)."""
+    path = Path(folder) / "splits.json"
+    return Splits.load(path) if path.is_file() else None
+
+
 def eligible_facts(rows: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
     """uuid -> relation for the facts present in every language with unambiguous queries."""
     per_lang: dict[str, dict[str, dict[str, Any]]] = {

@@ -1,93 +1,103 @@
 """The task contract: measure what a localizer's neurons do, fact by fact.
 
-A task's ``evaluate`` sees one fact, the neuron sets every localizer chose for it, and a
-:class:`TaskContext` (the model adapter and run options), and returns flat records (dicts).
-Its ``summarize`` turns all records of a run into table rows. Records are stored per fact,
-so a resumed run recomputes nothing.
+A task is a dataclass registered with ``@register("task", name)``; its init fields are its
+options (``rml-eval --task-option TASK.KEY=VALUE``, converted to the field types as
+localizer options are, :mod:`harness.options`). Its ``evaluate`` sees one fact, the neuron
+set each localizer chose for it, and a :class:`TaskContext` (the model, the dataset's facts,
+the run's settings), and returns flat records (dicts). Its ``summarize`` turns all records
+of a run into summary rows of its declared row type, and its ``output``
+(:class:`harness.tasks.output.Output`) says which fields are metrics and how tables and
+figures show them. Records are stored per fact, so a resumed run recomputes nothing.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 
-from harness.data import Fact
+from harness.data import Fact, FactPool
+from harness.tasks.output import Output
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
+    from harness.localizers.base import AttributionProvider, Localizer, NeuronSet
+    from harness.models.loading import LoadedModel
+    from harness.models.splits import Splits
 
 
 @dataclass
 class TaskContext:
-    adapter: Any  # harness.adapters.ModelAdapter
-    model_name: str
+    """What a task sees besides the fact and the neuron sets: set once per run."""
+
+    adapter: ModelAdapter
+    pool: FactPool = field(default_factory=FactPool)  # every fact of the run's dataset
+    facts: Sequence[Fact] = ()  # the run's facts
+    model: LoadedModel | None = None  # what was loaded (spec, tokenizer); None in unit tests
+    splits: Splits | None = None  # a tiny model's known/high-resource-only/held-out facts
     correct_only: bool = True  # ΔP over the queries the model answers correctly
     seed: int = 0
     batch_size: int = 16
-    options: dict[str, Any] = field(default_factory=dict)  # task-specific options
     cache: dict[str, Any] = field(default_factory=dict)  # per-fact scratch shared by tasks
+    # for tasks that re-rank or re-localize a fact (fixed-k budgets, the cross-language matrix):
+    # the run's attribution provider and localizers; None/empty in unit tests
+    provider: AttributionProvider | None = None
+    localizers: Mapping[str, Localizer] = field(default_factory=dict)
+    chosen: tuple[str, ...] | None = None  # the localizers the user chose (None: every set given)
 
 
 @runtime_checkable
 class Task(Protocol):
-    """A task may also declare ``options: dict[str, str]`` (``TaskContext.options`` keys it
-    reads → help text): ``rml-eval --task-option KEY=VALUE`` accepts exactly those keys."""
+    """A registered task class; its dataclass init fields are its options."""
 
     name: ClassVar[str]
     requires: ClassVar[tuple[str, ...]]  # localizers this task needs besides the chosen ones
+    output: ClassVar[Output]  # its summary row type, metrics and figures
 
-    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, Any]) -> list[dict]:
+    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet]) -> list[dict]:
         """Records for one fact; ``neurons`` maps localizer name → its neuron set."""
         ...
 
-    def summarize(self, records: Sequence[dict]) -> list[dict]:
-        """Table rows from all records of a run."""
+    def summarize(self, records: Sequence[dict]) -> Sequence[Mapping[str, Any]]:
+        """Summary rows (of ``output.row``) from all records of a run."""
         ...
 
 
-def check_task_options(tasks: Mapping[str, Any], options: Mapping[str, Any]) -> None:
-    """Refuse an option that none of ``tasks`` (name → task) declares, listing valid keys."""
-    valid = {key: name for name, task in tasks.items() for key in getattr(task, "options", {})}
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        choices = ", ".join(sorted(valid)) or "none"
-        raise ValueError(
-            f"task option {unknown[0]!r} is not read by the selected tasks ({', '.join(tasks)}); "
-            f"valid options: {choices}"
-        )
-    _check_option_types(tasks, options)
+def build_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
+    """The registered task ``name`` built with ``options`` (CLI strings are converted to the
+    field types); an unknown option raises ValueError listing the valid ones."""
+    from harness.options import build
+    from harness.registry import get
+
+    task = build("task", name, get("task", name), options)
+    if not isinstance(getattr(type(task), "output", None), Output):
+        raise TypeError(f"task {name!r}: {type(task).__name__} declares no `output = Output(...)`")
+    return task
 
 
-_NUMERIC_DEFAULT = re.compile(r"\(default (-?\d+(?:\.\d*)?(?:e-?\d+)?)\)")
+def flat_option_hint(key: str) -> str:
+    """For an option given without its task (the old ``KEY=VALUE`` form): the ``TASK.KEY``
+    spellings it may mean, e.g. ``inject_steps`` → ``inject.steps``."""
+    from harness.options import option_fields
+    from harness.registry import entries
+
+    found = [f"{e.name}.{opt}" for e in entries("task") for opt in option_fields(e.obj)
+             if key == opt or key.endswith(f"_{opt}")]
+    return f"; did you mean {' or '.join(found)}?" if found else ""
 
 
-def _check_option_types(tasks: Mapping[str, Any], options: Mapping[str, Any]) -> None:
-    """A value must have the type of the option's numeric default (read from its help
-    text), so ``inject_steps=abc`` is refused before the run starts, not on its first fact."""
-    helps = {key: text for task in tasks.values() for key, text in getattr(task, "options", {}).items()}
-    for key, value in options.items():
-        m = _NUMERIC_DEFAULT.search(helps.get(key, ""))
-        if m is None:
-            continue
-        want = float if any(c in m.group(1) for c in ".e") else int
-        ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-              and (want is float or float(value).is_integer()))
-        if not ok:
-            raise ValueError(f"task option {key}: expected {'a number' if want is float else 'an integer'}, "
-                             f"got {value!r}")
-
-
-def neuron_pairs(neuron_set: Any) -> list[tuple[int, int]]:
-    """``[(layer, index), ...]`` from a neuron set (``.neurons`` as a [K, 2] tensor or pairs)."""
-    neurons = getattr(neuron_set, "neurons", neuron_set)
+def neuron_pairs(neuron_set: NeuronSet) -> list[tuple[int, int]]:
+    """``[(layer, index), ...]`` from a neuron set (``.neurons``, a [K, 2] tensor)."""
+    neurons: Any = neuron_set.neurons
     if isinstance(neurons, torch.Tensor):
         return [(int(a), int(b)) for a, b in neurons.reshape(-1, 2).tolist()]
     return [(int(a), int(b)) for a, b in neurons]
 
 
-def by_layer(neuron_set: Any) -> dict[int, torch.Tensor]:
+def by_layer(neuron_set: NeuronSet) -> dict[int, torch.Tensor]:
     """``{layer: neuron indices}`` for ``adapter.intervene``."""
     out: dict[int, list[int]] = {}
     for layer, idx in neuron_pairs(neuron_set):
@@ -96,7 +106,7 @@ def by_layer(neuron_set: Any) -> dict[int, torch.Tensor]:
 
 
 @contextmanager
-def manipulated(adapter: Any, neuron_set: Any, mode: str, value: float) -> Iterator[None]:
+def manipulated(adapter: ModelAdapter, neuron_set: NeuronSet, mode: str, value: float) -> Iterator[None]:
     """Set (``mode="set"``) or scale (``"scale"``) the set's neurons at the target position."""
     spec = {layer: (idx, mode, value) for layer, idx in by_layer(neuron_set).items()}
     if not spec:

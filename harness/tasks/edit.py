@@ -10,8 +10,8 @@ language (en→x).
   embedding (``adapter.output_embedding``, the unembedding row), ``o`` the first token of the
   fact's English object label and ``o'`` the first token of the new object's English label,
   each as the model tokenizes it after the fact's first English query prefix. Defaults
-  ``λ1 = λ2 = 2`` (EleutherAI knowledge-neurons' edit; options ``edit_lambda1`` and
-  ``edit_lambda2``).
+  ``λ1 = λ2 = 2`` (EleutherAI knowledge-neurons' edit; options ``edit-update.lambda1`` and
+  ``edit-update.lambda2``).
 
 **The new object** ``o'`` is drawn from the objects of the same relation in RML-LAMA (the
 fact pool, all facts with queries in the run's languages and English), so that it has a label
@@ -22,6 +22,12 @@ label cannot be followed from one language to another. The draw: the relation's 
 objects (``object_uri ≠ o``'s) sorted by URI, shuffled by ``random.Random(f"{seed}:{uuid}")``,
 and the first whose English first token differs from ``o``'s (else the edit would cancel out)
 is taken. A fact whose relation has no such object gets no record.
+
+**Honest empties and budgets**: a localizer that selected no neuron for a fact edits nothing,
+so the fact gets no record for it (the summary's ``localizers`` counts ``no_neurons``); with
+``budget=k`` (``--task-option edit-erasure.budget=10``) each localizer edits its top k neurons
+by its own ranking and Random k random ones (see ``suppress-enhance-k``), and a localizer
+whose ranking has fewer than k neurons is left out the same way.
 
 **Each edit starts from the unedited weights**: the touched rows are saved before and written
 back in a ``finally`` after every (fact, localizer), so the model is restored bit for bit.
@@ -36,7 +42,7 @@ first answer position, the object's first token for the comparison):
 * generality (Eq. 17): the same criterion on the fact's other queries in x (its paraphrases);
   the fact's score is the share of them that pass.
 * locality (Eq. 18): the share of unrelated queries whose top-1 is unchanged: the first query
-  in x of each of ``edit_locality_facts`` (default 10) other facts of *other relations*, the
+  in x of each of ``locality_facts`` (option, default 10) other facts of *other relations*, the
   first such facts in a seeded order of the fact pool (``random.Random(seed)``), so the same
   facts for every fact of a relation. Their unedited top-1 is computed once and cached.
 
@@ -64,16 +70,19 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, TypedDict
 
 import torch
 
+from harness.adapters.base import ModelAdapter
 from harness.attribution import ClozeQuery, predict_batch
 from harness.data import Fact
+from harness.localizers.base import NeuronSet
 from harness.registry import register
 from harness.tasks.base import TaskContext, by_layer, neuron_pairs
+from harness.tasks.output import Count, Language, Metric, Output, Rate
 from harness.tasks.pool import (
-    fact_pool,
     first_token,
     language_queries,
     nanmean,
@@ -94,7 +103,7 @@ RowFn = Callable[[torch.Tensor], torch.Tensor]  # rows [k, D] -> new rows [k, D]
 
 
 @contextmanager
-def edited_rows(adapter: Any, neuron_set: Any, fn: RowFn) -> Iterator[None]:
+def edited_rows(adapter: ModelAdapter, neuron_set: NeuronSet, fn: RowFn) -> Iterator[None]:
     """Replace the output-weight rows of the set's neurons by ``fn(rows)`` inside the block,
     layer by layer; the saved rows are written back on exit (exactly)."""
     layers = by_layer(neuron_set)
@@ -130,7 +139,7 @@ def new_object(ctx: TaskContext, fact: Fact, edit_query: ClozeQuery) -> tuple[st
     """``(uri, {language: label})`` of the new object o' (see the module docstring)."""
     languages = [*fact.queries, EDIT_LANGUAGE]
     labels: dict[str, dict[str, str]] = {}
-    for other in fact_pool(ctx, languages).values():
+    for other in ctx.pool.facts(languages).values():
         if other.relation != fact.relation or not other.object_uri:
             continue
         if other.object_uri == fact.object_uri or other.object_uri in labels:
@@ -145,26 +154,65 @@ def new_object(ctx: TaskContext, fact: Fact, edit_query: ClozeQuery) -> tuple[st
     return None
 
 
+class EditRow(TypedDict):
+    localizer: str
+    language: Language  # the target language x (en→x)
+    edit: Literal["erasure", "update"]
+    edit_language: Language
+    reliability: Rate  # mean over facts of the pass rate (Eq. 16)
+    generality: Rate  # (Eq. 17)
+    locality: Rate  # (Eq. 18)
+    mean: Rate  # of the three
+    facts: Count
+    reliability_facts: Count
+    generality_facts: Count
+    reliability_queries: Count
+    generality_queries: Count
+    locality_queries: Count
+
+
+def edit_output(kind: str) -> Output:
+    caption = ("Edits made in English through the localizer's neurons (Eq. 15), tested in each "
+               "language: the mean over facts of the share of queries that pass; n is the "
+               "number of queries.")
+    return Output(
+        row=EditRow,
+        metrics=tuple(
+            Metric(m, f"Knowledge {kind}: {m} (Eq. {eq})", "rate", n=f"{m}_queries", caption=caption,
+                   slug=m)
+            for m, eq in (("reliability", 16), ("generality", 17), ("locality", 18))
+        ) + (Metric("mean", f"Knowledge {kind}: mean of reliability, generality and locality", "rate",
+                    n="facts", caption="n is the number of facts.", slug="mean"),),
+        column_label="{edit_language}→{language}",
+    )
+
+
+@dataclass
 class _EditTask:
     """Shared by erasure and update: the edit, then reliability/generality/locality."""
 
-    name = ""
-    edit = ""
-    requires: tuple[str, ...] = ()
-    options: dict[str, str] = {
-        "edit_locality_facts": f"facts of other relations checked for locality (default {LOCALITY_FACTS})",
-    }
+    name: ClassVar[str] = ""
+    edit: ClassVar[str] = ""
+    requires: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self) -> None:
-        self._locality_top1: dict[tuple[int, str, str], int] = {}  # (model, uuid, lang)
-        self._order: dict[tuple, list[str]] = {}  # (seed, pool uuids) -> seeded order
+    locality_facts: int = LOCALITY_FACTS  # facts of other relations checked for locality
+    # a fixed budget: edit each localizer's top k neurons by its own scores (Random: k random
+    # neurons) instead of its own set, so methods are compared at equal size (None: own sets)
+    budget: int | None = None
+    # caches across facts: (model, uuid, lang) -> unedited top-1; (seed, pool) -> seeded order
+    _locality_top1: dict[tuple[int, str, str], int] = field(default_factory=dict, init=False, repr=False)
+    _order: dict[tuple, list[str]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.budget is not None and self.budget < 1:
+            raise ValueError(f"{self.name}.budget must be at least 1, got {self.budget}")
 
     # ---- locality ------------------------------------------------------------------------
 
-    def locality_facts(self, ctx: TaskContext, fact: Fact) -> list[Fact]:
-        """The first ``edit_locality_facts`` facts of other relations in seeded order."""
-        k = int(ctx.options.get("edit_locality_facts", LOCALITY_FACTS))
-        pool = fact_pool(ctx, list(fact.queries))
+    def unrelated_facts(self, ctx: TaskContext, fact: Fact) -> list[Fact]:
+        """The first ``locality_facts`` facts of other relations in seeded order."""
+        k = self.locality_facts
+        pool = ctx.pool.facts(list(fact.queries))
         key = (ctx.seed, tuple(pool))
         if key not in self._order:
             self._order = {key: seeded_order(pool, ctx.seed)}
@@ -189,11 +237,12 @@ class _EditTask:
 
     # ---- the edit ------------------------------------------------------------------------
 
-    def row_fn(self, ctx: TaskContext, fact: Fact, edit_query: ClozeQuery) -> tuple[RowFn, dict] | None:
+    def row_fn(self, ctx: TaskContext, fact: Fact, edit_query: ClozeQuery
+               ) -> tuple[RowFn, dict[str, Any]] | None:
         """The edit and the record fields it adds; None to skip the fact."""
         raise NotImplementedError
 
-    def targets(self, queries: Sequence[ClozeQuery], lang: str, extra: dict) -> list[ClozeQuery]:
+    def targets(self, queries: Sequence[ClozeQuery], lang: str, extra: dict[str, Any]) -> list[ClozeQuery]:
         """The queries whose top-1 is judged after the edit (their answer = the token to
         compare with)."""
         raise NotImplementedError
@@ -201,7 +250,7 @@ class _EditTask:
     def passes(self, top: int, target: int) -> bool:
         raise NotImplementedError
 
-    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, Any]) -> list[dict]:
+    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet]) -> list[dict]:
         en = language_queries(ctx, fact, EDIT_LANGUAGE)
         if not en:
             log.warning("%s: fact %s has no %s query to edit from", self.name, fact.uuid, EDIT_LANGUAGE)
@@ -211,10 +260,19 @@ class _EditTask:
             return []
         fn, extra = made
         base = unedited(ctx, fact)
-        local = self.locality_facts(ctx, fact)
+        local = self.unrelated_facts(ctx, fact)
         before = {lang: self.locality_before(ctx, local, lang) for lang in fact.queries}
+        if self.budget is not None:
+            from harness.tasks.budget import at_budget
+
+            neurons = at_budget(ctx, fact, neurons, self.budget)
         out = []
         for loc, nset in neurons.items():
+            if not len(neuron_pairs(nset)):
+                # no neurons (or fewer than the budget): nothing was edited, so the fact is left
+                # out for this localizer (never scored as an edit that failed or "erased 0%");
+                # the run's localizer counts say how many facts had none
+                continue
             with edited_rows(ctx.adapter, nset, fn):
                 for lang, queries in fact.queries.items():
                     judged = self.targets(queries, lang, extra)
@@ -241,18 +299,18 @@ class _EditTask:
                     out.append(rec)
         return out
 
-    def summarize(self, records: Sequence[dict]) -> list[dict]:
+    def summarize(self, records: Sequence[dict]) -> list[EditRow]:
         return summarize_edit(records)
 
 
-def summarize_edit(records: Sequence[dict]) -> list[dict]:
+def summarize_edit(records: Sequence[dict]) -> list[EditRow]:
     """Rows per (localizer, language); see the module docstring."""
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in records:
         groups[(r["localizer"], r["language"])].append(r)
-    rows = []
+    rows: list[EditRow] = []
     for (loc, lang), rs in sorted(groups.items()):
-        row: dict[str, Any] = {"localizer": loc, "language": lang, "edit": rs[0]["edit"],
+        row: Any = {"localizer": loc, "language": lang, "edit": rs[0]["edit"],
                                "edit_language": rs[0]["edit_language"]}
         for m in ("reliability", "generality", "locality"):
             row[m] = nanmean(ratio(r[f"{m}_ok"], r[f"{m}_n"]) for r in rs)
@@ -267,16 +325,19 @@ def summarize_edit(records: Sequence[dict]) -> list[dict]:
 
 
 @register("task", "edit-erasure")
+@dataclass
 class EditErasure(_EditTask):
     """Erase a fact by zeroing its LAKNs' output weights, from English (Table III)."""
 
-    name = "edit-erasure"
-    edit = "erasure"
+    name: ClassVar[str] = "edit-erasure"
+    edit: ClassVar[str] = "erasure"
+    output = edit_output("erasure")
 
-    def row_fn(self, ctx, fact, edit_query):
+    def row_fn(self, ctx: TaskContext, fact: Fact, edit_query: ClozeQuery
+               ) -> tuple[RowFn, dict[str, Any]] | None:
         return erase, {}
 
-    def targets(self, queries, lang, extra):
+    def targets(self, queries: Sequence[ClozeQuery], lang: str, extra: dict[str, Any]) -> list[ClozeQuery]:
         return list(queries)
 
     def passes(self, top: int, target: int) -> bool:
@@ -284,31 +345,31 @@ class EditErasure(_EditTask):
 
 
 @register("task", "edit-update")
+@dataclass
 class EditUpdate(_EditTask):
     """Update a fact o → o' through its LAKNs' output weights, from English (Table IV)."""
 
-    name = "edit-update"
-    edit = "update"
-    options = _EditTask.options | {
-        "edit_lambda1": f"weight λ1 of the removed old-object embedding (default {DEFAULT_LAMBDA1})",
-        "edit_lambda2": f"weight λ2 of the added new-object embedding (default {DEFAULT_LAMBDA2})",
-    }
+    name: ClassVar[str] = "edit-update"
+    edit: ClassVar[str] = "update"
+    output = edit_output("update")
 
-    def row_fn(self, ctx, fact, edit_query):
+    lambda1: float = DEFAULT_LAMBDA1  # weight of the removed old-object embedding E(o)
+    lambda2: float = DEFAULT_LAMBDA2  # weight of the added new-object embedding E(o')
+
+    def row_fn(self, ctx: TaskContext, fact: Fact, edit_query: ClozeQuery
+               ) -> tuple[RowFn, dict[str, Any]] | None:
         drawn = new_object(ctx, fact, edit_query)
         if drawn is None:
             log.warning("edit-update: no other object of %s for fact %s", fact.relation, fact.uuid)
             return None
         uri, labels = drawn
-        lambda1 = float(ctx.options.get("edit_lambda1", DEFAULT_LAMBDA1))
-        lambda2 = float(ctx.options.get("edit_lambda2", DEFAULT_LAMBDA2))
         old = first_token(ctx, edit_query)
         new = first_token(ctx, with_answer(edit_query, labels[EDIT_LANGUAGE]))
         e = ctx.adapter.output_embedding([old, new]).detach().clone()
         labels = {lang: labels[lang] for lang in fact.queries}
-        return update(e[0], e[1], lambda1, lambda2), {"new_object": uri, "new_label": labels}
+        return update(e[0], e[1], self.lambda1, self.lambda2), {"new_object": uri, "new_label": labels}
 
-    def targets(self, queries, lang, extra):
+    def targets(self, queries: Sequence[ClozeQuery], lang: str, extra: dict[str, Any]) -> list[ClozeQuery]:
         return [with_answer(q, extra["new_label"][lang]) for q in queries]
 
     def passes(self, top: int, target: int) -> bool:

@@ -2,12 +2,12 @@
 compare with fine-tuning everything (Direct_FT).
 
 **Q_new**: the fact, when the model does not know it. For the tiny models (a ``splits.json``
-beside the weights, or ``ctx.options["splits"]``) that is the ``held_out`` split, the facts
+beside the weights, ``ctx.splits``) that is the ``held_out`` split, the facts
 they were never trained on (their first-token accuracy on those is not 0: objects share first
 tokens); for any other model it is a fact none of whose queries, in any of the run's
 languages, is answered correctly. Other facts get no record.
 
-**Q_old**: the knowledge that must survive. ``inject_old_facts`` facts (default 10), the first
+**Q_old**: the knowledge that must survive. ``old_facts`` facts (option, default 10), the first
 in a seeded order of the dataset (``random.Random(seed)``; the tiny models' ``known`` split
 only) that the model answers correctly in at least one language; Q_old in language x is
 every query in x of these facts that the unedited model answers correctly (so its accuracy
@@ -16,7 +16,7 @@ starts at 1). The sample is drawn once per task and model, and cached.
 **Fine-tuning**: the fact's queries in every language, completed with the object; the loss is
 the mean negative log-likelihood of the object tokens (causal models: teacher forcing after
 the prompt; masked models: at the masks, one per object token). Adam (no weight decay),
-``inject_steps`` full-batch steps (default 20) at ``inject_lr`` (default 1e-3), the same for
+``steps`` full-batch steps (option, default 20) at ``lr`` (option, default 1e-3), the same for
 every method, seeded with the run's seed. The model stays in eval mode (no dropout). The
 defaults are in the range of fine-tuning baselines of knowledge editing (FT-L: Adam, 5e-4,
 25 steps), a little larger because a few neurons must learn the fact too. On
@@ -50,24 +50,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import ClassVar, TypedDict
 
 import torch
 
+from harness.adapters.base import ModelAdapter
 from harness.attribution import ClozeQuery, encode_query, predict_batch
 from harness.attribution.scoring import answer_log_prob, pad_batch
 from harness.data import Fact
+from harness.localizers.base import NeuronSet
 from harness.registry import register
-from harness.tasks.base import TaskContext, by_layer
+from harness.tasks.base import TaskContext, by_layer, neuron_pairs
+from harness.tasks.output import Count, Language, Metric, Output, Rate
 from harness.tasks.pool import (
-    fact_pool,
     nanmean,
     owning_parameter,
     ratio,
     restored,
     same_view,
     sample_facts,
-    splits_of,
 )
 from harness.tasks.suppress_enhance import unedited
 
@@ -79,7 +81,19 @@ OLD_FACTS = 10
 Trainable = dict[str, tuple[torch.nn.Parameter, torch.Tensor | None]]  # name -> (param, mask)
 
 
-def neuron_slices(adapter: Any, neuron_set: Any) -> Trainable:
+class InjectRow(TypedDict):
+    localizer: str  # the method: a localizer or direct-ft
+    language: Language
+    new_accuracy: Rate  # mean over facts of new_ok / new_n
+    new_accuracy_before: Rate
+    old_accuracy: Rate  # mean over facts of old_ok / old_n
+    average: Rate  # of new and old accuracy
+    facts: Count
+    new_queries: Count
+    old_queries: Count  # |Q_old|
+
+
+def neuron_slices(adapter: ModelAdapter, neuron_set: NeuronSet) -> Trainable:
     """The parameters that feed and read the set's neurons, each with a bool mask (same
     shape) that is True on the neurons' slices."""
     model = adapter.model
@@ -101,17 +115,17 @@ def neuron_slices(adapter: Any, neuron_set: Any) -> Trainable:
     return out
 
 
-def all_parameters(adapter: Any) -> Trainable:
+def all_parameters(adapter: ModelAdapter) -> Trainable:
     return {name: (p, None) for name, p in adapter.model.named_parameters()}
 
 
-def _batch(adapter: Any, queries: Sequence[ClozeQuery]) -> tuple[torch.Tensor, ...]:
+def _batch(adapter: ModelAdapter, queries: Sequence[ClozeQuery]) -> tuple[torch.Tensor, ...]:
     """Right-padded teacher-forced batch: ids, attention mask, answer positions and ids."""
     return pad_batch(adapter, [encode_query(adapter, q, full_object=True) for q in queries])
 
 
 def finetune(
-    adapter: Any, queries: Sequence[ClozeQuery], trainable: Trainable, steps: int, lr: float,
+    adapter: ModelAdapter, queries: Sequence[ClozeQuery], trainable: Trainable, steps: int, lr: float,
     seed: int = 0,
 ) -> list[float]:
     """Full-batch Adam on the object tokens of ``queries``, only ``trainable`` changing (and
@@ -150,27 +164,44 @@ def finetune(
             p.grad = None
 
 
+def _rate(metric: str, title: str, n: str, caption: str) -> Metric:
+    return Metric(metric, f"Knowledge injection: {title} (Table V)", "rate", n=n, caption=caption,
+                  slug=metric.removesuffix("_accuracy"))
+
+
 @register("task", "inject")
+@dataclass
 class Inject:
     """Accuracy on a new fact (Q_new) and on known ones (Q_old) after fine-tuning only the
     LAKNs, or everything (``direct-ft``) (Table V)."""
 
     name = "inject"
-    requires: tuple[str, ...] = ()
-    options: dict[str, str] = {
-        "inject_steps": f"fine-tuning steps (default {DEFAULT_STEPS})",
-        "inject_lr": f"fine-tuning learning rate (default {DEFAULT_LR})",
-        "inject_old_facts": f"known facts whose queries make Q_old (default {OLD_FACTS})",
-    }
+    requires: ClassVar[tuple[str, ...]] = ()
+    output = Output(
+        row=InjectRow,
+        metrics=(
+            _rate("new_accuracy", "accuracy on Q_new", "new_queries",
+                  "After fine-tuning only the method's neurons (Direct_FT: every parameter) on a "
+                  "new fact; n is the number of Q_new queries."),
+            _rate("old_accuracy", "accuracy on Q_old", "old_queries",
+                  "Known facts after the injection (1 before); n is |Q_old|."),
+            _rate("average", "mean of Q_new and Q_old accuracy", "facts",
+                  "n is the number of injected facts."),
+        ),
+        row_header="Method",
+    )
 
-    def __init__(self) -> None:
-        self._old: dict[tuple[int, tuple[str, ...]], dict[str, list[ClozeQuery]]] = {}
+    steps: int = DEFAULT_STEPS  # fine-tuning steps
+    lr: float = DEFAULT_LR  # fine-tuning learning rate (Adam)
+    old_facts: int = OLD_FACTS  # known facts whose queries make Q_old
+    # Q_old per (model, languages), drawn once
+    _old: dict[tuple[int, tuple[str, ...]], dict[str, list[ClozeQuery]]] = field(
+        default_factory=dict, init=False, repr=False)
 
     def is_new(self, ctx: TaskContext, fact: Fact) -> str | None:
         """How the fact qualifies as Q_new (``split``/``predictions``), or None."""
-        splits = splits_of(ctx)
-        if splits is not None:
-            return "split" if fact.uuid in set(splits.held_out) else None
+        if ctx.splits is not None:
+            return "split" if fact.uuid in set(ctx.splits.held_out) else None
         base = unedited(ctx, fact)
         return "predictions" if not any(p.correct for ps in base.values() for p in ps) else None
 
@@ -179,12 +210,11 @@ class Inject:
         key = (id(ctx.adapter.model), languages)
         if key in self._old:
             return self._old[key]
-        pool = fact_pool(ctx, languages)
-        splits = splits_of(ctx)
-        if splits is not None:
-            known = set(splits.known)
+        pool = ctx.pool.facts(languages)
+        if ctx.splits is not None:
+            known = set(ctx.splits.known)
             pool = {u: f for u, f in pool.items() if u in known}
-        k = int(ctx.options.get("inject_old_facts", OLD_FACTS))
+        k = self.old_facts
         out: dict[str, list[ClozeQuery]] = {lang: [] for lang in languages}
 
         def keep(f: Fact) -> bool:
@@ -202,18 +232,18 @@ class Inject:
         self._old[key] = out
         return out
 
-    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, Any]) -> list[dict]:
+    def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet]) -> list[dict]:
         new_by = self.is_new(ctx, fact)
         if new_by is None:
             return []
-        steps = int(ctx.options.get("inject_steps", DEFAULT_STEPS))
-        lr = float(ctx.options.get("inject_lr", DEFAULT_LR))
+        steps, lr = self.steps, self.lr
         languages = tuple(fact.queries)
         old = self.old_queries(ctx, languages)
         base = unedited(ctx, fact)
         train_on = [q for qs in fact.queries.values() for q in qs]
+        # no neurons: nothing to train, no record (never "0 % injected")
         methods: dict[str, Trainable] = {loc: neuron_slices(ctx.adapter, nset)
-                                         for loc, nset in neurons.items()}
+                                         for loc, nset in neurons.items() if len(neuron_pairs(nset))}
         methods[DIRECT_FT] = all_parameters(ctx.adapter)
         out = []
         for method, trainable in methods.items():
@@ -242,28 +272,28 @@ class Inject:
                     })
         return out
 
-    def summarize(self, records: Sequence[dict]) -> list[dict]:
+    def summarize(self, records: Sequence[dict]) -> list[InjectRow]:
         return summarize_inject(records)
 
 
-def summarize_inject(records: Sequence[dict]) -> list[dict]:
+def summarize_inject(records: Sequence[dict]) -> list[InjectRow]:
     """Rows per (method, language); see the module docstring."""
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in records:
         groups[(r["localizer"], r["language"])].append(r)
-    rows = []
+    rows: list[InjectRow] = []
     for (loc, lang), rs in sorted(groups.items()):
         new = nanmean(ratio(r["new_ok"], r["new_n"]) for r in rs)
         old = nanmean(ratio(r["old_ok"], r["old_n"]) for r in rs)
-        rows.append({
-            "localizer": loc,
-            "language": lang,
-            "new_accuracy": new,
-            "new_accuracy_before": nanmean(ratio(r["new_ok_before"], r["new_n"]) for r in rs),
-            "old_accuracy": old,
-            "average": (new + old) / 2,
-            "facts": len(rs),
-            "new_queries": sum(r["new_n"] for r in rs),
-            "old_queries": max(r["old_n"] for r in rs),
-        })
+        rows.append(InjectRow(
+            localizer=loc,
+            language=lang,
+            new_accuracy=new,
+            new_accuracy_before=nanmean(ratio(r["new_ok_before"], r["new_n"]) for r in rs),
+            old_accuracy=old,
+            average=(new + old) / 2,
+            facts=len(rs),
+            new_queries=sum(r["new_n"] for r in rs),
+            old_queries=max(r["old_n"] for r in rs),
+        ))
     return rows

@@ -1,10 +1,10 @@
-"""What the application tasks share: other facts of the dataset, seeded samples of them,
-top-1 predictions, and saving/restoring the weights a task touches.
+"""What the application tasks share: seeded samples of the dataset's other facts, English
+queries from the pool, correctness of predictions, and saving/restoring the weights a task
+touches.
 
-The *fact pool* is every fact of the dataset in the run's languages (plus the edit language),
-loaded once per process and language set. Tests and plugins pass their own pool as
-``ctx.options["fact_pool"]`` (a sequence of :class:`harness.data.Fact`); the dataset folder
-comes from ``ctx.options["dataset"]`` (default: the built ``rml_lama/``).
+The *fact pool* (``ctx.pool``, :class:`harness.data.FactPool`) is every fact of the run's
+dataset, each language read once per run; tests and plugins give their own with
+``FactPool.of(facts)``.
 """
 
 from __future__ import annotations
@@ -12,30 +12,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
 import torch
 
 from harness.attribution import ClozeQuery, predict_batch
-from harness.data import Fact, load_facts
+from harness.data import Fact
 from harness.tasks.base import TaskContext
-
-
-@lru_cache(maxsize=4)
-def _dataset_pool(dataset: str | None, languages: tuple[str, ...]) -> dict[str, Fact]:
-    return {f.uuid: f for f in load_facts(list(languages), dataset=dataset)}
-
-
-def fact_pool(ctx: TaskContext, languages: Iterable[str]) -> dict[str, Fact]:
-    """uuid → fact for every fact with queries in all ``languages`` (dataset order)."""
-    given = ctx.options.get("fact_pool")
-    langs = tuple(dict.fromkeys(languages))
-    if given is not None:
-        return {f.uuid: f for f in given if all(f.queries.get(lang) for lang in langs)}
-    dataset = ctx.options.get("dataset")
-    return _dataset_pool(str(dataset) if dataset is not None else None, langs)
 
 
 def seeded_order(uuids: Iterable[str], seed: int | str) -> list[str]:
@@ -52,15 +34,8 @@ def language_queries(ctx: TaskContext, fact: Fact, language: str) -> tuple[Cloze
     own = fact.queries.get(language)
     if own:
         return tuple(own)
-    other = fact_pool(ctx, [*fact.queries, language]).get(fact.uuid)
+    other = ctx.pool.facts([*fact.queries, language]).get(fact.uuid)
     return tuple(other.queries.get(language, ())) if other is not None else ()
-
-
-def top1(ctx: TaskContext, queries: Sequence[ClozeQuery]) -> list[int]:
-    """Top-1 token id at the first answer position of each query."""
-    if not queries:
-        return []
-    return [p.top_token_id for p in predict_batch(ctx.adapter, queries, batch_size=ctx.batch_size)]
 
 
 def correct(ctx: TaskContext, queries: Sequence[ClozeQuery]) -> list[bool]:
@@ -68,21 +43,6 @@ def correct(ctx: TaskContext, queries: Sequence[ClozeQuery]) -> list[bool]:
     if not queries:
         return []
     return [p.correct for p in predict_batch(ctx.adapter, queries, batch_size=ctx.batch_size)]
-
-
-def splits_of(ctx: TaskContext) -> Any | None:
-    """The tiny model's known/high-resource-only/held-out split (``ctx.options["splits"]``,
-    or the ``splits.json`` beside the loaded model), or None for other models."""
-    if ctx.options.get("splits") is not None:
-        return ctx.options["splits"]
-    loaded = ctx.options.get("loaded_model")
-    spec = getattr(loaded, "spec", None)
-    folder = getattr(spec, "hf_id", None)
-    if not folder or not (Path(folder) / "splits.json").is_file():
-        return None
-    from harness.models.splits import Splits
-
-    return Splits.load(Path(folder) / "splits.json")
 
 
 def owning_parameter(model: torch.nn.Module, view: torch.Tensor) -> tuple[str, torch.nn.Parameter]:

@@ -42,7 +42,10 @@ def test_run_folder_contents(model_dir, tmp_path):
     summary = run.summary()
     assert set(summary["tasks"]) == {"layer-distribution", "suppress-enhance", "ablation"}
     se = summary["tasks"]["suppress-enhance"]
-    assert {r["language"] for r in se} == {"en", "fi"}
+    assert {r["language"] for r in se} == {"en", "fi", "all"}  # all: pooled over languages
+    assert all(r["dp_suppress_ci_low"] <= r["dp_suppress"] <= r["dp_suppress_ci_high"]
+               for r in se if r["localizer"] == "matrice" and r["facts"] >= 2)
+    assert summary["localizers"]["matrice-no-ual"]["facts"] == 2  # counted even with no neuron
     # ablation requires the two variants: the harness added them
     assert {r["localizer"] for r in summary["tasks"]["ablation"]} <= {
         "matrice", "matrice-no-uaq", "matrice-no-ual"}
@@ -69,10 +72,11 @@ def test_killed_run_resumes_to_the_same_results(model_dir, tmp_path):
         (part / name).unlink()
     shutil.rmtree(part / "results")
     resumed = evaluate(_cfg(model_dir, part, facts=3, resume=True))
+    same = lambda a, b: json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)  # NaN == NaN  # noqa: E731
     assert resumed.neurons() == full.neurons()
     for task in ("suppress-enhance", "layer-distribution"):
-        assert resumed.results(task) == full.results(task)
-    assert resumed.summary()["tasks"] == full.summary()["tasks"]
+        assert same(resumed.results(task), full.results(task))
+    assert same(resumed.summary()["tasks"], full.summary()["tasks"])
 
 
 def test_unknown_names_fail_before_loading(monkeypatch, model_dir, tmp_path):
@@ -86,11 +90,16 @@ def test_unknown_names_fail_before_loading(monkeypatch, model_dir, tmp_path):
         evaluate(_cfg(model_dir, tmp_path / "x", languages=["en", "xx"]))
     with pytest.raises(LookupError, match="unknown task 'fig9'"):
         evaluate(_cfg(model_dir, tmp_path / "x", tasks=["fig9"]))
-    with pytest.raises(ValueError, match="'inject_step' is not read.*valid options: inject_lr, inject_old"):
-        evaluate(_cfg(model_dir, tmp_path / "x", tasks=["inject"], task_options={"inject_step": 3}))
-    with pytest.raises(ValueError, match="'inject_steps' is not read.*suppress-enhance.*valid options: none"):
+    with pytest.raises(ValueError, match="task 'inject': unknown option.*step; valid options: lr, old_facts"):
+        evaluate(_cfg(model_dir, tmp_path / "x", tasks=["inject"], task_options={"inject": {"step": 3}}))
+    with pytest.raises(ValueError, match="'inject' is not among the run's tasks.*suppress-enhance"):
         evaluate(_cfg(model_dir, tmp_path / "x", tasks=["suppress-enhance"],
-                      task_options={"inject_steps": 3}))
+                      task_options={"inject": {"steps": 3}}))
+    with pytest.raises(ValueError, match="TASK.KEY=VALUE now; did you mean inject.steps"):
+        evaluate(_cfg(model_dir, tmp_path / "x", tasks=["inject"], task_options={"inject_steps": 3}))
+    with pytest.raises(ValueError, match="option inject.steps: expected int, got 'many'"):
+        evaluate(_cfg(model_dir, tmp_path / "x", tasks=["inject"],
+                      task_options={"inject": {"steps": "many"}}))
     with pytest.raises(ValueError, match="--device 'gpu': not a device"):
         evaluate(_cfg(model_dir, tmp_path / "x", device="gpu"))
     with pytest.raises(ValueError, match="--steps must be at least 1, not 0"):
@@ -101,32 +110,50 @@ def test_unknown_names_fail_before_loading(monkeypatch, model_dir, tmp_path):
 
 
 def test_task_options_and_max_rows_reach_the_run(monkeypatch, model_dir, tmp_path):
-    """--task-option values arrive typed in TaskContext.options; --max-rows in the engine."""
-    import harness.tasks.layer_distribution as ld
+    """--task-option values arrive typed in the task's fields, the context is typed;
+    --max-rows reaches the engine."""
+    import harness.tasks.inject as inj
     from harness.localizers import provider
 
     seen = {}
-    real_eval, real_init = ld.LayerDistribution.evaluate, provider.EngineProvider.__init__
+    real_init = provider.EngineProvider.__init__
 
     def spy_eval(self, ctx, fact, neurons):
-        seen["options"] = dict(ctx.options)
-        return real_eval(self, ctx, fact, neurons)
+        seen.update(steps=self.steps, lr=self.lr, facts=len(ctx.facts), model=ctx.model,
+                    pool=ctx.pool.facts(["en"]))
+        return []
 
     def spy_init(self, *a, **k):
         seen["max_rows"] = k.get("max_rows")
         real_init(self, *a, **k)
 
-    monkeypatch.setattr(ld.LayerDistribution, "evaluate", spy_eval)
-    monkeypatch.setattr(ld.LayerDistribution, "options", {"ld_probe": "test-only"}, raising=False)
+    monkeypatch.setattr(inj.Inject, "evaluate", spy_eval)
     monkeypatch.setattr(provider.EngineProvider, "__init__", spy_init)
     res = CliRunner().invoke(cli, ["--localizer", "random", "--model", str(model_dir), "--languages", "en",
-                                   "--facts", "1", "--steps", "2", "--tasks", "layer-distribution",
-                                   "--task-option", "ld_probe=0.5", "--max-rows", "7",
-                                   "--out", str(tmp_path / "run"), "-q"])
+                                   "--facts", "1", "--steps", "2", "--tasks", "inject",
+                                   "--task-option", "inject.steps=3", "--task-option", "inject.lr=0.5",
+                                   "--max-rows", "7", "--out", str(tmp_path / "run"), "-q"])
     assert res.exit_code == 0, res.output
-    assert seen["options"]["ld_probe"] == 0.5 and seen["max_rows"] == 7
+    assert seen["steps"] == 3 and seen["lr"] == 0.5 and seen["max_rows"] == 7
+    assert seen["facts"] == 1 and seen["model"].spec.hf_id == str(model_dir) and len(seen["pool"]) > 1
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert cfg["task_options"] == {"ld_probe": 0.5} and "max_rows" not in cfg  # speed only
+    assert cfg["task_options"] == {"inject": {"steps": 3, "lr": 0.5}} and "max_rows" not in cfg
+
+
+def test_no_results_says_why_and_known_only_refuses(model_dir, tmp_path):
+    """A random tiny model answers nothing: the summary says so, and --known-only refuses."""
+    from harness.data import load_facts
+    from harness.summary import summary_text
+
+    run = evaluate(_cfg(model_dir, tmp_path / "run", tasks=["suppress-enhance"], facts=1,
+                        correct_only=True, task_options={"suppress-enhance": {"other_facts": 0}}))
+    summary = run.summary()
+    assert summary["tasks"]["suppress-enhance"] == []
+    text = summary_text(summary)
+    assert "(no results: 0 of" in text and "answered correctly by" in text and "--known-only" in text
+    two = [f.uuid for f in load_facts(["en", "fi"], limit=2)]
+    with pytest.raises(ValueError, match="--known-only: .* answers none of the 2 selected facts"):
+        evaluate(_cfg(model_dir, tmp_path / "k", tasks=["suppress-enhance"], known_only=True, fact_ids=two))
 
 
 def test_cli_errors_list_choices():
@@ -137,10 +164,13 @@ def test_cli_errors_list_choices():
                                    "--localizer-option", "tau0.3"])
     assert res.exit_code == 2 and "LOCALIZER.KEY=VALUE" in res.output
     res = CliRunner().invoke(cli, ["--localizer", "matrice", "--model", "mgpt", "--task-option", "x"])
-    assert res.exit_code == 2 and "KEY=VALUE" in res.output and "--task-option" in res.output
+    assert res.exit_code == 2 and "TASK.KEY=VALUE" in res.output and "--task-option" in res.output
+    res = CliRunner().invoke(cli, ["--localizer", "matrice", "--model", "mgpt",
+                                   "--task-option", "edit_lambda1=4"])
+    assert res.exit_code == 2 and "did you mean edit-update.lambda1" in res.output
     res = CliRunner().invoke(cli, ["list"])
     assert res.exit_code == 0 and "suppress-enhance" in res.output and "matrice" in res.output
-    assert "--task-option inject_steps=" in res.output
+    assert "--task-option inject.steps=20" in res.output
 
 
 def test_bad_fact_ids_and_dataset_are_named(monkeypatch, model_dir, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.leaderboard import load_sources, png_size
-from harness.leaderboard.figures import build_figures, delta_p, layer_distribution, low_resource
+from harness.leaderboard.figures import build_figures, task_figures
 from harness.leaderboard.sources import combine
 
 
@@ -28,16 +28,20 @@ def test_figures_are_valid_pngs(built) -> None:
 def test_one_panel_per_model(runs_dir: Path) -> None:
     sources, _ = load_sources([runs_dir])
     rows, models, _ = combine(sources)
-    fig = layer_distribution(rows["layer-distribution"], models)
+    def drawn(task: str):
+        (spec, fig), = task_figures(task, rows[task], models)  # each built-in task has one
+        return fig
+
+    fig = drawn("layer-distribution")
     assert [ax.get_title() for ax in fig.axes] == ["tiny-gpt", "small-llama"]
     assert [len(ax.get_lines()) for ax in fig.axes] == [3, 3]  # one line per localizer
-    fig = delta_p(rows["suppress-enhance"], models)
+    fig = drawn("suppress-enhance")
     assert [ax.get_title() for ax in fig.axes] == [
         "tiny-gpt: enhance", "tiny-gpt: suppress", "small-llama: enhance", "small-llama: suppress"]
     # 7 languages × 3 localizers (the ablation variants stay in the tables)
     assert len(fig.axes[0].patches) == 21
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["zh", "en", "fr", "fi", "hu", "ja", "ko"]
-    fig = low_resource(rows["enhance-low-resource"], models)  # only small-llama has it
+    fig = drawn("enhance-low-resource")  # only small-llama has it
     assert [ax.get_title() for ax in fig.axes] == ["accuracy on Q_error"]
     assert len(fig.axes[0].patches) == 4 * 3  # the relation "all" rows only
 

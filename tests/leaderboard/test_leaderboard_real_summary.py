@@ -95,9 +95,10 @@ def test_a_harness_summary_builds_and_exports(tmp_path: Path) -> None:
     dp = {r["localizer"]: r for r in csv.DictReader(io.StringIO(
         (tmp_path / "board" / "tables" / "dp-suppress.csv").read_text()))}
     for row in summary["tasks"]["suppress-enhance"]:
-        cell = dp[row["localizer"]][f"tiny-gpt-micro:{row['language']}"]
+        column = row["language"]  # "all": the column of the rows pooled over languages
+        cell = dp[row["localizer"]][f"tiny-gpt-micro:{column}"]
         assert float(cell) == row["dp_suppress"]
-        assert int(dp[row["localizer"]][f"tiny-gpt-micro:{row['language']}:n"]) == row["queries"]
+        assert int(dp[row["localizer"]][f"tiny-gpt-micro:{column}:n"]) == row["queries"]
     ablation = {r["localizer"]: r for r in csv.DictReader(io.StringIO(
         (tmp_path / "board" / "tables" / "ablation.csv").read_text()))}
     assert float(ablation["matrice"]["tiny-gpt-micro:Enhance"]) == 1.0

@@ -43,7 +43,8 @@ def good() -> dict:
                 {"localizer": "acme/sparse", "layer": 0, "neurons": 3, "share": 0.75, "facts": 4},
                 {"localizer": "acme/sparse", "layer": 1, "neurons": 1, "share": 0.25, "facts": 4},
             ],
-            "inject": [{"method": "acme/sparse", "language": "en", "acc_new": 0.5, "acc_old": 1.0}],
+            # a plugin task not installed here: a localizer and scalar fields
+            "acme-probe": [{"localizer": "acme/sparse", "language": "en", "acc_new": 0.5, "acc_old": 1.0}],
         },
     }
 
@@ -85,8 +86,11 @@ def _set(obj: dict, path: tuple, value) -> dict:
     (("tasks", "suppress-enhance", 1, "language"), "de", "$.tasks['suppress-enhance'][1].language"),
     (("tasks", "suppress-enhance", 0, "dp_enhance"), "0.5", "$.tasks['suppress-enhance'][0].dp_enhance"),
     (("tasks", "layer-distribution", 1, "share"), 1.5, "$.tasks['layer-distribution'][1].share"),
-    (("tasks", "inject", 0, "method"), KeyError, "$.tasks.inject[0]: a row needs a 'localizer'"),
-    (("tasks", "inject", 0, "acc_new"), [0.5], "$.tasks.inject[0].acc_new"),
+    (("tasks", "suppress-enhance", 0, "facts"), KeyError,
+     "$.tasks['suppress-enhance'][0]: 'facts' is a required property"),  # from the row type
+    (("tasks", "acme-probe", 0, "localizer"), KeyError,
+     "$.tasks['acme-probe'][0]: 'localizer' is a required property"),
+    (("tasks", "acme-probe", 0, "acc_new"), [0.5], "$.tasks['acme-probe'][0].acc_new"),
     (("tasks", "Bad Task"), [], "$.tasks"),
     (("extra",), 1, "$: Additional properties are not allowed ('extra' was unexpected)"),
 ])

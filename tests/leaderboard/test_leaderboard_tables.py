@@ -13,7 +13,7 @@ from leaderboard_fakes import LANGS, make_run
 
 from harness.leaderboard import load_sources
 from harness.leaderboard.sources import combine
-from harness.leaderboard.tables import TABLES, build_tables, per_language, to_csv, to_markdown
+from harness.leaderboard.tables import build_tables, to_csv, to_markdown
 
 
 def _tables(*runs: Path) -> dict:
@@ -66,14 +66,15 @@ def test_markdown_cells_show_the_value_and_the_queries(tiny_run: Path) -> None:
                if r["localizer"] == "matrice" and r["language"] == "fi")
     row = next(line for line in md if line.startswith("| MATRICE |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[1 + LANGS.index("fi")] == f"{100 * rec['dp_enhance']:+.1f}% (n={rec['queries']})"
+    n = f"{rec['facts']}/{rec['queries']}" if "facts" in rec else rec["queries"]  # facts/queries
+    assert cells[1 + LANGS.index("fi")] == f"{100 * rec['dp_enhance']:+.1f}% (n={n})"
     random_row = next(line for line in md if line.startswith("| Random |"))
     assert [c.strip() for c in random_row.strip("|").split("|")][1 + LANGS.index("ko")] == "–"
 
 
 def test_ablation_table_is_table_two(tiny_run: Path) -> None:
     table = _tables(tiny_run)["ablation"]
-    assert [c.label for c in table.columns] == ["Enhance", "Suppress"]
+    assert [c.label for c in table.columns] == ["Enhance", "Suppress", "Average"]
     assert [r.label for r in table.rows] == ["MATRICE", "w/o UaQ", "w/o UaL"]
     md = to_markdown(table)
     assert "| MATRICE | 1.000 (n=210) | 1.000 (n=210) |" in md
@@ -144,23 +145,19 @@ def test_application_tables_only_when_present(tiny_run: Path, runs_dir: Path) ->
             assert int(rows[rec["localizer"]][f"small-llama:{rec['language']}:n"]) == rec[n_key]
 
 
-def test_a_new_task_is_a_few_lines_and_unknown_tasks_get_generic_tables(tmp_path: Path) -> None:
-    run = make_run(tmp_path / "r", "tiny-gpt")
-    summary = _summary(run)
-    summary["tasks"]["my-task"] = [{"localizer": "matrice", "language": "fi", "score": 0.25,
-                                    "queries": 3}]
-    (run / "summary.json").write_text(json.dumps(summary))
-    generic = _tables(run)["my-task-score"]
-    assert _csv(generic)[0]["tiny-gpt:fi"] == "0.25"
-    from harness.leaderboard.tables import Metric
+def test_tables_come_from_the_tasks_declared_output(tiny_run: Path) -> None:
+    """The dp tables are what SuppressEnhance.output declares (ids, titles, formats, n)."""
+    from harness.tasks.suppress_enhance import SuppressEnhance
 
-    TABLES["my-task"] = per_language("mine", [Metric(("score",), "s", "My score", "rate")])
-    try:
-        table = _tables(run)["mine-s"]
-        assert table.title == "My score"
-        assert "| MATRICE | 25.0% (n=3) |" in to_markdown(table)
-    finally:
-        del TABLES["my-task"]
+    tables = _tables(tiny_run)
+    rows = _summary(tiny_run)["tasks"]["suppress-enhance"]
+    for m in SuppressEnhance.output.metrics:
+        if f"dp-{m.slug}" not in tables:  # a field this (older) summary lacks: no table
+            assert not any(m.field in r for r in rows)
+            continue
+        table = tables[f"dp-{m.slug}"]
+        assert table.title == m.title and table.has_n
+        assert all(c.fmt == m.fmt for row in table.rows for c in row.cells)
 
 
 def test_clashing_sources_keep_the_first_and_warn(tmp_path: Path) -> None:
@@ -193,17 +190,3 @@ def test_written_files_parse(built) -> None:
         else:
             lines = [line for line in text.splitlines() if line.startswith("|")]
             assert len({line.count(" | ") for line in lines if "---" not in line}) == 1
-
-
-def test_a_task_average_row_fills_the_avg_column(tmp_path: Path) -> None:
-    run = make_run(tmp_path / "r", "tiny-gpt")
-    summary = _summary(run)
-    summary["tasks"]["my-rate"] = [
-        {"localizer": "matrice", "language": lang, "accuracy": acc, "queries": 10}
-        for lang, acc in (("fi", 0.5), ("hu", 0.25), ("all", 0.4))
-    ]
-    (run / "summary.json").write_text(json.dumps(summary))
-    table = _tables(run)["my-rate-accuracy"]
-    assert [c.label for c in table.columns] == ["fi", "hu", "avg"]
-    assert [c.value for c in table.rows[0].cells] == [0.5, 0.25, 0.4]  # not the mean 0.375
-    assert "unweighted mean" not in table.caption

@@ -8,7 +8,7 @@ import hashlib
 import torch
 
 from harness.attribution import ClozeQuery, Prediction
-from harness.data import Fact
+from harness.data import Fact, FactPool
 from harness.tasks.base import TaskContext
 
 
@@ -27,7 +27,7 @@ def _fact(uuid, rel, uri, subj, obj_en, obj_fi, en, fi):
             "en": tuple(ClozeQuery(p.format(s=subj), obj_en, ".") for p in en),
             "fi": tuple(ClozeQuery(p.format(s=subj), obj_fi, ".") for p in fi),
         },
-        subjects={"en": subj, "fi": subj}, objects={"en": obj_en, "fi": obj_fi}, object_uri=uri,
+        objects={"en": obj_en, "fi": obj_fi}, object_uri=uri,
     )
 
 
@@ -51,11 +51,10 @@ POOL = [
 FACTS = {f.uuid: f for f in POOL}
 
 
-def context(adapter, **options) -> TaskContext:
-    opts = {"fact_pool": POOL, "edit_locality_facts": 3, "inject_old_facts": 2} | options
-    correct_only = opts.pop("correct_only", False)
-    return TaskContext(adapter=adapter, model_name="tiny", correct_only=correct_only,
-                       seed=opts.pop("seed", 0), options=opts)
+def context(adapter, fact_pool=POOL, splits=None, correct_only=False, seed=0) -> TaskContext:
+    """A context over the hand-made pool (the tasks' options are their own fields)."""
+    return TaskContext(adapter=adapter, pool=FactPool.of(fact_pool), splits=splits,
+                       correct_only=correct_only, seed=seed)
 
 
 def weights_hash(model: torch.nn.Module) -> str:

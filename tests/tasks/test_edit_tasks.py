@@ -96,7 +96,7 @@ def test_new_object_same_relation_seeded_and_different(adapter):
 def test_no_other_object_gives_no_record(adapter):
     fact = FACTS["c-fr"]
     ctx = context(adapter, fact_pool=[fact, FACTS["b-da"], FACTS["t-vh"]])
-    assert EditUpdate().evaluate(ctx, fact, {"a": NSet(PAIRS)}) == []
+    assert EditUpdate(locality_facts=3).evaluate(ctx, fact, {"a": NSet(PAIRS)}) == []
 
 
 @pytest.mark.parametrize("task_cls", [EditErasure, EditUpdate])
@@ -104,24 +104,34 @@ def test_evaluate_restores_weights_and_records(adapter, task_cls):
     ctx = context(adapter)
     fact = FACTS["c-de"]
     h0 = weights_hash(adapter.model)
-    recs = task_cls().evaluate(ctx, fact, {"a": NSet(PAIRS), "none": NSet([])})
+    recs = task_cls(locality_facts=3).evaluate(ctx, fact, {"a": NSet(PAIRS), "none": NSet([])})
     assert weights_hash(adapter.model) == h0
-    assert [(r["localizer"], r["language"]) for r in recs] == [
-        ("a", "en"), ("a", "fi"), ("none", "en"), ("none", "fi")]
+    # an empty set edits nothing: no record for it (not an edit that "erased 0%")
+    assert [(r["localizer"], r["language"]) for r in recs] == [("a", "en"), ("a", "fi")]
     for r in recs:
         n_q = len(fact.queries[r["language"]])
         assert r["reliability_n"] == 1 and r["generality_n"] == n_q - 1  # correct_only off
         assert r["locality_n"] == 3 and 0 <= r["locality_ok"] <= 3
         assert r["edit_language"] == "en"
-    for r in recs:
-        if r["localizer"] == "none":
-            assert r["locality_ok"] == r["locality_n"]  # nothing edited, nothing moves
+
+
+def test_budget_edits_each_localizers_top_k(adapter):
+    ctx = context(adapter)
+    fact = FACTS["c-de"]
+    h0 = weights_hash(adapter.model)
+    sets = {"a": NSet([(0, 3), (1, 7), (1, 11)]), "short": NSet([(0, 1)])}
+    recs = EditErasure(locality_facts=3, budget=2).evaluate(ctx, fact, sets)
+    assert weights_hash(adapter.model) == h0
+    assert {r["localizer"] for r in recs} == {"a"}  # "short" ranks fewer than 2 neurons
+    assert all(r["n_neurons"] == 2 for r in recs)
+    with pytest.raises(ValueError, match="budget must be at least 1"):
+        EditErasure(budget=0)
 
 
 def test_erasure_measures_match_a_manual_edit(adapter):
     ctx = context(adapter)
     fact = FACTS["c-jp"]
-    recs = EditErasure().evaluate(ctx, fact, {"a": NSet(PAIRS)})
+    recs = EditErasure(locality_facts=3).evaluate(ctx, fact, {"a": NSet(PAIRS)})
     with edited_rows(adapter, NSet(PAIRS), erase):
         for r in recs:
             preds = predict_batch(adapter, fact.queries[r["language"]])
@@ -131,9 +141,9 @@ def test_erasure_measures_match_a_manual_edit(adapter):
 
 
 def test_update_measures_match_a_manual_edit(adapter):
-    ctx = context(adapter, edit_lambda1=1.0, edit_lambda2=4.0)
+    ctx = context(adapter)
     fact = FACTS["c-jp"]
-    recs = EditUpdate().evaluate(ctx, fact, {"a": NSet(PAIRS)})
+    recs = EditUpdate(locality_facts=3, lambda1=1.0, lambda2=4.0).evaluate(ctx, fact, {"a": NSet(PAIRS)})
     q = fact.queries["en"][0]
     _, labels = new_object(ctx, fact, q)
     old, new = first_token(ctx, q), first_token(ctx, with_answer(q, labels["en"]))
@@ -149,7 +159,7 @@ def test_update_measures_match_a_manual_edit(adapter):
 def test_correct_only_counts_known_queries(adapter):
     ctx = context(adapter, correct_only=True)
     fact = FACTS["c-fr"]
-    recs = EditErasure().evaluate(ctx, fact, {"a": NSet(PAIRS)})
+    recs = EditErasure(locality_facts=3).evaluate(ctx, fact, {"a": NSet(PAIRS)})
     for r in recs:
         known = [p.correct for p in predict_batch(adapter, fact.queries[r["language"]])]
         assert r["reliability_n"] == int(known[0])

@@ -10,6 +10,7 @@ from harness.adapters.tiny import tiny_model
 from harness.attribution import ClozeQuery, predict_batch
 from harness.data import Fact
 from harness.registry import get
+from harness.tasks import build_task
 from harness.tasks.base import manipulated
 from harness.tasks.low_resource import EnhanceLowResource, knows, q_error, summarize_low_resource
 
@@ -32,58 +33,66 @@ def test_knows_criteria():
     assert knows([True, True], "all") and not knows([True, False], "all")
     assert knows([False, True], "any") and not knows([False, False], "any")
     assert not knows([], "any")
-    with pytest.raises(ValueError, match="lowres_english"):
+    with pytest.raises(ValueError, match="english='most'; valid choices: majority, first"):
         knows([True], "most")
 
 
 def test_q_error_is_wrong_in_x_and_known_in_english(adapter):
     fact = FACTS["c-fr"]  # en: 3 queries, fi: 2
-    ctx = context(adapter, lowres_languages=("fi", "hu"))
+    ctx = context(adapter)
+    langs = ("fi", "hu")
     fake_predictions(ctx, fact, {"en": [True, True, False], "fi": [False, True]})
-    assert q_error(ctx, fact) == {"fi": [0]}  # no hu queries: not a language of the fact
+    assert q_error(ctx, fact, languages=langs) == {"fi": [0]}  # no hu queries: not the fact's
     fake_predictions(ctx, fact, {"en": [False, True, False], "fi": [False, False]})
-    assert q_error(ctx, fact) == {"fi": []}  # English majority wrong: nothing
-    assert q_error(ctx, fact, "any") == {"fi": [0, 1]}
+    assert q_error(ctx, fact, languages=langs) == {"fi": []}  # English majority wrong: nothing
+    assert q_error(ctx, fact, "any", langs) == {"fi": [0, 1]}
     fake_predictions(ctx, fact, {"en": [True, True, True], "fi": [True, True]})
-    assert q_error(ctx, fact) == {"fi": []}  # nothing wrong in fi
-    ctx.options["lowres_languages"] = "fi, hu"  # as --task-option gives it
-    fake_predictions(ctx, fact, {"en": [True, True, False], "fi": [False, True]})
-    assert q_error(ctx, fact) == {"fi": [0]}
+    assert q_error(ctx, fact, languages=langs) == {"fi": []}  # nothing wrong in fi
+
+
+def test_options_from_the_command_line_are_typed_and_checked():
+    task = build_task("enhance-low-resource", {"languages": "fi, hu", "factor": "3", "english": "any"})
+    assert task.languages == ("fi", "hu") and task.factor == 3.0 and task.english == "any"
+    with pytest.raises(ValueError, match="unknown language.*xx"):
+        build_task("enhance-low-resource", {"languages": "fi,xx"})
+    with pytest.raises(ValueError, match="english.*'most' is not one of majority, first, all, any"):
+        build_task("enhance-low-resource", {"english": "most"})
+    with pytest.raises(ValueError, match="unknown option.*lowres_factor; valid options: english, factor"):
+        build_task("enhance-low-resource", {"lowres_factor": "3"})
 
 
 def test_english_from_the_pool_when_not_in_the_run(adapter):
     full = FACTS["c-fr"]
     fact = Fact(full.uuid, full.relation, {"fi": full.queries["fi"]}, object_uri=full.object_uri)
-    ctx = context(adapter, lowres_languages=("fi",))
+    ctx = context(adapter)
     fake_predictions(ctx, fact, {"fi": [False, False]})
     english = [p.correct for p in predict_batch(adapter, full.queries["en"])]
     want = [0, 1] if knows(english) else []
-    assert q_error(ctx, fact) == {"fi": want}
+    assert q_error(ctx, fact, languages=("fi",)) == {"fi": want}
 
 
 def test_enhancement_accuracy_and_restore(adapter):
     q = ClozeQuery("The capital of France is", "Paris", ".")
     fact = Fact("x", "P36", {"en": (q, q), "fi": (q, q, q)}, object_uri="Q90")
-    ctx = context(adapter, lowres_languages=("fi",))
+    ctx = context(adapter)
     fake_predictions(ctx, fact, {"en": [True, True], "fi": [False, True, False]})
     h0 = weights_hash(adapter.model)
-    recs = EnhanceLowResource().evaluate(ctx, fact, {"a": NSet(PAIRS), "none": NSet([])})
+    recs = EnhanceLowResource(languages=("fi",)).evaluate(ctx, fact, {"a": NSet(PAIRS), "none": NSet([])})
     assert weights_hash(adapter.model) == h0
     with manipulated(adapter, NSet(PAIRS), "scale", 2.0):
         doubled = predict_batch(adapter, [q])[0].correct
-    plain = predict_batch(adapter, [q])[0].correct
     by = {r["localizer"]: r for r in recs}
     assert by["a"]["q_error"] == 2 and by["a"]["queries"] == [0, 2]
     assert by["a"]["fixed"] == 2 * doubled
-    assert by["none"]["fixed"] == 2 * plain
+    assert "none" not in by  # no neurons: nothing enhanced, no record (not "0 % fixed")
     assert by["a"]["language"] == "fi" and by["a"]["n_neurons"] == 3
 
 
 def test_no_record_without_q_error(adapter):
     fact = FACTS["c-de"]
-    ctx = context(adapter, lowres_languages=("fi",))
+    ctx = context(adapter)
     fake_predictions(ctx, fact, {"en": [False, False, False], "fi": [False, False]})
-    assert EnhanceLowResource().evaluate(ctx, fact, {"a": NSet(PAIRS)}) == []
+    assert EnhanceLowResource(languages=("fi",)).evaluate(ctx, fact, {"a": NSet(PAIRS)}) == []
 
 
 def test_summary_from_hand_made_records():
