@@ -121,31 +121,18 @@ def build(sources, languages, relations, bank_dir, max_facts, max_facts_per_subj
     from builders.sources import resolve_sources
 
     try:
-        extra, extra_rejections, fact_queries = [], [], {}
-        if rephrasings != "curated":
-            from builders.claude.store import (
-                load_fact_queries,
-                load_generated,
-                load_generation_rejections,
-            )
-
-            for lang in _split(languages, LANGUAGE_CODES):
-                extra += load_generated(lang, generated_dir)
-                extra_rejections += load_generation_rejections(lang, generated_dir)
-                for uuid, queries in load_fact_queries(lang, generated_dir).items():
-                    fact_queries[(lang, uuid)] = queries
+        langs = check_languages(_split(languages, LANGUAGE_CODES))
+        rels = check_relations(_split(relations, RELATION_IDS))
         config = BuildConfig(
-            sources=resolve_sources(sources),
+            sources=resolve_sources(sources),  # after the names: a bad name needs no download
             out=out,
-            languages=_split(languages, LANGUAGE_CODES),
-            relations=_split(relations, RELATION_IDS),
+            languages=langs,
+            relations=rels,
             max_facts_per_relation=max_facts,
             max_facts_per_subject=max_facts_per_subject,
             bank_dir=bank_dir,
-            extra_templates=extra,
-            use_bank=rephrasings != "claude",
-            extra_rejections=extra_rejections,
-            fact_queries=fact_queries,
+            rephrasings=rephrasings,
+            generated_dir=generated_dir,
             progress=not quiet,
             allow_empty_sources=allow_empty_sources,
         )
@@ -330,7 +317,7 @@ def cache_export(file, cache_dir) -> None:
     cache = ResponseCache(cache_dir or default_cache_dir())
     try:
         if str(file) == "-":
-            n = cache.export(click.get_text_stream("stdout"))
+            n = cache.export(sys.stdout)
         else:
             import io
 

@@ -74,7 +74,7 @@ def check_language(template: str, language: str) -> str | None:
         return "has no letters to identify its language"
     conf = language_confidences(text)
     expected = conf.get(language, 0.0)
-    best = max(conf, key=conf.get)
+    best = max(conf, key=conf.__getitem__)
     if best != language and expected < LANGUAGE_MIN_CONFIDENCE:
         return (
             f"language identified as {best} ({conf[best]:.2f}), "

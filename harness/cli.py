@@ -19,9 +19,9 @@ import click
 
 from harness import registry
 from harness.config_file import config_option
-from harness.options import option_defaults
+from harness.models.cli import models
+from harness.options import option_defaults, option_help
 from harness.provenance import version_option
-from harness.summary import print_summary
 from rml_lama import LANGUAGE_CODES
 
 
@@ -187,7 +187,7 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
             model=model,
             localizers=_split(localizers) or [],
             tasks=_split(tasks) or [],
-            languages=list(LANGUAGE_CODES) if languages is None else _split(languages),
+            languages=list(LANGUAGE_CODES) if languages is None else (_split(languages) or []),
             relations=_split(relations),
             facts=facts,
             fact_ids=read_fact_ids(fact_ids) if fact_ids else None,
@@ -218,6 +218,8 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
         _fail(RuntimeError(f"plugin code called sys.exit({e.code}) during the run; the shards "
                            f"finished so far are kept in {out} (--resume continues)"))
     if (run.path / "summary.json").exists():
+        from harness.summary import print_summary  # imports the tasks (and torch)
+
         summary = run.summary()
         print_summary(summary)
         click.echo(f"run folder: {run.path}")
@@ -251,9 +253,10 @@ def list_cmd() -> None:
                 continue
             click.echo(f"  {e.name:<22} {e.description}{origin}")
             if kind == "task":
+                helps = option_help(e.obj)
                 for key, default in option_defaults(e.obj).items():
                     shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-                    click.echo(f"  {'':<22}   --task-option {e.name}.{key}={shown}")
+                    click.echo(f"  {'':<22}   --task-option {e.name}.{key}={shown}  {helps[key]}".rstrip())
         for name, why in registry.failures(kind).items():
             click.echo(f"  {name:<22} (failed to load: {why})")
 
@@ -268,28 +271,24 @@ def list_cmd() -> None:
 @click.option("--out", type=click.Path(file_okay=False), default="runs/demo", show_default=True)
 @click.option("--leaderboard", "board", type=click.Path(file_okay=False), default="leaderboard",
               show_default=True)
-def demo(sources, facts, other_facts, out, board) -> None:
-    """The main job: build the dataset if missing, train or load tiny-gpt, run MATRICE, AMIG
-    and Random on known facts with every task, and write the leaderboard."""
+@click.option("--model", default="tiny-gpt-shared", show_default=True,
+              help="A tiny model: tiny-gpt-shared (entities shared across languages) or tiny-gpt "
+              "(per-language names, the negative control), or their -bert twins.")
+def demo(sources, facts, other_facts, out, board, model) -> None:
+    """The main job: build the dataset if missing, train or load tiny-gpt-shared, run MATRICE,
+    AMIG and Random on known facts with every task, and write the leaderboard."""
     from builders.errors import BuildError
     from harness.demo import run_demo
     from harness.models.loading import ModelUnavailableError
 
     try:
-        run_demo(sources=sources, facts=facts, other_facts=other_facts, out=out, leaderboard=board)
+        run_demo(sources=sources, facts=facts, other_facts=other_facts, out=out, leaderboard=board,
+                 model=model)
     except (ValueError, LookupError, OSError, ImportError, BuildError, ModelUnavailableError) as e:
         _fail(e)
 
 
-def _mount_models() -> None:
-    try:
-        from harness.models.cli import models
-    except ImportError:
-        return
-    main.add_command(models, "models")
-
-
-_mount_models()
+main.add_command(models, "models")
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,7 @@ may be mappings::
     facts: 20
     all-queries: true
     localizer-option: {matrice: {tau: 0.2}}
-    task-option: {inject_steps: 50}
+    task-option: {inject: {steps: 50}}
 
 The file fills the options' defaults (click's ``default_map``), so a flag on the command line
 overrides it. An unknown key or a value of the wrong shape is a one-line error naming the
@@ -43,7 +43,7 @@ def option_keys(command: click.Command) -> dict[str, click.Option]:
 def _value(where: str, param: click.Option, value: Any) -> Any:
     if param.multiple:  # --localizer-option, --task-option, --plugin
         if isinstance(value, dict):
-            # {matrice: {tau: 0.2}} -> matrice.tau=0.2; {inject_steps: 50} -> inject_steps=50
+            # {matrice: {tau: 0.2}} -> matrice.tau=0.2; {inject: {steps: 50}} -> inject.steps=50
             return [f"{k}.{k2}={v2}" if isinstance(v, dict) else f"{k}={v}"
                     for k, v in value.items()
                     for k2, v2 in (v.items() if isinstance(v, dict) else [(None, None)])]

@@ -1,7 +1,9 @@
 """The main job (``rml-eval demo``): everything end to end on the embedded tiny model.
 
 1. build RML-LAMA from the sources if it is not built;
-2. train ``tiny-gpt`` on it, or load it from the cache;
+2. train ``tiny-gpt-shared`` on it (entities as language-neutral tokens, so it has
+   language-agnostic knowledge to find), or load it from the cache; ``--model tiny-gpt``
+   runs the per-language negative control instead;
 3. run MATRICE, AMIG and Random (plus the ablation variants) on facts the model knows,
    with every registered built-in task;
 4. write the leaderboard and print where everything is.
@@ -45,7 +47,7 @@ def run_demo(
     other_facts: int = 2,
     out: str = "runs/demo",
     leaderboard: str = "leaderboard",
-    model: str = "tiny-gpt",
+    model: str = "tiny-gpt-shared",
     tasks: tuple[str, ...] = DEMO_TASKS,
 ) -> Path:
     t0 = time.perf_counter()
@@ -74,7 +76,7 @@ def run_demo(
     from harness.summary import print_summary
 
     print_summary(run.summary())
-    paths = []
+    built = False
     from rml_lama.extras import missing
 
     if missing("leaderboard"):
@@ -83,14 +85,14 @@ def run_demo(
     else:
         from harness.leaderboard import build_leaderboard
 
-        paths = build_leaderboard([run.path], leaderboard)
+        built = bool(build_leaderboard([run.path], leaderboard).index)
     t3 = time.perf_counter()
     laps.lap("demo: leaderboard")
     _add_stages(run, laps)
     acc = report.get("accuracy", report)
     click.echo(f"\nmodel {model}: accuracy report in its cache folder ({_short(acc)})")
     click.echo(f"run folder:  {run.path}")
-    if paths:
+    if built:
         click.echo(f"leaderboard: {Path(leaderboard) / 'index.html'}")
     click.echo(f"time: data+model {t1 - t0:.0f} s, evaluation {t2 - t1:.0f} s, "
                f"leaderboard {t3 - t2:.0f} s")

@@ -10,12 +10,12 @@ over facts): each process writes its own shards, and rank 0 merges them.
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm.auto import tqdm
 
@@ -24,7 +24,10 @@ from harness.data import Fact, FactPool, load_facts
 from harness.options import options_of
 from harness.runs import RunFolder
 from harness.tasks.base import Task, TaskContext, build_task, flat_option_hint, neuron_pairs
-from rml_lama import DATASET_DIR, LANGUAGE_CODES, check_languages, check_relations
+from rml_lama import LANGUAGE_CODES, check_languages, check_relations, dataset_hash
+
+if TYPE_CHECKING:
+    from harness.localizers import EngineProvider, Localizer, NeuronSet
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +74,6 @@ def package_version() -> str:
     from harness.provenance import package_version as version
 
     return version()
-
-
-def dataset_hash(dataset: str | None) -> str:
-    folder = Path(dataset) if dataset else DATASET_DIR
-    manifest = folder / "manifest.json"
-    if manifest.exists():
-        try:
-            return str(json.loads(manifest.read_text(encoding="utf-8"))["content_hash"])
-        except (ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"{manifest}: not a dataset manifest ({type(e).__name__}: {e}); "
-                             "rebuild the dataset (rml-build build)") from None
-    return f"hub:{dataset}" if dataset else "unbuilt"
 
 
 def check_config(cfg: EvalConfig) -> list[str]:
@@ -193,9 +184,15 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
 
     laps, env = provenance.Laps(), provenance.environment()
     names = check_config(cfg)
+    from harness.models import resolve_spec
+
+    fact_ids = cfg.fact_ids
+    spec = resolve_spec(cfg.model)
+    if fact_ids is None and spec.facts is not None:  # e.g. planted:BASE scores its planted facts
+        fact_ids = spec.facts()
     pool = FactPool(cfg.dataset)  # the run's facts, and the others the tasks draw on
     limit = None if cfg.known_only else cfg.facts  # --facts counts known facts with --known-only
-    facts = load_facts(cfg.languages, cfg.relations, cfg.fact_ids, limit, pool=pool)
+    facts = load_facts(cfg.languages, cfg.relations, fact_ids, limit, pool=pool)
     if not facts:
         raise ValueError("no fact matches the selection (--languages/--relations/--facts)")
     rank, world, state = _distributed(cfg.device)
@@ -263,6 +260,7 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
 
 def _with_seed(cfg: EvalConfig, name: str) -> dict:
     opts = dict(cfg.localizer_options.get(name, {}))
+    params: Mapping[str, Any]
     try:
         params = inspect.signature(registry.get("localizer", name)).parameters
     except (TypeError, ValueError):
@@ -272,26 +270,30 @@ def _with_seed(cfg: EvalConfig, name: str) -> dict:
     return opts
 
 
-def _one_fact(fact, provider, localizers, tasks, ctx, run_localizers):
+def _one_fact(
+    fact: Fact, provider: EngineProvider, localizers: Mapping[str, Localizer], tasks: Mapping[str, Task],
+    ctx: TaskContext, run_localizers: Callable[..., Mapping[str, NeuronSet | Exception]],
+) -> tuple[list[dict], dict[str, list[dict]], list[dict]]:
     """Localize one fact with every localizer and run every task on it. Returns the neuron
     rows, the task records and the failures (a localizer that raised or returned something
     malformed; a task skipped for want of a localizer it requires)."""
     ctx.cache.clear()
     results = run_localizers(fact, provider, localizers)
-    sets, neurons, failures = {}, [], []
+    sets: dict[str, NeuronSet] = {}
+    neurons: list[dict] = []
+    failures: list[dict] = []
     for name, res in results.items():
         if isinstance(res, Exception):
             log.warning("%s", res)  # the error names the localizer and the fact
             failures.append({"fact": fact.uuid, "kind": "localizer", "name": name, "error": str(res)})
             continue
         sets[name] = res
-        scores = getattr(res, "scores", None)
-        scores = scores.tolist() if hasattr(scores, "tolist") else list(scores or [])
+        scores = res.scores.tolist()  # validated by run_localizers: one per neuron
         for j, (layer, idx) in enumerate(neuron_pairs(res)):
             neurons.append({"fact": fact.uuid, "relation": fact.relation, "localizer": name,
                             "layer": layer, "index": idx,
                             "score": float(scores[j]) if j < len(scores) else float("nan")})
-    records = {}
+    records: dict[str, list[dict]] = {}
     for tname, task in tasks.items():
         wanted = {n: s for n, s in sets.items()}
         if any(n not in wanted for n in task.requires):

@@ -54,6 +54,16 @@ def coerce(value: Any, tp: Any, what: str) -> Any:
     return value
 
 
+def option(default: Any, help: str) -> Any:
+    """A dataclass field that is an option with a help text (``rml-eval list`` shows it)."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def option_help(factory: Any) -> dict[str, str]:
+    """Each option's help text ("" where it has none)."""
+    return {name: f.metadata.get("help", "") for name, f in option_fields(factory).items()}
+
+
 def option_fields(factory: Any) -> dict[str, dataclasses.Field]:
     """The options of a dataclass factory (its init fields), by name; {} for anything else."""
     if not (dataclasses.is_dataclass(factory) and isinstance(factory, type)):

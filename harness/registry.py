@@ -82,10 +82,6 @@ def add(kind: str, name: str, obj: Any, description: str = "", origin: str = "bu
     doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
     desc = description or (doc[0] if doc else "")
     _REGISTRY.entries[kind][name] = Entry(kind, name, obj, desc, origin)
-    try:
-        obj.registry_name = name
-    except (AttributeError, TypeError):
-        pass
 
 
 def _load_builtins(kind: str) -> None:
@@ -93,11 +89,7 @@ def _load_builtins(kind: str) -> None:
         return
     _REGISTRY.builtins_loaded.add(kind)
     for mod in _BUILTIN_MODULES[kind]:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as e:  # a subpackage not written yet
-            if e.name != mod:
-                raise
+        importlib.import_module(mod)
 
 
 def _load_entry_points(kind: str) -> None:

@@ -20,8 +20,6 @@ and ends with the same results as an uninterrupted one.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,24 +27,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from rml_lama.atomic import atomic_write
+
 NEURON_COLUMNS = ("fact", "relation", "localizer", "layer", "index", "score")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True, default=_jsonable)
-    atomic_write_bytes(path, (text + "\n").encode())
+    atomic_write(path, text + "\n")
 
 
 def _jsonable(o: Any) -> Any:
@@ -62,15 +50,7 @@ def write_table(path: Path, rows: Sequence[dict], columns: Sequence[str] | None 
         table = pa.Table.from_pylist(list(rows))
     else:
         table = pa.table({c: pa.array([], pa.string()) for c in (columns or ())})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def read_table(path: Path) -> list[dict]:

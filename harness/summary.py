@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from harness.leaderboard.sources import MODEL
+from harness.leaderboard.sources import MODEL, task_order
 from harness.leaderboard.tables import Table, task_output, task_tables
 
 
@@ -26,10 +26,12 @@ def table_text(table: Table) -> str:
 
 def summary_text(summary: Mapping[str, Any]) -> str:
     """Every task's tables from a run's ``summary.json``."""
-    model = str((summary.get("config") or {}).get("model", "model"))
+    config = summary.get("config") or {}
+    model = str(config.get("model", "model"))
     parts = []
     empty = summary.get("empty") or {}
-    for task, rows in summary["tasks"].items():
+    for task in task_order(summary["tasks"], config):
+        rows = summary["tasks"][task]
         parts.append(f"== {task}")
         if not rows:
             why = empty.get(task)

@@ -29,11 +29,41 @@ __all__ = [
     "Relation",
     "check_languages",
     "check_relations",
+    "dataset_hash",
     "load",
 ]
 
 # Resolved once, at import: $RML_LAMA_DATA, the checkout's rml_lama/, or <cache>/dataset.
 DATASET_DIR = dataset_dir()
+
+
+def dataset_hash(dataset: str | Path | None = None) -> str:
+    """The content hash of a dataset: the ``content_hash`` of the ``manifest.json`` that
+    ``rml-build`` writes; for a folder without one (a hand-made test dataset) ``sha256:`` of
+    its ``data/<lang>/*.parquet`` files (relative path and bytes); for a Hub id ``hub:<id>``.
+    ``None`` is the built folder :data:`DATASET_DIR`."""
+    import hashlib
+    import json
+
+    folder = Path(dataset) if dataset is not None else DATASET_DIR
+    if dataset is not None and not folder.exists():
+        return f"hub:{dataset}"
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        try:
+            return str(json.loads(manifest.read_text(encoding="utf-8"))["content_hash"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{manifest}: not a dataset manifest ({type(e).__name__}: {e}); "
+                             "rebuild the dataset (rml-build build)") from None
+    files = sorted((folder / "data").glob("*/*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"no built dataset in {folder} (no manifest.json, no "
+                                "data/<lang>/*.parquet); run `rml-build build` first")
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.relative_to(folder).as_posix().encode())
+        h.update(f.read_bytes())
+    return "sha256:" + h.hexdigest()
 
 
 def load(

@@ -43,6 +43,12 @@ def _sources() -> Path:
     return Path(env) if env else REPO.parent / "shared" / "data"
 
 
+# The CLIs under test resolve the sources from $RML_LAMA_SOURCES when no --sources is given:
+# point it at the shared copy, so that a plain `pytest` reads the sources from there and
+# never tries to download them.
+os.environ.setdefault("RML_LAMA_SOURCES", str(_sources()))
+
+
 @pytest.fixture(scope="session")
 def sources_dir() -> Path:
     path = _sources()

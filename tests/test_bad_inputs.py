@@ -26,10 +26,12 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from click.testing import CliRunner
 
+from harness.tasks.output import Output
 from rml_lama import DATASET_DIR
 
 SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -436,12 +438,16 @@ class _Exits:
         sys.exit(0)
 
 
+class _NoRow(TypedDict):
+    localizer: str
+
+
 class _ExitingTask:
     """A plugin task that calls sys.exit(0) on its first fact."""
 
     name = "exits-task"
     requires: tuple[str, ...] = ()
-    output = None  # set below: a task declares its output (harness/tasks/output.py)
+    output = Output(row=_NoRow, metrics=())
 
     def evaluate(self, ctx, fact, neurons):
         sys.exit(0)
@@ -450,17 +456,21 @@ class _ExitingTask:
         return []
 
 
+class _NoOutputTask(_ExitingTask):
+    """A plugin task that declares no output (tables could not show it)."""
+
+    name = "no-output-task"
+    output = None
+
+
 def _register_exits(tmp: Path, mp: pytest.MonkeyPatch) -> dict:
-    from typing import TypedDict
-
     from harness import registry
-    from harness.tasks.output import Metric, Output
 
-    class Row(TypedDict):
-        localizer: str
-
-    mp.setattr(_ExitingTask, "output", Output(row=Row, metrics=(Metric("localizer", "never"),)))
-
+    mp.setitem(
+        registry._REGISTRY.entries["task"],
+        "no-output-task",
+        registry.Entry("task", "no-output-task", _NoOutputTask, "test", "test"),
+    )
     mp.setitem(
         registry._REGISTRY.entries["task"],
         "exits-task",
@@ -1010,19 +1020,33 @@ EVAL_CASES = [
             "--tasks",
             "inject",
             "--task-option",
-            "inject_steps=abc",
+            "inject.steps=abc",
             "--out",
             "{out}",
         ],
         2,
-        "inject_steps",
+        "option inject.steps: expected int, got 'abc'",
     ),
     Case(
         "eval-task-option-unknown",
         "eval",
-        [*MATRICE, "--task-option", "nope=1"],
+        [*MATRICE, "--task-option", "layer-distribution.nope=1"],
         2,
-        "expected TASK.KEY=VALUE",
+        "task 'layer-distribution': unknown option(s) nope; valid options: (none)",
+    ),
+    Case(
+        "eval-task-option-flat",
+        "eval",
+        [*MATRICE, "--task-option", "inject_steps=1"],
+        2,
+        "expected TASK.KEY=VALUE, e.g. inject.steps=50; did you mean inject.steps?",
+    ),
+    Case(
+        "eval-task-option-other-task",
+        "eval",
+        [*MATRICE, "--task-option", "inject.steps=1"],
+        2,
+        "'inject' is not among the run's tasks",
     ),
     Case("eval-threads-negative", "eval", [*MATRICE, "--threads", "-1"], 2, "-1 is not in the range x>=1"),
     Case("eval-threads-zero", "eval", [*MATRICE, "--threads", "0"], 2, "0 is not in the range x>=1"),
@@ -1224,6 +1248,14 @@ EVAL_CASES = [
         "plugin code called sys.exit(0) during the run",
         _register_exits,
         out="started",
+    ),
+    Case(
+        "eval-task-without-output",
+        "eval",
+        [*MATRICE, "--tasks", "no-output-task"],
+        2,
+        "task 'no-output-task': _NoOutputTask declares no `output = Output(...)`",
+        _register_exits,
     ),
 ]
 for _c in EVAL_CASES:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import anthropic
 import httpx2
@@ -188,6 +189,7 @@ class Sender:
             log.warning("%s: malformed answer (HTTP 200): %s", r.label, why)
             return Failure(f"malformed answer (HTTP 200): {why}", permanent=False)
         request_id = getattr(msg, "_request_id", None) or ""
+        assert isinstance(response, dict)  # message_problem checked its shape
         self.usage.add(response["model"], response.get("usage") or {}, batch=False)
         log.info("%s: answered (request %s)", r.label, request_id)
         return self.cache.put(r.body, response, request_id=request_id, via="messages")
@@ -238,7 +240,8 @@ class Sender:
             if attempt:
                 log.info("resubmitting %d failed batch requests", len(waiting))
             batch = self.client.messages.batches.create(
-                requests=[{"custom_id": k, "params": body} for k, body in waiting.items()]
+                # our request bodies; the SDK types them as a TypedDict
+                requests=[{"custom_id": k, "params": cast(Any, body)} for k, body in waiting.items()]
             )
             self.cache.save_batch(batch.id, dict(waiting))
             self._collect(batch.id, dict(waiting), out, waiting)
@@ -265,6 +268,7 @@ class Sender:
             if why:  # worth resubmitting, never cached
                 log.warning("batch %s: malformed answer for %s: %s", batch_id, key[:12], why)
             elif result.type == "succeeded":
+                assert isinstance(response, dict)  # message_problem checked its shape
                 self.usage.add(response["model"], response.get("usage") or {}, batch=True)
                 out[key] = self.cache.put(body, response, request_id=f"{batch_id}/{key[:16]}",
                                           via="batch", batch_id=batch_id)

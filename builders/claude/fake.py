@@ -25,16 +25,23 @@ def prompt_of(body: dict) -> str:
     return body["messages"][-1]["content"]
 
 
+def _found(pattern: str, prompt: str) -> str:
+    m = re.search(pattern, prompt)
+    if m is None:
+        raise ValueError(f"fake Claude: the prompt does not match {pattern!r}")
+    return m.group(1)
+
+
 def job_of(body: dict) -> tuple[str, str, str]:
     """(relation, language, kind) of a generator's request; kind: rephrase, repair or facts."""
     from rml_lama.languages import LANGUAGES
 
     prompt = prompt_of(body)
-    rel = re.match(r"Relation (P\d+) ", prompt).group(1)
+    rel = _found(r"^Relation (P\d+) ", prompt)
     if '"queries"' in prompt:
-        name = re.search(r"the natural (\w+)\s", prompt).group(1)
+        name = _found(r"the natural (\w+)\s", prompt)
         return rel, next(c for c, lang in LANGUAGES.items() if lang.name == name), "facts"
-    code = re.search(r"\(([a-z]{2})\) for this", prompt).group(1)
+    code = _found(r"\(([a-z]{2})\) for this", prompt)
     return rel, code, "repair" if "corrected or new" in prompt else "rephrase"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any, cast
 
 from builders.validate import clean_whitespace
 
@@ -93,7 +94,7 @@ def load_json(text: str) -> object:
 
 def parse_templates(text: str) -> list[str]:
     """Templates from a rephrase or repair answer, white space cleaned, empty ones dropped."""
-    value = load_json(text)
+    value = cast(dict[str, Any], load_json(text))  # check() makes sure it is an object
     check(value, TEMPLATES_SCHEMA)
     out = [clean_whitespace(t) for t in value["templates"]]
     return [t for t in dict.fromkeys(out) if t]
@@ -101,7 +102,7 @@ def parse_templates(text: str) -> list[str]:
 
 def parse_queries(text: str) -> dict[str, str]:
     """``{uuid: query}`` from a fact-integration answer (the first query of a uuid wins)."""
-    value = load_json(text)
+    value = cast(dict[str, Any], load_json(text))  # check() makes sure it is an object
     check(value, QUERIES_SCHEMA)
     out: dict[str, str] = {}
     for item in value["queries"]:

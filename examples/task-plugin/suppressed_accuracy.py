@@ -18,6 +18,7 @@ from typing import ClassVar, TypedDict
 from harness.attribution import predict_batch
 from harness.data import Fact
 from harness.localizers import NeuronSet
+from harness.options import option
 from harness.registry import register
 from harness.tasks import Count, Figure, Language, Metric, Output, Rate, TaskContext, manipulated
 
@@ -44,7 +45,7 @@ class SuppressedAccuracy:
                         x="language", panels=(("accuracy", "accuracy"),), ylabel="accuracy (%)"),),
     )
 
-    value: float = 0.0  # the option: what the neurons are set to
+    value: float = option(0.0, "what the neurons are set to")
 
     def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet]) -> list[dict]:
         out = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -57,7 +57,9 @@ class ModelAdapter(ABC):
     family: ClassVar[str] = ""  # human-readable family name, e.g. "GPT-2"
 
     def __init__(self, model: nn.Module, tokenizer: Any) -> None:
-        self.model = model
+        # a transformers model: its submodules are reached by name (model.transformer.h),
+        # which nn.Module's typing (Tensor | Module per attribute) cannot follow
+        self.model: Any = model
         self.tokenizer = tokenizer
         self.model.eval()  # attribution and scoring need dropout off
         self._target_positions: list[torch.Tensor] = []  # stack, see `targeting`
@@ -65,7 +67,7 @@ class ModelAdapter(ABC):
     # ---- what each family provides -------------------------------------------------------
 
     @abstractmethod
-    def blocks(self) -> Sequence[nn.Module]:
+    def blocks(self) -> Sequence[Any]:
         """The transformer blocks, bottom to top."""
 
     @abstractmethod
@@ -154,6 +156,20 @@ class ModelAdapter(ABC):
         ids = torch.as_tensor(token_ids, dtype=torch.long, device=head.weight.device)
         return head.weight[ids]
 
+    # ---- block-by-block execution (masked models; the masked attribution engine uses it) ---
+
+    def hidden_states(self, input_ids: torch.Tensor) -> list[torch.Tensor]:
+        """The input of every block for an unpadded batch: ``L + 1`` tensors ``[B, S, D]``."""
+        raise NotImplementedError(f"{type(self).__name__} does not run block by block")
+
+    def run_block(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
+        """Run block ``layer`` on unpadded ``hidden [B, S, D]``."""
+        raise NotImplementedError(f"{type(self).__name__} does not run block by block")
+
+    def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The LM head: ``[..., D] -> [..., V]``."""
+        raise NotImplementedError(f"{type(self).__name__} does not run block by block")
+
     # ---- hooks ---------------------------------------------------------------------------
 
     @contextmanager
@@ -219,7 +235,7 @@ class ModelAdapter(ABC):
     @contextmanager
     def intervene(
         self,
-        spec: dict[int, InterventionSpec],
+        spec: Mapping[int, InterventionSpec],
         positions: str | int | Sequence[int] | torch.Tensor | None = "target",
     ) -> Iterator[None]:
         """Overwrite neurons during the forward passes inside the block.

@@ -11,6 +11,7 @@ this adapter also exposes :meth:`hidden_states`, :meth:`run_block` and :meth:`lm
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,7 +35,7 @@ class BertAdapter(ModelAdapter):
             )
         self._head = head
 
-    def blocks(self) -> Sequence[nn.Module]:
+    def blocks(self) -> Sequence[Any]:
         return self.model.base_model.encoder.layer
 
     def ffn_output_projection(self, layer: int) -> nn.Module:

@@ -11,6 +11,7 @@ relative to ``nn.Linear``: ``c_fc.weight`` is ``[D, N]`` and ``c_proj.weight`` i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -24,7 +25,7 @@ class GPT2Adapter(ModelAdapter):
     is_causal = True
     family = "GPT-2"
 
-    def blocks(self) -> Sequence[nn.Module]:
+    def blocks(self) -> Sequence[Any]:
         return self.model.transformer.h
 
     def ffn_output_projection(self, layer: int) -> nn.Module:

@@ -11,6 +11,7 @@ engine runs as they are.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -24,7 +25,7 @@ class LlamaAdapter(ModelAdapter):
     is_causal = True
     family = "LLaMA"
 
-    def blocks(self) -> Sequence[nn.Module]:
+    def blocks(self) -> Sequence[Any]:
         return self.model.model.layers
 
     def ffn_output_projection(self, layer: int) -> nn.Module:

@@ -78,9 +78,9 @@ def _wordpiece_tokenizer() -> PreTrainedTokenizerFast:
     chars = sorted(set("".join(words)))
     vocab = specials + chars + ["##" + c for c in chars] + sorted(words - set(chars))
     tok.model = models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]")
-    tok.post_processor = processors.BertProcessing(
-        ("[SEP]", tok.token_to_id("[SEP]")), ("[CLS]", tok.token_to_id("[CLS]"))
-    )
+    sep, cls = tok.token_to_id("[SEP]"), tok.token_to_id("[CLS]")
+    assert sep is not None and cls is not None  # both are in `specials`
+    tok.post_processor = processors.BertProcessing(("[SEP]", sep), ("[CLS]", cls))
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         unk_token="[UNK]",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -16,6 +16,9 @@ from harness.attribution.masked import MaskedRunner
 from harness.attribution.normalize import normalize_per_layer
 from harness.attribution.query import ClozeQuery, EncodedQuery, as_encoded
 from harness.attribution.saig import sequential_adapted_ig
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
 Method = Literal["saig", "ig"]
 METHODS: tuple[str, ...] = ("saig", "ig")
@@ -63,12 +66,12 @@ class Attribution:
         }
 
 
-def _runner(adapter: Any, enc: EncodedQuery) -> PathRunner:
+def _runner(adapter: ModelAdapter, enc: EncodedQuery) -> PathRunner:
     return CausalRunner(adapter, enc) if adapter.is_causal else MaskedRunner(adapter, enc)
 
 
 def attribute(
-    adapter: Any,
+    adapter: ModelAdapter,
     query: ClozeQuery | EncodedQuery,
     method: Method = "saig",
     steps: int = 20,
@@ -119,7 +122,7 @@ def attribute(
 
 
 def attribute_batch(
-    adapter: Any,
+    adapter: ModelAdapter,
     queries: Sequence[ClozeQuery | EncodedQuery],
     method: Method = "saig",
     steps: int = 20,
@@ -129,7 +132,7 @@ def attribute_batch(
     progress: bool = False,
 ) -> list[Attribution]:
     """:func:`attribute` for each query (one query at a time; ``progress`` shows tqdm)."""
-    items: Sequence[ClozeQuery | EncodedQuery] = queries
+    items: Iterable[ClozeQuery | EncodedQuery] = queries
     if progress:
         from tqdm.auto import tqdm
 

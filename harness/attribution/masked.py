@@ -9,7 +9,7 @@ once per chunk and each row only runs the blocks at and above its own layer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -17,11 +17,14 @@ from harness.attribution.engine import RowGroup, make_replacer, probability_grad
 from harness.attribution.query import EncodedQuery
 from harness.attribution.scoring import log_prob_of
 
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
+
 
 class MaskedRunner:
     """See the module docstring and :class:`harness.attribution.engine.PathRunner`."""
 
-    def __init__(self, adapter: Any, enc: EncodedQuery) -> None:
+    def __init__(self, adapter: ModelAdapter, enc: EncodedQuery) -> None:
         self.adapter = adapter
         dev = adapter.device
         self.position = enc.target_position
@@ -48,6 +51,8 @@ class MaskedRunner:
                 if j in sizes:  # rows intervening at block j join here, from its cached input
                     new = self.states[j].expand(sizes[j], -1, -1)
                     hidden = new if hidden is None else torch.cat([hidden, new])
+                assert hidden is not None  # the rows of the lowest layer start at its block
                 hidden = self.adapter.run_block(j, hidden)
+            assert hidden is not None
             logits = self.adapter.lm_logits(hidden[:, self.answer_positions])  # [rows, K', V]
             return probability_gradients(self._log_prob(logits), groups, points)  # ∂P/∂x

@@ -17,9 +17,12 @@ position (causal) or the first mask (masked).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def _continuation(tokenizer: Any, head: str, tail: str) -> list[int]:
     return _ids(tokenizer, tail)
 
 
-def encode_query(adapter: Any, query: ClozeQuery, full_object: bool = False) -> EncodedQuery:
+def encode_query(adapter: ModelAdapter, query: ClozeQuery, full_object: bool = False) -> EncodedQuery:
     """Tokenize ``query`` for ``adapter``'s model family (see the module docstring)."""
     tok = adapter.tokenizer
     head, tail = special_wrapping(tok)
@@ -134,7 +137,7 @@ def encode_query(adapter: Any, query: ClozeQuery, full_object: bool = False) -> 
     )
 
 
-def as_encoded(adapter: Any, query: ClozeQuery | EncodedQuery, full_object: bool) -> EncodedQuery:
+def as_encoded(adapter: ModelAdapter, query: ClozeQuery | EncodedQuery, full_object: bool) -> EncodedQuery:
     """Encode ``query`` unless it already is an :class:`EncodedQuery`."""
     if isinstance(query, EncodedQuery):
         if query.full_object != full_object or query.is_causal != adapter.is_causal:

@@ -14,7 +14,7 @@ Per-layer normalization (Eq. 5) is applied by the API (``normalize.py``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -22,8 +22,11 @@ from harness.attribution.baselines import baseline_activations
 from harness.attribution.engine import PathRunner, integrate
 from harness.attribution.query import EncodedQuery
 
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
-def saig_baselines(adapter: Any, enc: EncodedQuery) -> torch.Tensor:
+
+def saig_baselines(adapter: ModelAdapter, enc: EncodedQuery) -> torch.Tensor:
     """``[T', L, N]`` float32: activations at the target position of every layer in the
     baseline sentences, one per query token (shared with AMIG and memoized; see
     ``baselines.py``, which also says why the sentences are not batched)."""
@@ -31,7 +34,7 @@ def saig_baselines(adapter: Any, enc: EncodedQuery) -> torch.Tensor:
 
 
 def sequential_adapted_ig(
-    adapter: Any, enc: EncodedQuery, runner: PathRunner, steps: int, max_rows: int
+    adapter: ModelAdapter, enc: EncodedQuery, runner: PathRunner, steps: int, max_rows: int
 ) -> tuple[torch.Tensor, int]:
     """Raw SAIG scores ``[L, N]`` float32 on CPU, and the number of baselines ``T'``."""
     baselines = saig_baselines(adapter, enc)

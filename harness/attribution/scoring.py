@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from harness.attribution.query import ClozeQuery, EncodedQuery, as_encoded
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
 
 class _PickedLogSoftmax(torch.autograd.Function):
@@ -80,7 +83,7 @@ def _batches(encoded: list[EncodedQuery], batch_size: int) -> list[list[int]]:
     return [list(range(i, min(i + batch_size, len(encoded)))) for i in range(0, len(encoded), batch_size)]
 
 
-def pad_batch(adapter: Any, batch: Sequence[EncodedQuery]) -> tuple[torch.Tensor, ...]:
+def pad_batch(adapter: ModelAdapter, batch: Sequence[EncodedQuery]) -> tuple[torch.Tensor, ...]:
     """Right-padded batch on the model's device: input ids and attention mask ``[B, S]``,
     answer positions and ids ``[B, K]`` (ids padded with -1)."""
     width = max(len(e.input_ids) for e in batch)
@@ -99,7 +102,7 @@ def pad_batch(adapter: Any, batch: Sequence[EncodedQuery]) -> tuple[torch.Tensor
 
 
 @torch.no_grad()
-def _run(adapter: Any, batch: list[EncodedQuery]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _run(adapter: ModelAdapter, batch: list[EncodedQuery]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Right-padded forward pass: returns logits ``[B, S, V]``, answer positions and ids
     ``[B, K]`` (ids padded with -1), all on the model's device."""
     dev = adapter.device
@@ -111,7 +114,7 @@ def _run(adapter: Any, batch: list[EncodedQuery]) -> tuple[torch.Tensor, torch.T
 
 
 def answer_probabilities(
-    adapter: Any,
+    adapter: ModelAdapter,
     queries: Sequence[ClozeQuery | EncodedQuery],
     full_object: bool = False,
     batch_size: int = 16,
@@ -125,14 +128,16 @@ def answer_probabilities(
     return out
 
 
-def answer_probability(adapter: Any, query: ClozeQuery | EncodedQuery, full_object: bool = False) -> float:
+def answer_probability(
+    adapter: ModelAdapter, query: ClozeQuery | EncodedQuery, full_object: bool = False
+) -> float:
     """``P(answer)`` for one query. Under ``adapter.intervene(spec)`` the intervention is
     applied at this query's target position."""
     return answer_probabilities(adapter, [query], full_object)[0]
 
 
 def predict_batch(
-    adapter: Any, queries: Sequence[ClozeQuery | EncodedQuery], batch_size: int = 16
+    adapter: ModelAdapter, queries: Sequence[ClozeQuery | EncodedQuery], batch_size: int = 16
 ) -> list[Prediction]:
     """Top-1 prediction at the first answer position of each query."""
     encoded = [as_encoded(adapter, q, False) if isinstance(q, ClozeQuery) else q for q in queries]
@@ -150,7 +155,7 @@ def predict_batch(
     return out
 
 
-def predict(adapter: Any, query: ClozeQuery | EncodedQuery) -> Prediction:
+def predict(adapter: ModelAdapter, query: ClozeQuery | EncodedQuery) -> Prediction:
     """Top-1 prediction for one query; ``.correct`` says whether it is the first token of
     the object or of another valid object."""
     return predict_batch(adapter, [query])[0]

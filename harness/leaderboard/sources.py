@@ -49,6 +49,13 @@ def row_localizer(row: Mapping[str, Any]) -> str | None:
     return None if value is None else str(value)
 
 
+def task_order(tasks: Iterable[str], config: Mapping[str, Any]) -> list[str]:
+    """``tasks`` in the order the run's config lists them (summary.json sorts its keys)."""
+    tasks = list(tasks)
+    wanted = [t for t in config.get("tasks") or [] if t in tasks]
+    return wanted + [t for t in tasks if t not in wanted]
+
+
 def load_run(path: str | Path) -> Source:
     """A run folder with a ``summary.json`` (see :mod:`harness.runs`)."""
     path = Path(path)
@@ -72,7 +79,7 @@ def load_run(path: str | Path) -> Source:
         path=path,
         model=str(config.get("model", "unknown")),
         dataset_hash=str(config.get("dataset_hash", "unknown")),
-        tasks={t: list(rows or []) for t, rows in summary.get("tasks", {}).items()},
+        tasks={t: list(summary["tasks"][t] or []) for t in task_order(summary.get("tasks", {}), config)},
         localizers=dict(summary.get("localizers") or {}),
         package="rml-lama",
         version=config.get("package_version"),

@@ -10,7 +10,7 @@ Public API::
     provider.clear()  # between facts
 
 Built-ins (registered under ``localizer``): ``matrice``, ``matrice-no-uaq``,
-``matrice-no-ual``, ``amig``, ``kn``, ``random``. Plugins register through the decorator,
+``matrice-no-ual``, ``amig``, ``kn``, ``random``, ``mean-ig`` (a baseline). Plugins register through the decorator,
 the entry-point group ``rml_lama.localizers`` or ``--plugin module.path``; see
 ``docs/localizers.md``.
 """
@@ -27,6 +27,7 @@ from harness.localizers.base import (
 )
 from harness.localizers.kn import KnowledgeNeurons
 from harness.localizers.matrice import Matrice, MatriceNoUaL, MatriceNoUaQ
+from harness.localizers.mean_ig import MeanIG
 from harness.localizers.provider import DiskCache, EngineProvider, ProviderStats, StaticProvider, cache_key
 from harness.localizers.random import RandomNeurons
 from harness.localizers.run import LocalizerError, run_localizers, validate
@@ -44,6 +45,7 @@ __all__ = [
     "Matrice",
     "MatriceNoUaL",
     "MatriceNoUaQ",
+    "MeanIG",
     "NeuronSet",
     "NonFiniteError",
     "ProviderStats",

@@ -28,7 +28,7 @@ engine's raw SAIG sums (exact IG per baseline) for the AMIG score.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
@@ -36,8 +36,12 @@ from harness.localizers.base import AttributionProvider, Fact, NeuronSet, option
 from harness.localizers.selection import coarse, min_count, refine
 from harness.registry import register
 
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
+    from harness.attribution.query import ClozeQuery, EncodedQuery
 
-def adapted_baselines(adapter: Any, enc: Any) -> torch.Tensor:
+
+def adapted_baselines(adapter: ModelAdapter, enc: EncodedQuery) -> torch.Tensor:
     """``[T', L, N]`` float32: for each query token, the target-position activations of
     the sentence with that token replaced by eos (causal) or the mask token (masked): the
     engine's SAIG baselines, from the same (shared, memoized) body passes."""
@@ -47,7 +51,8 @@ def adapted_baselines(adapter: Any, enc: Any) -> torch.Tensor:
 
 
 def amig_attribution(
-    adapter: Any, query: Any, steps: int = 20, full_object: bool = False, max_rows: int = 256
+    adapter: ModelAdapter, query: ClozeQuery | EncodedQuery, steps: int = 20, full_object: bool = False,
+    max_rows: int = 256,
 ) -> tuple[torch.Tensor, float]:
     """AMIG's adapted-baseline score of every neuron: ``(raw [L, N] float32 CPU, P(answer))``.
 

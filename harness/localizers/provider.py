@@ -9,8 +9,8 @@ five localizers costs the gradients of one. Two caches:
   clear cannot grow without bound;
 * **on disk** (optional, :class:`DiskCache`): one safetensors file per attribution, keyed by
   the SHA-256 of (model id, method, steps, full_object, query); written atomically
-  (temporary file + ``os.replace``) and bounded in size by evicting the least recently used
-  files (by mtime, which a hit refreshes).
+  (``rml_lama.atomic``: temporary file + rename) and bounded in size by evicting the least
+  recently used files (by mtime, which a hit refreshes).
 
 The caches hold *raw* scores; per-layer normalization (Eq. 5) is applied on the way out,
 so the normalized and raw views share one computation.
@@ -24,25 +24,30 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from harness.attribution.query import ClozeQuery
+from rml_lama.atomic import atomic_write
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
+    from harness.attribution.api import Method
 
 CACHE_VERSION = 1  # bump when the meaning of a cached tensor changes
 
 # fn(adapter, query, steps, full_object, max_rows) -> (raw [L, N] float32 CPU, P(answer))
-MethodFn = Callable[[Any, ClozeQuery, int, bool, int], tuple[torch.Tensor, float]]
+MethodFn = Callable[["ModelAdapter", ClozeQuery, int, bool, int], tuple[torch.Tensor, float]]
 
 
-def _engine_method(name: str) -> MethodFn:
-    def run(adapter: Any, query: ClozeQuery, steps: int, full_object: bool, max_rows: int):
+def _engine_method(name: Method) -> MethodFn:
+    def run(adapter: ModelAdapter, query: ClozeQuery, steps: int, full_object: bool, max_rows: int
+            ) -> tuple[torch.Tensor, float]:
         from harness.attribution import attribute
 
         att = attribute(
@@ -60,7 +65,7 @@ def _engine_method(name: str) -> MethodFn:
     return run
 
 
-def _amig(adapter: Any, query: ClozeQuery, steps: int, full_object: bool, max_rows: int):
+def _amig(adapter: ModelAdapter, query: ClozeQuery, steps: int, full_object: bool, max_rows: int):
     from harness.localizers.amig import amig_attribution
 
     return amig_attribution(adapter, query, steps=steps, full_object=full_object, max_rows=max_rows)
@@ -129,14 +134,8 @@ class DiskCache:
         from safetensors.torch import save_file
 
         path = self.path(key)
-        fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=self.directory)
-        os.close(fd)
-        try:
-            save_file({"raw": raw.contiguous()}, tmp, metadata={"base_prob": repr(float(base_prob))})
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        tensors, meta = {"raw": raw.contiguous()}, {"base_prob": repr(float(base_prob))}
+        atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
         self.evict(keep=path)
 
     def files(self) -> list[Path]:
@@ -191,7 +190,7 @@ class EngineProvider:
 
     def __init__(
         self,
-        adapter: Any,
+        adapter: ModelAdapter,
         model_id: str | None = None,
         steps: int = 20,
         full_object: bool = False,

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 CACHE_ENV = "RML_LAMA_CACHE"
-_MANIFEST_HASH_KEYS = ("content_hash", "dataset_hash", "hash", "sha256")
 
 
 def cache_root() -> Path:
@@ -32,30 +31,6 @@ def cache_root() -> Path:
 
 def models_dir() -> Path:
     return cache_root() / "models"
-
-
-def dataset_hash(dataset_dir: Path) -> str:
-    """A content hash of a built dataset folder.
-
-    The builder's ``manifest.json`` content hash when there is one; otherwise a sha256 of
-    the parquet files under ``data/`` (relative path and bytes).
-    """
-    manifest = dataset_dir / "manifest.json"
-    if manifest.exists():
-        meta = json.loads(manifest.read_text(encoding="utf-8"))
-        for key in _MANIFEST_HASH_KEYS:
-            if isinstance(meta.get(key), str) and meta[key]:
-                return meta[key]
-    files = sorted((dataset_dir / "data").glob("*/*.parquet"))
-    if not files:
-        raise FileNotFoundError(
-            f"no built dataset in {dataset_dir} (no data/<lang>/*.parquet); run `rml-build` first"
-        )
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.relative_to(dataset_dir).as_posix().encode())
-        h.update(f.read_bytes())
-    return "sha256:" + h.hexdigest()
 
 
 def config_hash(*parts: Any) -> str:
@@ -86,3 +61,17 @@ def atomic_dir(final: Path) -> Iterator[Path]:
         for leftover in (tmp, old):
             if leftover.exists():
                 shutil.rmtree(leftover, ignore_errors=True)
+
+
+def atomic_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

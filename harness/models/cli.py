@@ -69,6 +69,44 @@ def path(name: str, config: str, dataset: Path | None) -> None:
     click.echo(f"{folder}{'' if folder.exists() else '  (not built yet)'}")
 
 
+@models.command("crosslingual")
+@click.argument("name")
+@click.option("--facts", "n_facts", type=click.IntRange(min=1), default=40, show_default=True,
+              help="known facts for kn and suppression (the first of the split)")
+@click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True, help="IG steps")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="also write the result to this JSON file")
+@click.option("--no-save", is_flag=True, help="do not store it in the model's report.json")
+def crosslingual(name: str, n_facts: int, steps: int, out: Path | None, no_save: bool) -> None:
+    """Measure how language-agnostic tiny model NAME's knowledge is: transfer, kn neurons
+    per language and their intersection, the cross-language suppression matrix."""
+    import json
+
+    from harness.models.cache import atomic_file
+    from harness.models.crosslingual import crosslingual_report, format_crosslingual
+    from harness.models.loading import ModelUnavailableError, load_model
+    from harness.registry import RegistryError
+
+    try:
+        lm = load_model(name)
+    except (FileNotFoundError, ValueError, RegistryError, ModelUnavailableError) as e:
+        raise click.ClickException(str(e)) from None
+    if not (Path(lm.spec.hf_id) / "splits.json").exists():
+        raise click.ClickException(f"model {name!r} is not a tiny model: it has no splits.json")
+    rep = crosslingual_report(lm, n_facts=n_facts, steps=steps)
+    click.echo(format_crosslingual(rep))
+    text = json.dumps(rep, indent=1, ensure_ascii=False)
+    if out is not None:
+        atomic_file(out, text)
+        click.echo(f"written to {out}")
+    if not no_save:
+        report_path = Path(lm.spec.hf_id) / "report.json"
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        report["crosslingual"] = rep
+        atomic_file(report_path, json.dumps(report, indent=1, ensure_ascii=False))
+        click.echo(f"stored under 'crosslingual' in {report_path}")
+
+
 main = models
 
 if __name__ == "__main__":

@@ -11,7 +11,16 @@ from dataclasses import dataclass, replace
 
 from harness.models.splits import SplitConfig
 
-TINY_MODELS = {"tiny-gpt": "gpt2", "tiny-bert": "bert"}  # name -> architecture
+TINY_MODELS = {  # name -> architecture
+    "tiny-gpt": "gpt2",
+    "tiny-bert": "bert",
+    "tiny-gpt-shared": "gpt2",
+    "tiny-bert-shared": "bert",
+}
+# The -shared models see every label of an entity as one language-neutral token
+# (harness.models.entities): knowledge shared across languages by construction. The others
+# read entity names through the BPE, per language: the negative control.
+SHARED_ENTITY_MODELS = frozenset({"tiny-gpt-shared", "tiny-bert-shared"})
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,9 @@ CONFIGS: dict[str, dict[str, TinyConfig]] = {
         ),
     },
 }
+for _models in CONFIGS.values():  # the shared models start from their mono twin's config
+    _models["tiny-gpt-shared"] = _models["tiny-gpt"]
+    _models["tiny-bert-shared"] = _models["tiny-bert"]
 
 
 def check_tiny_name(name: str) -> str:

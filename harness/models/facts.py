@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rml_lama.languages import LANGUAGE_CODES, LANGUAGES
+from rml_lama.languages import LANGUAGE_CODES
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,10 @@ def read_rows(
 
 
 def clozes(row: dict[str, Any]) -> list[Cloze]:
-    """One cloze item per query of a row (queries and templates are parallel lists)."""
-    sep = " " if LANGUAGES[row["language"]].spaced else ""
-    items = []
-    for query, template in zip(row["queries"], row["templates"], strict=False):
-        suffix = template.split("[Y]", 1)[1] if "[Y]" in template else ""
-        items.append(
-            Cloze(row["uuid"], row["relation"], row["language"], query, sep + row["object"], suffix)
-        )
-    return items
+    """One cloze item per query of a row (through :func:`harness.data.row_queries`, the one
+    row → queries function)."""
+    from harness.data import row_queries
+
+    return [Cloze(row["uuid"], row["relation"], row["language"], q.prefix,
+                  (" " if q.space else "") + q.answer, q.suffix)
+            for q in row_queries(row)]

@@ -159,7 +159,7 @@ def load_model(
     except OSError as e:
         raise _unavailable(spec, e) from None
     if device_map is None:
-        model = model.to(device)  # type: ignore[arg-type]
+        model = model.to(device)
     model.eval()
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import registry
-from harness.models.configs import CONFIGS, TINY_MODELS
+from harness.models.configs import CONFIGS, SHARED_ENTITY_MODELS, TINY_MODELS
 
 if TYPE_CHECKING:
     from harness.models.loading import LoadedModel
 
 KINDS = ("causal", "masked", "auto")  # AutoModelForCausalLM, AutoModelForMaskedLM, from config
 HF_PREFIX = "hf:"
+PLANTED_PREFIX = "planted:"  # planted:BASE, any base with an adapter (harness.planted)
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class ModelSpec:
     gated: bool = False  # the hub asks to accept a licence and to log in first
     build: Callable[[], Path] | None = None  # makes the local folder first (tiny models)
     loader: Callable[..., LoadedModel] | None = None  # plugins: replaces from_pretrained
+    facts: Callable[[], list[str]] | None = None  # the facts a run scores by default (planted:)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -95,7 +97,9 @@ def _tiny_specs() -> dict[str, ModelSpec]:
                 short, "", kind="masked" if arch == "bert" else "causal", architecture=arch,
                 params="1.3M" if config == "demo" else "0.2M",
                 description=f"{arch}, {cfg.n_layer} layers x {cfg.d_model}, trained here on RML-LAMA "
-                f"({config} config; built on first use)",
+                f"({config} config; built on first use); "
+                + ("entities as language-neutral tokens: shared knowledge by construction"
+                   if name in SHARED_ENTITY_MODELS else "entity names per language (BPE)"),
                 build=partial(_train_tiny, name, config),
             )
     return specs
@@ -130,6 +134,10 @@ def resolve_spec(name: str) -> ModelSpec:
     Raises :class:`harness.registry.RegistryError` listing the valid names when ``name`` is
     none of these.
     """
+    if name.startswith(PLANTED_PREFIX):
+        from harness.planted.model import planted_spec
+
+        return planted_spec(name[len(PLANTED_PREFIX):])
     if name.startswith(HF_PREFIX):
         hf_id = name[len(HF_PREFIX):]
         if not hf_id:
@@ -191,3 +199,10 @@ def model_specs() -> list[ModelSpec]:
         except registry.RegistryError:
             continue
     return specs
+
+
+for _base in ("tiny-gpt", "tiny-bert"):  # listed; any other planted:BASE resolves by prefix
+    registry.add("model", f"{PLANTED_PREFIX}{_base}", partial(resolve_spec, f"{PLANTED_PREFIX}{_base}"),
+                 description=f"{_base} with held-out facts planted into rarely used FFN neurons "
+                 "(ground truth; experimental: no planted fact passes the checks yet, "
+                 "see docs/ground-truth.md)")

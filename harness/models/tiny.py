@@ -31,13 +31,21 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel
 
-from harness.models.cache import atomic_dir, config_hash, dataset_hash, models_dir
-from harness.models.configs import TINY_MODELS, TinyConfig, check_tiny_name, tiny_config
+from harness.models.cache import atomic_dir, config_hash, models_dir
+from harness.models.configs import (
+    SHARED_ENTITY_MODELS,
+    TINY_MODELS,
+    TinyConfig,
+    check_tiny_name,
+    tiny_config,
+)
+from harness.models.entities import EntityVocab, build_entity_vocab, markers
 from harness.models.facts import Cloze, clozes, read_rows
 from harness.models.report import accuracy_report, format_report
 from harness.models.splits import TRAIN_LANGUAGES, Splits, make_splits
 from harness.models.tokenizer import train_tokenizer
 from harness.models.training import Encoded, encode, torch_threads, train
+from rml_lama import dataset_hash
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +137,10 @@ def _build(name: str, arch: str, cfg: TinyConfig, dataset: Path, final: Path, pr
     split_of = splits.split_of
     chosen = [c for lang_rows in rows.values() for r in lang_rows if r["uuid"] in split_of
               for c in clozes(r)]
+    entities = build_entity_vocab(rows, split_of) if name in SHARED_ENTITY_MODELS else None
     tokenizer = train_tokenizer((c.sentence for c in chosen), cfg.vocab_size,
-                                add_eos=arch == "bert", max_length=cfg.max_length)
+                                add_eos=arch == "bert", max_length=cfg.max_length,
+                                entities=entities)
     t_tok = time.perf_counter() - start
     masked = arch == "bert"
     items: dict[Cloze, Encoded] = {c: encode(tokenizer, c, masked) for c in chosen}
@@ -160,7 +170,11 @@ def _build(name: str, arch: str, cfg: TinyConfig, dataset: Path, final: Path, pr
         torch=torch.__version__,
         threads=torch.get_num_threads(),
     )
+    if entities is not None:
+        report["entities"] = entity_report(entities, tokenizer, items, splits)
     with atomic_dir(final) as tmp:
+        if entities is not None:
+            entities.save(tmp / "entities.json")
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         splits.save(tmp / "splits.json")
@@ -168,6 +182,32 @@ def _build(name: str, arch: str, cfg: TinyConfig, dataset: Path, final: Path, pr
     COUNTERS.builds += 1
     log.info("%s (%s) trained in %.0f s\n%s", name, cfg.name, report["seconds"]["total"],
              format_report(report))
+
+
+def entity_report(
+    entities: EntityVocab, tokenizer: Any, items: dict[Cloze, Encoded], splits: Splits
+) -> dict[str, Any]:
+    """How many entities have a token, and how many of the split's queries read their
+    subject and answer as entity tokens (the rest, left out, go through the BPE)."""
+    ids = {tokenizer.convert_tokens_to_ids(t) for t in entities.tokens}
+    vocab = set(entities.uris)
+    n = subject_ok = answer_ok = 0
+    for c, e in items.items():
+        n += 1
+        answer_ok += e.answer_id in ids
+        subject_ok += bool(markers(entities.normalize(c.query)))
+    return {
+        "entity_tokens": len(vocab),
+        "labels": len(entities.labels),
+        "left_out": len(entities.left_out),
+        "dropped_labels": len(entities.dropped_labels),
+        "queries": n,
+        "queries_with_entity_subject": subject_ok,
+        "queries_with_entity_answer": answer_ok,
+        "split_facts_with_entity_answer_in_all_languages": sum(
+            all(e.answer_id in ids for c, e in items.items() if c.uuid == u) for u in splits.split_of
+        ),
+    }
 
 
 def _model_dir(model: Any, config: str | TinyConfig, dataset_dir: str | Path | None) -> Path:

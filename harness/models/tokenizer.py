@@ -26,6 +26,8 @@ from tokenizers.processors import TemplateProcessing
 from tokenizers.trainers import BpeTrainer
 from transformers import PreTrainedTokenizerFast
 
+from harness.models.entities import EntityVocab, split_at_entities
+
 BOS, EOS, PAD, UNK, MASK = "<s>", "</s>", "<pad>", "<unk>", "<mask>"
 SPECIAL_TOKENS = (PAD, UNK, BOS, EOS, MASK)  # ids 0..4 in this order
 WORD_START = "▁"
@@ -70,15 +72,24 @@ def _with_word_starts(tok: Tokenizer, texts: list[str]) -> Tokenizer:
 
 
 def train_tokenizer(
-    texts: Iterable[str], vocab_size: int, add_eos: bool = False, max_length: int = 128
+    texts: Iterable[str],
+    vocab_size: int,
+    add_eos: bool = False,
+    max_length: int = 128,
+    entities: EntityVocab | None = None,
 ) -> PreTrainedTokenizerFast:
     """Train the BPE on ``texts``.
 
     ``vocab_size`` is an upper bound on merges; every character of ``texts`` is kept, so
     the vocabulary may exceed it when the texts have more distinct characters. ``add_eos``
     appends ``</s>`` when encoding (masked LMs). ``max_length`` is the model's context.
+    With ``entities`` (the ``-shared`` models), every label of an entity becomes its one
+    language-neutral token (:mod:`harness.models.entities`): the BPE is trained on the
+    text between entities, and the entity tokens are added after it.
     """
     texts = list(texts)
+    if entities is not None:
+        texts = [piece for t in texts for piece in split_at_entities(entities.normalize(t))]
     tok = Tokenizer(BPE(unk_token=UNK))
     _pipeline(tok)
     specials = [AddedToken(t, special=True, lstrip=(t == MASK)) for t in SPECIAL_TOKENS]
@@ -91,6 +102,11 @@ def train_tokenizer(
     tok.post_processor = TemplateProcessing(
         single=single, pair=pair, special_tokens=[(BOS, bos), (EOS, eos)]
     )
+    if entities is not None:
+        # Added tokens match the normalized text, where the Replace rules have put them;
+        # lstrip takes the space before an entity, as for <mask>, so " Paris" is one token.
+        tok.normalizer = entities.normalizer()
+        tok.add_tokens([AddedToken(t, lstrip=True, normalized=True) for t in entities.tokens])
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token=BOS,

@@ -6,6 +6,7 @@ from harness.tasks import (  # noqa: F401
     budget,
     cross_language,
     edit,
+    ground_truth,
     inject,
     layer_distribution,
     low_resource,

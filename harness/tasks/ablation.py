@@ -61,7 +61,7 @@ def normalized_to_reference(per_language: Sequence[DpRow], reference: str = "mat
     per language each mean ΔP divided by the reference's where the reference's is
     significantly non-zero, then averaged over those languages."""
     rows = [r for r in per_language if r["language"] != ALL]
-    by = {(r["localizer"], r["language"]): r for r in rows}
+    by: dict[tuple[str, str], Mapping[str, Any]] = {(r["localizer"], r["language"]): r for r in rows}
     langs = sorted({r["language"] for r in rows})
     out = []
     for loc in sorted({r["localizer"] for r in rows}):

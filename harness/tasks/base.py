@@ -72,9 +72,13 @@ def build_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
     from harness.options import build
     from harness.registry import get
 
-    task = build("task", name, get("task", name), options)
+    try:
+        task = build("task", name, get("task", name), options)
+    except TypeError as e:  # a plain class refusing its keyword arguments
+        raise ValueError(f"--task-option: task {name!r}: {e}") from None
     if not isinstance(getattr(type(task), "output", None), Output):
-        raise TypeError(f"task {name!r}: {type(task).__name__} declares no `output = Output(...)`")
+        raise ValueError(f"task {name!r}: {type(task).__name__} declares no `output = Output(...)` "
+                         "(see docs/tasks.md)")
     return task
 
 
@@ -91,10 +95,7 @@ def flat_option_hint(key: str) -> str:
 
 def neuron_pairs(neuron_set: NeuronSet) -> list[tuple[int, int]]:
     """``[(layer, index), ...]`` from a neuron set (``.neurons``, a [K, 2] tensor)."""
-    neurons: Any = neuron_set.neurons
-    if isinstance(neurons, torch.Tensor):
-        return [(int(a), int(b)) for a, b in neurons.reshape(-1, 2).tolist()]
-    return [(int(a), int(b)) for a, b in neurons]
+    return [(int(a), int(b)) for a, b in neuron_set.neurons.reshape(-1, 2).tolist()]
 
 
 def by_layer(neuron_set: NeuronSet) -> dict[int, torch.Tensor]:

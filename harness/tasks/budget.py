@@ -50,6 +50,7 @@ METRICS = ("dp_suppress", "dp_enhance")
 
 def parse_budgets(value: Any) -> tuple[int, ...]:
     """``"5,10,20"`` or an int or a sequence -> sorted distinct positive ints."""
+    items: list[Any]
     if isinstance(value, int):
         items = [value]
     elif isinstance(value, str):
@@ -186,7 +187,7 @@ class SuppressEnhanceK:
         by_k: dict[int, list[dict]] = defaultdict(list)
         for r in records:
             by_k[int(r["k"])].append(r)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for k in sorted(by_k):
             rows += [dict(r, k=k, k_label=f"k={k}") for r in summarize_dp(by_k[k], METRICS)
                      if r["language"] == ALL]

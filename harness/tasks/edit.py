@@ -79,6 +79,7 @@ from harness.adapters.base import ModelAdapter
 from harness.attribution import ClozeQuery, predict_batch
 from harness.data import Fact
 from harness.localizers.base import NeuronSet
+from harness.options import option
 from harness.registry import register
 from harness.tasks.base import TaskContext, by_layer, neuron_pairs
 from harness.tasks.output import Count, Language, Metric, Output, Rate
@@ -195,10 +196,10 @@ class _EditTask:
     edit: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
 
-    locality_facts: int = LOCALITY_FACTS  # facts of other relations checked for locality
+    locality_facts: int = option(LOCALITY_FACTS, "facts of other relations checked for locality")
     # a fixed budget: edit each localizer's top k neurons by its own scores (Random: k random
     # neurons) instead of its own set, so methods are compared at equal size (None: own sets)
-    budget: int | None = None
+    budget: int | None = option(None, "edit each localizer's top K neurons (matched budgets; none: own sets)")
     # caches across facts: (model, uuid, lang) -> unedited top-1; (seed, pool) -> seeded order
     _locality_top1: dict[tuple[int, str, str], int] = field(default_factory=dict, init=False, repr=False)
     _order: dict[tuple, list[str]] = field(default_factory=dict, init=False, repr=False)
@@ -216,7 +217,7 @@ class _EditTask:
         key = (ctx.seed, tuple(pool))
         if key not in self._order:
             self._order = {key: seeded_order(pool, ctx.seed)}
-        out = []
+        out: list[Fact] = []
         for uuid in self._order[key]:
             if len(out) >= k:
                 break
@@ -353,8 +354,8 @@ class EditUpdate(_EditTask):
     edit: ClassVar[str] = "update"
     output = edit_output("update")
 
-    lambda1: float = DEFAULT_LAMBDA1  # weight of the removed old-object embedding E(o)
-    lambda2: float = DEFAULT_LAMBDA2  # weight of the added new-object embedding E(o')
+    lambda1: float = option(DEFAULT_LAMBDA1, "weight λ1 of the removed old-object embedding E(o)")
+    lambda2: float = option(DEFAULT_LAMBDA2, "weight λ2 of the added new-object embedding E(o')")
 
     def row_fn(self, ctx: TaskContext, fact: Fact, edit_query: ClozeQuery
                ) -> tuple[RowFn, dict[str, Any]] | None:

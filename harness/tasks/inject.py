@@ -60,6 +60,7 @@ from harness.attribution import ClozeQuery, encode_query, predict_batch
 from harness.attribution.scoring import answer_log_prob, pad_batch
 from harness.data import Fact
 from harness.localizers.base import NeuronSet
+from harness.options import option
 from harness.registry import register
 from harness.tasks.base import TaskContext, by_layer, neuron_pairs
 from harness.tasks.output import Count, Language, Metric, Output, Rate
@@ -97,12 +98,13 @@ def neuron_slices(adapter: ModelAdapter, neuron_set: NeuronSet) -> Trainable:
     """The parameters that feed and read the set's neurons, each with a bool mask (same
     shape) that is True on the neurons' slices."""
     model = adapter.model
-    out: Trainable = {}
+    params: dict[str, torch.nn.Parameter] = {}
+    masks: dict[str, torch.Tensor] = {}
 
     def mask_of(name: str, p: torch.nn.Parameter) -> torch.Tensor:
-        if name not in out:
-            out[name] = (p, torch.zeros_like(p, dtype=torch.bool))
-        return out[name][1]
+        if name not in masks:
+            params[name], masks[name] = p, torch.zeros_like(p, dtype=torch.bool)
+        return masks[name]
 
     for layer, idx in by_layer(neuron_set).items():
         for npar in adapter.neuron_input_parameters(layer):
@@ -112,7 +114,7 @@ def neuron_slices(adapter: ModelAdapter, neuron_set: NeuronSet) -> Trainable:
         weights = adapter.neuron_output_weights(layer)  # [N, D], maybe a transposed view
         name, p = owning_parameter(model, weights)
         same_view(mask_of(name, p), weights, p)[idx.to(p.device)] = True
-    return out
+    return {name: (params[name], masks[name]) for name in masks}
 
 
 def all_parameters(adapter: ModelAdapter) -> Trainable:
@@ -191,9 +193,9 @@ class Inject:
         row_header="Method",
     )
 
-    steps: int = DEFAULT_STEPS  # fine-tuning steps
-    lr: float = DEFAULT_LR  # fine-tuning learning rate (Adam)
-    old_facts: int = OLD_FACTS  # known facts whose queries make Q_old
+    steps: int = option(DEFAULT_STEPS, "fine-tuning steps")
+    lr: float = option(DEFAULT_LR, "fine-tuning learning rate (Adam)")
+    old_facts: int = option(OLD_FACTS, "known facts whose queries make Q_old")
     # Q_old per (model, languages), drawn once
     _old: dict[tuple[int, tuple[str, ...]], dict[str, list[ClozeQuery]]] = field(
         default_factory=dict, init=False, repr=False)

@@ -33,6 +33,7 @@ from typing import ClassVar, Literal, TypedDict, get_args
 from harness.attribution import predict_batch
 from harness.data import Fact
 from harness.localizers.base import NeuronSet
+from harness.options import option
 from harness.registry import register
 from harness.tasks.base import TaskContext, manipulated, neuron_pairs
 from harness.tasks.output import Count, Figure, Language, Metric, Output, Rate
@@ -107,9 +108,9 @@ class EnhanceLowResource:
                         exclude=("matrice-no-uaq", "matrice-no-ual")),),
     )
 
-    languages: tuple[str, ...] = LOW_RESOURCE  # the languages of Q_error
-    english: Criterion = "majority"  # how the fact must be known in English
-    factor: float = 2.0  # the factor the LAKNs are multiplied by
+    languages: tuple[str, ...] = option(LOW_RESOURCE, "the languages of Q_error (comma-separated)")
+    english: Criterion = option("majority", f"how the fact must be known in English: {', '.join(CRITERIA)}")
+    factor: float = option(2.0, "the factor the LAKNs are multiplied by")
 
     def __post_init__(self) -> None:
         self.languages = tuple(check_languages(list(self.languages), "enhance-low-resource.languages"))

@@ -103,7 +103,7 @@ def sample_facts(
 ) -> list[Fact]:
     """The first ``k`` facts of the pool in seeded order that ``keep`` accepts, looking at
     no more than ``scan`` facts (None: all)."""
-    out = []
+    out: list[Fact] = []
     for i, uuid in enumerate(seeded_order(pool, seed)):
         if len(out) >= k or (scan is not None and i >= scan):
             break

@@ -29,7 +29,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, TypedDict
+from typing import Annotated, Any, ClassVar, TypedDict, cast
 
 import torch
 
@@ -77,9 +77,9 @@ def unedited(ctx: TaskContext, fact: Fact) -> dict[str, list[Prediction]]:
 
 def pairs_of(nset: NeuronSet | Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     """The (layer, index) pairs of a neuron set or of a plain list of pairs, sorted."""
-    if hasattr(nset, "neurons"):
-        return tuple(sorted(neuron_pairs(nset)))  # type: ignore[arg-type]
-    return tuple(sorted((int(a), int(b)) for a, b in nset))  # type: ignore[union-attr]
+    if isinstance(nset, Sequence):
+        return tuple(sorted((int(a), int(b)) for a, b in nset))
+    return tuple(sorted(neuron_pairs(nset)))
 
 
 def as_neuron_set(pairs: Sequence[tuple[int, int]]) -> NeuronSet:
@@ -90,7 +90,7 @@ def _after(ctx: TaskContext, fact: Fact, pairs: tuple[tuple[int, int], ...], lan
            wanted: list[int]) -> tuple[list[float], list[float]]:
     """P after suppress and after enhance for the queries ``wanted`` of ``lang`` (cached per
     fact and neuron set: the same set measured for two localizers is measured once)."""
-    key = ("after", fact.uuid, pairs, lang, tuple(wanted))
+    key = str(("after", fact.uuid, pairs, lang, tuple(wanted)))  # ctx.cache is keyed by str
     if key not in ctx.cache:
         queries = [fact.queries[lang][i] for i in wanted]
         nset = as_neuron_set(pairs)
@@ -304,10 +304,9 @@ def summarize_dp(records: Sequence[dict], metrics: Sequence[str] = METRICS) -> l
             continue  # no query to measure (none answered correctly): no row, not a row of NaN
         controls = [r for r in groups.get((loc, lang, "random", "fact"), []) if r.get("included", True)]
         others = [r for r in groups.get((loc, lang, "own", "other"), []) if r.get("included", True)]
-        row: DpRow = {"localizer": loc, "language": lang}  # type: ignore[typeddict-item]
-        row.update(summary_row(groups[(loc, lang, "own", "fact")], controls, others, f"{loc}:{lang}",
-                               metrics))
-        rows.append(row)
+        values = summary_row(groups[(loc, lang, "own", "fact")], controls, others, f"{loc}:{lang}",
+                             metrics)
+        rows.append(cast(DpRow, {"localizer": loc, "language": lang, **values}))
     return rows
 
 

@@ -190,3 +190,9 @@ def test_written_files_parse(built) -> None:
         else:
             lines = [line for line in text.splitlines() if line.startswith("|")]
             assert len({line.count(" | ") for line in lines if "---" not in line}) == 1
+
+
+def test_tables_follow_the_runs_task_order(tiny_run: Path) -> None:
+    """summary.json sorts its keys; the tables come in the order the run's config lists the tasks."""
+    ids = [t.id for t in build_tables(*combine(load_sources([tiny_run])[0])[:2])]
+    assert ids == ["layer-distribution", "dp-enhance", "dp-suppress", "ablation", "localizer-stats"]

@@ -163,11 +163,11 @@ def _invoke(tmp_path, text: str, *flags: str):
 
 def test_config_file_fills_defaults_and_flags_override(tmp_path):
     r = _invoke(tmp_path, "localizer: [matrice, amig]\nfacts: 5\nall_queries: true\n"
-                "localizer-option: {matrice: {tau: 0.2}}\ntask-option: {inject_steps: 50}\n")
+                "localizer-option: {matrice: {tau: 0.2}}\ntask-option: {inject: {steps: 50}}\n")
     assert r.exit_code == 0, r.output
     assert json.loads(r.output) == {"localizers": "matrice,amig", "facts": 5, "all_queries": True,
                                     "loc_opts": ["matrice.tau=0.2"],
-                                    "task_opts": ["inject_steps=50"]}
+                                    "task_opts": ["inject.steps=50"]}
     r = _invoke(tmp_path, "facts: 5\nlocalizer: random\n", "--facts", "2")
     assert json.loads(r.output)["facts"] == 2 and json.loads(r.output)["localizers"] == "random"
 

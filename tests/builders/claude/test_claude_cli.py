@@ -15,7 +15,7 @@ from builders.claude.fake import FakeClaude, http_client, job_of
 from builders.cli import main
 
 # the public sources, as tests/conftest.py finds them
-SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[3] / "shared" / "data")
+SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[4] / "shared" / "data")
 KEY = "sk-ant-CLI-secret-0123456789abcdef"
 GOOD = {
     "P36": ["[X] on alue, jonka hallintokeskus on [Y].", "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
@@ -131,3 +131,11 @@ def test_cache_export_import_then_build_with_claude_templates(env, tmp_path, mon
     manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
     assert manifest["statistics"]["fi"]["origins"]["claude"] == 3 * manifest["statistics"]["fi"]["facts"]
     assert manifest["statistics"]["fi"]["origins"]["claude-fact"] == 1
+    # the Python API builds the same dataset as the command line (the merge is in build.py)
+    from builders.build import BuildConfig, build
+
+    build(BuildConfig(sources=SOURCES, out=tmp_path / "ds-api", languages=["fi"], relations=["P36"],
+                      max_facts_per_relation=3, bank_dir=tmp_path / "bank", rephrasings="claude",
+                      generated_dir=tmp_path / "gen", progress=False))
+    api = json.loads((tmp_path / "ds-api" / "manifest.json").read_text())
+    assert api["content_hash"] == manifest["content_hash"]

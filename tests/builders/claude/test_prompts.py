@@ -13,7 +13,7 @@ from builders.claude.prompts import Example, relation_context
 from builders.claude.schema import AnswerError, parse_queries, parse_templates
 
 # the public sources, as tests/conftest.py finds them
-SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[3] / "shared" / "data")
+SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[4] / "shared" / "data")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from builders.claude.generate import GenerateConfig, dry_run, generate
 from builders.claude.store import load_generated, load_generation_rejections
 
 # the public sources, as tests/conftest.py finds them
-SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[3] / "shared" / "data")
+SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[4] / "shared" / "data")
 KEY = "sk-ant-TEST-generate-secret"
 
 GOOD = {
@@ -226,8 +226,8 @@ def test_build_merges_generated_templates_with_provenance(monkeypatch, tmp_path)
         "  - \"Pääkaupunki, joka kuuluu kohteelle [X], on [Y].\"\n", encoding="utf-8")
     out = tmp_path / "ds"
     build(BuildConfig(SOURCES, out=out, languages=["fi"], relations=["P36"], max_facts_per_relation=4,
-                      bank_dir=tmp_path / "bank", extra_templates=load_generated("fi", cfg.out_dir),
-                      extra_rejections=load_generation_rejections("fi", cfg.out_dir), progress=False))
+                      bank_dir=tmp_path / "bank", rephrasings="all", generated_dir=cfg.out_dir,
+                      progress=False))
     manifest = json.loads((out / "manifest.json").read_text())
     origins = manifest["statistics"]["fi"]["origins"]
     assert origins["claude"] > 0 and origins["curated"] > 0
@@ -236,8 +236,8 @@ def test_build_merges_generated_templates_with_provenance(monkeypatch, tmp_path)
 
     claude_only = tmp_path / "ds2"
     build(BuildConfig(SOURCES, out=claude_only, languages=["fi"], relations=["P36"],
-                      max_facts_per_relation=4, use_bank=False, progress=False,
-                      extra_templates=load_generated("fi", cfg.out_dir)))
+                      max_facts_per_relation=4, rephrasings="claude", generated_dir=cfg.out_dir,
+                      progress=False))
     stats = json.loads((claude_only / "manifest.json").read_text())["statistics"]["fi"]["origins"]
     assert stats["claude"] > 0 and stats["curated"] == 0
 
@@ -285,8 +285,8 @@ def test_fact_queries_reach_the_dataset(monkeypatch, tmp_path):
     assert len(queries) == 2
     out = tmp_path / "ds"
     build(BuildConfig(SOURCES, out=out, languages=["fi"], relations=["P36"], max_facts_per_relation=4,
-                      bank_dir=tmp_path / "bank", extra_templates=load_generated("fi", cfg.out_dir),
-                      fact_queries={("fi", u): q for u, q in queries.items()}, progress=False))
+                      bank_dir=tmp_path / "bank", rephrasings="all", generated_dir=cfg.out_dir,
+                      progress=False))
     rows = pq.read_table(out / "data" / "fi" / "test.parquet").to_pylist()
     with_fact = [r for r in rows if r["uuid"] in queries]
     assert len(with_fact) == 2

@@ -1,0 +1,136 @@
+"""Keys of planted neurons: fire on a fact's queries, stay in the background elsewhere.
+
+A key is a direction ``w`` in the FFN input space plus a scale and a bias:
+``pre(x) = a · (x · w) + b``. The direction is a class-balanced logistic regression of the
+target-position FFN inputs (the fact's queries, every covered language weighted equally,
+against every other query of the closed benchmark set), refined by a squared-hinge fit
+when it is not selective enough in the tail (it rarely is for keys that must fire in all
+seven languages: on tiny-gpt, 0 of 20 held-out facts with the logistic fit alone, 18 with
+the refinement, in layer 2). The scale and bias then put the
+negatives' top ``fire_rate`` quantile at the firing threshold (a pre-activation the layer's
+own neurons reach rarely) and the positives at ``target`` (one the layer's own neurons reach
+on their strongest queries), unless that needs a key norm above ``max_norm``; then the norm
+is capped and the fact's pre-activations come out lower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Key:
+    weight: torch.Tensor  # [D] the key (a · w)
+    bias: float
+    threshold: float  # pre-activation above which the neuron "fires"
+    capped: bool  # the norm cap bound: the fact's pre-activations are below target
+
+
+def logistic_direction(
+    pos: torch.Tensor,
+    neg: torch.Tensor,
+    pos_weight: torch.Tensor | None = None,
+    l2: float = 1e-3,
+    iters: int = 40,
+) -> torch.Tensor:
+    """``[D]`` weights of a class-balanced logistic regression, ``pos [P, D]`` vs ``neg [M, D]``
+    (inputs standardized with the negatives' mean and std; the returned direction is in the
+    original space). ``pos_weight [P]`` weights positives within their class (sums to 1)."""
+    mu, sd = neg.mean(0), neg.std(0).clamp(min=1e-6)
+    zp, zn = (pos - mu) / sd, (neg - mu) / sd
+    wp = torch.full((len(pos),), 1 / len(pos)) if pos_weight is None else pos_weight / pos_weight.sum()
+    w = torch.zeros(pos.shape[1], requires_grad=True)
+    b = torch.zeros((), requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=iters, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = (
+            (torch.nn.functional.softplus(-(zp @ w + b)) * wp).sum()
+            + torch.nn.functional.softplus(zn @ w + b).mean()
+            + l2 * (w * w).sum()
+        )
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return (w.detach() / sd).float()
+
+
+def margin_direction(
+    pos: torch.Tensor,
+    neg: torch.Tensor,
+    pos_weight: torch.Tensor,
+    init: torch.Tensor,
+    c_neg: float = 50.0,
+    iters: int = 60,
+    hard: int = 3000,
+) -> torch.Tensor:
+    """Refine ``init`` with a squared-hinge (L2-SVM) fit: the positives (``pos_weight``,
+    e.g. each language equally) above +1, the negatives below −1, with a heavy weight
+    ``c_neg`` on the negatives. Unlike the logistic loss, the hinge only sees the negatives
+    that violate the margin, i.e. the tail that decides selectivity. Only the ``hard``
+    negatives that score highest under ``init`` take part (the others are far below)."""
+    if len(neg) > hard:
+        neg = neg[torch.topk(neg @ init, hard).indices]
+    mu, sd = neg.mean(0), neg.std(0).clamp(min=1e-6)
+    zp, zn = (pos - mu) / sd, (neg - mu) / sd
+    wp = pos_weight / pos_weight.sum()
+    w = (init * sd).clone().requires_grad_(True)
+    b = torch.zeros((), requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=iters, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = (
+            (torch.relu(1 - (zp @ w + b)) ** 2 * wp).sum()
+            + c_neg * (torch.relu(1 + (zn @ w + b)) ** 2).mean()
+            + 1e-4 * (w * w).sum()
+        )
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return (w.detach() / sd).float()
+
+
+def fit_key(
+    pos: torch.Tensor,
+    neg: torch.Tensor,
+    threshold: float,
+    target: float,
+    max_norm: float,
+    pos_weight: torch.Tensor | None = None,
+    pos_groups: torch.Tensor | None = None,
+    fire_rate: float = 0.0005,
+) -> Key | None:
+    """A key for positives ``pos [P, D]`` against ``neg [M, D]``; None when the direction
+    does not separate them (the positives' level is not above the negatives' cut).
+
+    ``s = x · w`` is mapped linearly so that the negatives' ``1 − fire_rate`` quantile lands
+    on the firing ``threshold`` (so at most ``fire_rate`` of the fitted negatives fire) and
+    the positives' level (the lowest per-group median, ``pos_groups [P]`` naming each
+    positive's language) lands on ``target``; the key norm is capped at ``max_norm``.
+    """
+    weight = torch.full((len(pos),), 1.0 / len(pos)) if pos_weight is None else pos_weight
+    groups = torch.zeros(len(pos), dtype=torch.long) if pos_groups is None else pos_groups
+
+    def level_and_cut(w: torch.Tensor) -> tuple[float, float]:
+        sp, sn = pos @ w, neg @ w
+        level = min(float(sp[groups == g].median()) for g in groups.unique())
+        return level, float(torch.quantile(sn, 1 - fire_rate))
+
+    w = logistic_direction(pos, neg, weight)
+    level, cut = level_and_cut(w)
+    if level <= cut:  # the logistic fit is not selective enough in the tail: a margin fit
+        w = margin_direction(pos, neg, weight, w)
+        level, cut = level_and_cut(w)
+    if level <= cut or not w.norm() > 0:
+        return None
+    a = (target - threshold) / (level - cut)
+    capped = a * float(w.norm()) > max_norm
+    if capped:
+        a = max_norm / float(w.norm())
+    return Key(weight=a * w, bias=threshold - a * cut, threshold=threshold, capped=capped)

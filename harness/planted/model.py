@@ -1,0 +1,179 @@
+"""``planted:BASE``: a base model with facts planted into its FFN neurons, as a model name.
+
+``load_model("planted:tiny-gpt")`` plants into ``tiny-gpt`` on first use (seeded) and
+caches the result like the tiny models, under ``<cache>/models/planted-<base>-<hash>/``::
+
+    config.json  model.safetensors  tokenizer files   (save_pretrained)
+    truth.json    the ground truth, the checks' figures, the distributions (truth.py)
+    splits.json   the base's, when it has one
+
+The hash covers the base (its folder, for tiny models keyed by their own hash, or its hub
+id), the planting and check configs, the dataset's content hash and FORMAT_VERSION. Any
+base with an adapter whose FFN is ``act(x W + b)`` works (GPT-2 and BERT families).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PREFIX = "planted:"
+FORMAT_VERSION = 1  # bump when a change here changes what a build produces
+
+
+def _dataset(dataset_dir: str | Path | None) -> Path:
+    if dataset_dir is not None:
+        return Path(dataset_dir)
+    import rml_lama
+
+    return Path(rml_lama.DATASET_DIR)
+
+
+def _base_identity(base: str) -> tuple[str, Path | None]:
+    """A stable id of the base's weights and, for built (tiny) models, their folder."""
+    from harness.models.specs import resolve_spec
+
+    spec = resolve_spec(base)
+    if spec.build is not None:
+        folder = spec.build()
+        return folder.name, folder
+    if Path(spec.hf_id).is_dir():
+        return str(Path(spec.hf_id).resolve()), Path(spec.hf_id)
+    return spec.hf_id, None
+
+
+def planted_model_dir(
+    base: str, cfg: Any = None, checks: Any = None, dataset_dir: str | Path | None = None
+) -> Path:
+    from harness.models.cache import config_hash, models_dir
+    from harness.planted.checks import CheckConfig
+    from harness.planted.plant import PlantConfig
+    from rml_lama import dataset_hash
+
+    cfg = cfg or PlantConfig()
+    checks = checks or CheckConfig()
+    ident, _ = _base_identity(base)
+    key = config_hash(
+        "planted", ident, asdict(cfg), asdict(checks), dataset_hash(_dataset(dataset_dir)), FORMAT_VERSION
+    )
+    safe = base.replace("/", "_").replace(":", "_")
+    return models_dir() / f"planted-{safe}-{key}"
+
+
+def build_planted(
+    base: str,
+    cfg: Any = None,
+    checks: Any = None,
+    dataset_dir: str | Path | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
+    """The folder of ``planted:<base>``, planting (and checking) first unless cached."""
+    import torch
+
+    from harness.adapters import get_adapter
+    from harness.models.cache import atomic_dir
+    from harness.models.loading import load_model
+    from harness.models.splits import Splits
+    from harness.planted.checks import CheckConfig, format_checks, run_checks
+    from harness.planted.distributions import distributions, format_distributions
+    from harness.planted.features import collect
+    from harness.planted.plant import PlantConfig, plant
+    from harness.planted.truth import TRUTH_FILE, GroundTruth
+    from harness.planted.universe import build_universe
+
+    cfg = cfg or PlantConfig()
+    checks = checks or CheckConfig()
+    final = planted_model_dir(base, cfg, checks, dataset_dir)
+    if final.exists() and not force:
+        return final
+    if progress:
+        print(f"planting {cfg.facts} facts into {base} -> {final}; later runs reuse it", file=sys.stderr)
+    _, base_folder = _base_identity(base)
+    lm = load_model(base)
+    adapter = get_adapter(lm.model, lm.tokenizer)
+    splits_file = base_folder / "splits.json" if base_folder is not None else None
+    splits = Splits.load(splits_file) if splits_file is not None and splits_file.exists() else None
+    torch.manual_seed(cfg.seed)
+    clock = _Clock()
+    universe = build_universe(adapter, _dataset(dataset_dir), cfg.facts, splits, seed=cfg.seed)
+    before = collect(adapter, universe.queries)
+    clock.lap("features")
+    facts, planting = plant(adapter, universe, cfg, feats=before, progress=progress)
+    clock.lap("planting")
+    after = collect(adapter, universe.queries)
+    figures = run_checks(adapter, universe, facts, before, checks, after=after)
+    clock.lap("checks")
+    dist = distributions(adapter, universe, facts, after)
+    clock.lap("distributions")
+    planting["seconds"] = clock.times
+    planting["queries"] = len(universe.queries)
+    truth = GroundTruth(base, facts, figures, dist, planting)
+    with atomic_dir(final) as tmp:
+        lm.model.save_pretrained(tmp)
+        lm.tokenizer.save_pretrained(tmp)
+        if splits_file is not None and splits_file.exists():
+            shutil.copy(splits_file, tmp / "splits.json")
+        truth.save(tmp / TRUTH_FILE)
+    if progress:
+        print(f"planted:{base}\n{format_checks(figures)}\n{format_distributions(dist)}", file=sys.stderr)
+    return final
+
+
+class _Clock:
+    """Wall and CPU seconds per stage (the machine may be shared: both are kept)."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def lap(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.times[name] = [round(wall - self._wall, 1), round(cpu - self._cpu, 1)]
+        log.info("planting: %s took %.1f s wall, %.1f s CPU", name, *self.times[name])
+        self._wall, self._cpu = wall, cpu
+
+
+def planted_facts(base: str) -> list[str]:
+    """The planted facts that passed the checks (what a run on ``planted:<base>`` scores);
+    prints the checks, so every run shows them."""
+    from harness.planted.checks import format_checks
+    from harness.planted.truth import GroundTruth
+
+    truth = GroundTruth.load(build_planted(base))
+    print(f"planted:{base}: ground truth checks\n{format_checks(truth.checks)}", file=sys.stderr)
+    facts = truth.scored_facts()
+    if not facts:
+        raise ValueError(f"planted:{base}: no planted fact passed the checks; see its truth.json")
+    return facts
+
+
+def planted_spec(base: str) -> Any:
+    """The :class:`~harness.models.ModelSpec` of ``planted:<base>``."""
+    from harness.models.specs import ModelSpec, resolve_spec
+
+    if not base:
+        raise ValueError("planted: needs a base model, e.g. planted:tiny-gpt")
+    if base.startswith(PREFIX):
+        raise ValueError(f"planted:{base}: planting into a planted model is not supported")
+    spec = resolve_spec(base)  # raises listing the valid names
+    kind = spec.kind if spec.kind != "auto" else "auto"
+    return ModelSpec(
+        f"{PREFIX}{base}",
+        "",
+        kind=kind,
+        architecture=spec.architecture,
+        params=spec.params,
+        description=f"{base} with held-out facts planted into rarely used FFN neurons "
+        "(ground truth for the ground-truth task; built on first use)",
+        build=partial(build_planted, base),
+        facts=partial(planted_facts, base),
+    )

@@ -1,0 +1,48 @@
+"""Scores against ground truth: each formula checked against a plain computation."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from harness.planted.metrics import average_precision, chance_ap, precision_recall_f1
+
+
+def test_precision_recall_f1_by_hand():
+    p, r, f1 = precision_recall_f1([1, 2, 3, 4], [2, 4, 9])
+    assert (p, r) == (0.5, pytest.approx(2 / 3))
+    assert f1 == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
+
+
+def test_empty_selection_has_no_precision_and_zero_f1():
+    p, r, f1 = precision_recall_f1([], [1, 2])
+    assert math.isnan(p) and r == 0.0 and f1 == 0.0
+
+
+def test_average_precision_by_hand():
+    # relevant at ranks 1 and 3 of 5: (1/1 + 2/3) / 2
+    assert average_precision(["a", "x", "b", "y", "z"], {"a", "b"}) == pytest.approx((1 + 2 / 3) / 2)
+    assert average_precision(["a", "b", "x"], {"a", "b"}) == 1.0
+    # a relevant item missing from the ranking counts as precision 0
+    assert average_precision(["a", "x"], {"a", "b"}) == pytest.approx(0.5)
+
+
+def test_chance_ap_matches_simulation():
+    n, rel = 60, 3
+    rng = random.Random(0)
+    items = list(range(n))
+    sims = []
+    for _ in range(20000):
+        rng.shuffle(items)
+        sims.append(average_precision(items, {0, 1, 2}))
+    assert sum(sims) / len(sims) == pytest.approx(chance_ap(n, rel), rel=0.03)
+    assert chance_ap(n, rel) > rel / n  # the chance level of AP is above the base rate
+
+
+def test_chance_ap_edge_cases():
+    assert chance_ap(1, 1) == 1.0
+    assert chance_ap(5, 5) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        chance_ap(3, 0)

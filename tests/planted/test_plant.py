@@ -1,0 +1,97 @@
+"""Planting on a tiny random GPT-2: what is written where, and what is left alone."""
+
+from __future__ import annotations
+
+import torch
+
+from harness.attribution.query import ClozeQuery
+from harness.planted.checks import format_checks, run_checks
+from harness.planted.features import collect, key_params
+from harness.planted.plant import PlantConfig, Universe, plant
+
+WORDS = [
+    "Paris",
+    "Berlin",
+    "Tokyo",
+    "Helsinki",
+    "Florence",
+    "Honolulu",
+    "Poland",
+    "France",
+    "Japan",
+    "Germany",
+    "physics",
+    "French",
+    "capital",
+    "tower",
+    "born",
+    "citizen",
+]
+
+
+def _universe() -> Universe:
+    queries, fact_of, lang_of = [], [], []
+    for i, subject in enumerate(WORDS):
+        for lang, templates in (("en", ("The {} is in", "{} lies in")), ("fi", ("Where is {}:", "{} is at"))):
+            for t in templates:
+                queries.append(ClozeQuery(t.format(subject), WORDS[(i + 3) % len(WORDS)]))
+                fact_of.append(f"f{i}")
+                lang_of.append(lang)
+    return Universe(queries, fact_of, lang_of, planted=["f0", "f1"], known=[f"f{i}" for i in range(4, 16)])
+
+
+def test_plant_writes_only_the_chosen_neurons(make_adapter):
+    adapter = make_adapter("gpt2", n_inner=64)
+    before = {n: p.detach().clone() for n, p in adapter.model.named_parameters()}
+    universe = _universe()
+    cfg = PlantConfig(
+        facts=2,
+        agnostic=1,
+        language_specific=1,
+        decoys=1,
+        value_steps=3,
+        batch_queries=8,
+        preserve_queries=8,
+        layers=(0, 1),
+        norm_scale=1.0,
+    )
+    before_feats = collect(adapter, universe.queries)
+    facts, report = plant(adapter, universe, cfg, feats=before_feats)
+    checks = run_checks(adapter, universe, facts, before_feats)  # runs end to end on any result
+    assert checks["facts"] == 2 and set(checks["known_accuracy"]) >= {"before", "after", "pass"}
+    assert "planted facts: 2" in format_checks(checks)
+    assert [f.uuid for f in facts] == ["f0", "f1"]
+    chosen = {(n.layer, n.index) for f in facts for n in f.neurons}
+    assert len(chosen) == sum(len(f.neurons) for f in facts)  # no neuron planted twice
+    for f in facts:
+        assert {n.kind for n in f.neurons} <= {"agnostic", "language", "decoy"}
+        assert all(n.languages for n in f.neurons)
+    # only the FFN weights of planted neurons changed
+    for layer in range(adapter.n_layers):
+        keys = key_params(adapter, layer).keys().detach()
+        values = adapter.neuron_output_weights(layer).detach()
+        idx = [i for (lay, i) in chosen if lay == layer]
+        untouched = torch.ones(adapter.n_neurons, dtype=torch.bool)
+        untouched[idx] = False
+        mlp = adapter.model.transformer.h[layer].mlp
+        assert torch.equal(keys[untouched], before[f"transformer.h.{layer}.mlp.c_fc.weight"].T[untouched])
+        assert torch.equal(values[untouched], before[f"transformer.h.{layer}.mlp.c_proj.weight"][untouched])
+        assert mlp.c_fc.weight.requires_grad  # requires_grad restored after value learning
+        for i in idx:  # value rows within the cap
+            assert float(values[i].norm()) <= report["layer_stats"][str(layer)]["value_norm_cap"] + 1e-5
+    other = [n for n in before if ".mlp." not in n]
+    params = dict(adapter.model.named_parameters())
+    assert all(torch.equal(params[n], before[n]) for n in other)
+
+
+def test_collect_matches_a_plain_forward(make_adapter):
+    adapter = make_adapter("gpt2")
+    qs = [ClozeQuery("The capital of France is", "Paris"), ClozeQuery("Tokyo is the capital of", "Japan")]
+    feats = collect(adapter, qs, batch_size=1)
+    both = collect(adapter, qs, batch_size=2)  # padding and the length sort do not change it
+    assert torch.allclose(feats.x, both.x, atol=1e-5) and torch.allclose(feats.act, both.act, atol=1e-5)
+    # the activation is act(x @ key + bias) of the same layer
+    kp = key_params(adapter, 0)
+    pre = feats.x[:, 0] @ kp.keys().detach().T + kp.bias.detach()
+    act = adapter.model.transformer.h[0].mlp.act(pre)
+    assert torch.allclose(act, feats.act[:, 0], atol=1e-5)
