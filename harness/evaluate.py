@@ -109,8 +109,9 @@ def check_config(cfg: EvalConfig) -> list[str]:
     build_localizers(cfg, needed)  # every option's value is checked here, not mid-run
     from harness.models import resolve_spec
     from harness.models.loading import check_device
+    from harness.models.specs import check_architecture
 
-    resolve_spec(cfg.model)  # raises listing the valid model names
+    check_architecture(resolve_spec(cfg.model))  # unknown name, or no adapter for it: raises
     if cfg.device:
         check_device(cfg.device)
     if cfg.attribution_cache:
