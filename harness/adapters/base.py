@@ -181,10 +181,6 @@ class ModelAdapter(ABC):
         """Run block ``layer`` on unpadded ``hidden [B, S, D]``."""
         raise NotImplementedError(f"{type(self).__name__} does not run block by block")
 
-    def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """The LM head: ``[..., D] -> [..., V]``."""
-        raise NotImplementedError(f"{type(self).__name__} does not run block by block")
-
     # ---- hooks ---------------------------------------------------------------------------
 
     @contextmanager

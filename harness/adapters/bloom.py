@@ -38,7 +38,7 @@ class BloomAdapter(ModelAdapter):
             )
         super().__init__(model, tokenizer)
 
-    def blocks(self) -> Sequence[nn.Module]:
+    def blocks(self) -> Sequence[Any]:  # submodules are reached by name
         return self.model.transformer.h
 
     def ffn_output_projection(self, layer: int) -> nn.Module:

@@ -7,6 +7,7 @@ MLP submodule. The neurons are the **input of ``fc2``** (post-activation).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -20,7 +21,7 @@ class XGLMAdapter(ModelAdapter):
     is_causal = True
     family = "XGLM"
 
-    def blocks(self) -> Sequence[nn.Module]:
+    def blocks(self) -> Sequence[Any]:  # submodules are reached by name
         return self.model.model.layers
 
     def ffn_output_projection(self, layer: int) -> nn.Module:

@@ -22,22 +22,25 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from harness.attribution.query import EncodedQuery
 
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
+
 MEMO_SIZE = 64  # sentences per adapter: a fact's queries in every language fit
 _MEMO: weakref.WeakKeyDictionary[Any, tuple[tuple, OrderedDict]] = weakref.WeakKeyDictionary()
 
 
-def _weights_state(adapter: Any) -> tuple:
+def _weights_state(adapter: ModelAdapter) -> tuple:
     params = list(adapter.model.parameters())
     return (str(params[0].device), str(params[0].dtype), tuple(p._version for p in params))
 
 
-def _hooked(adapter: Any) -> bool:
+def _hooked(adapter: ModelAdapter) -> bool:
     for layer in range(adapter.n_layers):
         proj = adapter.ffn_output_projection(layer)
         if proj._forward_pre_hooks or proj._forward_hooks:
@@ -46,14 +49,14 @@ def _hooked(adapter: Any) -> bool:
 
 
 @torch.no_grad()
-def _activations(adapter: Any, input_ids: torch.Tensor, position: int) -> torch.Tensor:
+def _activations(adapter: ModelAdapter, input_ids: torch.Tensor, position: int) -> torch.Tensor:
     """``[L, N]`` float32: every layer's neuron activations at ``position`` (one body pass)."""
     with adapter.capture() as acts:
         adapter.forward_body(input_ids[None].to(adapter.device))
     return torch.stack([acts[layer][0, position] for layer in range(adapter.n_layers)]).float()
 
 
-def sentence_activations(adapter: Any, input_ids: torch.Tensor, position: int) -> torch.Tensor:
+def sentence_activations(adapter: ModelAdapter, input_ids: torch.Tensor, position: int) -> torch.Tensor:
     """:func:`_activations`, memoized (see the module docstring). Do not modify the result."""
     if _hooked(adapter):
         return _activations(adapter, input_ids, position)
@@ -86,12 +89,12 @@ def sentence_ids(enc: EncodedQuery) -> torch.Tensor:
     return enc.input_ids[: enc.prompt_length] if enc.is_causal else enc.input_ids
 
 
-def real_activations(adapter: Any, enc: EncodedQuery) -> torch.Tensor:
+def real_activations(adapter: ModelAdapter, enc: EncodedQuery) -> torch.Tensor:
     """``w``: ``[L, N]`` float32 at the target position of the real query."""
     return sentence_activations(adapter, sentence_ids(enc), enc.target_position)
 
 
-def baseline_activations(adapter: Any, enc: EncodedQuery) -> torch.Tensor:
+def baseline_activations(adapter: ModelAdapter, enc: EncodedQuery) -> torch.Tensor:
     """``[T', L, N]`` float32: ``w'_i`` for each of the query's own tokens ``i``, the
     sentence with ``x_i`` replaced by ⟨PAD⟩ (eos for causal models, the mask token for
     masked ones; Eq. 2–3)."""

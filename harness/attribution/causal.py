@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import DynamicCache
@@ -32,6 +32,9 @@ from transformers import DynamicCache
 from harness.attribution.engine import RowGroup, make_replacer, probability_gradients
 from harness.attribution.query import EncodedQuery
 from harness.attribution.scoring import log_prob_of
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
 
 def cache_tensors(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -60,7 +63,7 @@ class CausalRunner:
     to skip that pass here.
     """
 
-    def __init__(self, adapter: Any, enc: EncodedQuery, real: torch.Tensor | None = None) -> None:
+    def __init__(self, adapter: ModelAdapter, enc: EncodedQuery, real: torch.Tensor | None = None) -> None:
         from harness.attribution.baselines import real_activations
 
         self.adapter = adapter
