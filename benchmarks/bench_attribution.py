@@ -1,33 +1,38 @@
-"""Benchmark: the fast attribution engine against the plain reference implementation.
+"""Benchmark: the attribution engine against two reference implementations.
 
-The reference (``tests/attribution/reference.py``) runs, for every layer, baseline and
-Riemann step, one full forward and backward pass of the whole query. The engine caches the
-prefix, batches (layer, baseline, step) rows and takes one backward per chunk.
+* **plain**: ``tests/attribution/reference.py::reference_attribution``: one full forward and
+  backward pass of the whole input per (layer, baseline, Riemann step);
+* **batched**: ``reference.py::batched_steps_attribution``: one forward and backward pass per
+  (layer, baseline) with the ``M`` steps as a batch of ``M`` copies of the input, the way the
+  public knowledge-neuron libraries do it.
 
-Main case: a randomly initialized GPT-2 (6 layers, n_embd 256, n_inner 1024, GPT-2's
-vocabulary of 50257), a 10-token query, M = 20, SAIG over every query token. It prints the
-time of both, their ratio, the largest difference (relative to the largest score) and peak
-memory (process RSS above the level before the call, sampled every 2 ms, each
-implementation in a fresh process; CUDA: ``max_memory_allocated``). Then a sweep over
-query length and layer count, with fewer steps: both costs are linear in M, so the ratio
-hardly depends on it.
+SAIG over every query token, M = 20 (``--steps``), random queries of each prompt length, on
+randomly initialized models whose proportions (LM head against body per token) are those of
+the paper's models; see ``--model``. Each implementation gets one warm-up call, then
+``--runs`` timed calls, interleaved (engine, batched, plain, engine, ...) so that the load of
+a shared machine falls on all three alike; the table shows the median CPU time and wall time
+and the ratios of the medians. The plain reference does exactly one pass per step, so its
+time is linear in M by construction: it is timed at ``--plain-steps`` (default 4) and scaled
+to M (the column says so); ``--plain-steps 20`` times it in full.
+
+Exactness: the largest |engine − reference| relative to max |reference|, against the batched
+reference at M and against the plain one at ``--plain-steps``.
 
 Run::
 
-    python benchmarks/bench_attribution.py            # main case + sweep
-    python benchmarks/bench_attribution.py --no-sweep --device cuda --dtype bfloat16
+    python benchmarks/bench_attribution.py --model causal --threads 1
+    python benchmarks/bench_attribution.py --model masked --threads 1
+    python benchmarks/bench_attribution.py --model causal --device cuda --dtype bfloat16 --runs 5
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
-import multiprocessing
+import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,172 +44,171 @@ sys.path.insert(0, str(REPO))
 from harness.adapters import get_adapter  # noqa: E402
 from harness.adapters.tiny import tiny_model  # noqa: E402
 from harness.attribution import EncodedQuery, attribute  # noqa: E402
+from harness.attribution import baselines as shared_passes  # noqa: E402
+
+# name: (family, config overrides, what it stands for). Head/body = the LM head's FLOPs per
+# token over the body's, V / (12 L d) for these blocks: mGPT (d 2048, L 24, V 100k) 0.17,
+# mBERT (d 768, L 12, V 119.5k) 1.08.
+MODELS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "causal": (
+        "gpt2",
+        {"n_layer": 12, "n_embd": 256, "n_head": 4, "n_inner": 1024, "vocab_size": 6400,
+         "n_positions": 256},
+        "GPT-2, L 12, d 256, V 6400: mGPT's head/body ratio (0.17)",
+    ),
+    "masked": (
+        "bert",
+        {"num_hidden_layers": 12, "hidden_size": 256, "num_attention_heads": 4, "intermediate_size": 1024,
+         "vocab_size": 40000, "max_position_embeddings": 256},
+        "BERT, L 12, d 256, V 40000: mBERT's head/body ratio (1.08)",
+    ),
+    "causal-head-heavy": (
+        "gpt2",
+        {"n_layer": 6, "n_embd": 256, "n_head": 8, "n_inner": 1024, "vocab_size": 50257,
+         "n_positions": 256},
+        "GPT-2, L 6, d 256, V 50257: head/body 2.7, the head dominates (the earlier benchmark model)",
+    ),
+}
 
 
-def load_reference() -> Callable[..., torch.Tensor]:
+def load_reference() -> Any:
     path = REPO / "tests" / "attribution" / "reference.py"
     spec = importlib.util.spec_from_file_location("attribution_reference", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.reference_attribution
+    return module
 
 
-def gpt2_adapter(n_layer: int, device: str, dtype: torch.dtype, n_embd: int = 256) -> Any:
-    model, tok = tiny_model(
-        "gpt2",
-        seed=0,
-        dtype=dtype,
-        n_layer=n_layer,
-        n_embd=n_embd,
-        n_head=max(n_embd // 64, 1) if n_embd != 256 else 8,
-        n_inner=4 * n_embd,
-        vocab_size=50257,
-        n_positions=256,
-        initializer_range=0.02,
-    )
+def make_adapter(name: str, device: str, dtype: torch.dtype) -> Any:
+    family, overrides, _ = MODELS[name]
+    model, tok = tiny_model(family, seed=0, dtype=dtype, initializer_range=0.02, **overrides)
     return get_adapter(model.to(device), tok)
 
 
-def random_query(length: int, vocab: int, seed: int = 0) -> EncodedQuery:
-    """A causal query of ``length`` prompt tokens (no BOS) and a one-token answer."""
+def random_query(adapter: Any, length: int, seed: int = 0) -> EncodedQuery:
+    """``length`` query tokens and a one-token answer: a causal prompt (no BOS), or
+    ``[CLS] x_1 .. x_T [MASK] [SEP]`` for a masked model."""
     g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(10, vocab, (length,), generator=g)
+    vocab = adapter.model.config.vocab_size
+    words = torch.randint(10, vocab, (length,), generator=g)
     answer = torch.randint(10, vocab, (1,), generator=g)
+    if adapter.is_causal:
+        ids, target, own = words, length - 1, torch.arange(length)
+    else:
+        tok = adapter.tokenizer
+        cls, tail = torch.tensor([tok.cls_token_id]), torch.tensor([tok.mask_token_id, tok.sep_token_id])
+        ids = torch.cat([cls, words, tail])
+        target, own = length + 1, torch.arange(1, length + 1)
     return EncodedQuery(
         input_ids=ids,
-        target_position=length - 1,
-        answer_positions=torch.tensor([length - 1]),
+        target_position=target,
+        answer_positions=torch.tensor([target]),
         answer_ids=answer,
         object_ids=answer,
-        token_positions=torch.arange(length),
-        is_causal=True,
+        token_positions=own,
+        is_causal=adapter.is_causal,
         full_object=False,
     )
 
 
-class PeakMemory:
-    """Peak memory of the block above the level at its start, in MiB."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.cuda = device.type == "cuda"
-        self.peak_mib = 0.0
-
-    @staticmethod
-    def _rss() -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * 4096
-
-    def _poll(self) -> None:
-        while not self._stop.is_set():
-            self._max = max(self._max, self._rss())
-            time.sleep(0.002)
-
-    def __enter__(self) -> PeakMemory:
-        if self.cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            self._start = torch.cuda.memory_allocated()
-        else:
-            self._start = self._max = self._rss()
-            self._stop = threading.Event()
-            self._thread = threading.Thread(target=self._poll, daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.cuda:
-            torch.cuda.synchronize()
-            peak = torch.cuda.max_memory_allocated()
-        else:
-            self._stop.set()
-            self._thread.join()
-            peak = max(self._max, self._rss())
-        self.peak_mib = (peak - self._start) / 2**20
+def timed(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[float, float, torch.Tensor]:
+    """(CPU seconds of this process, wall seconds, result)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    cpu, wall = time.process_time(), time.perf_counter()
+    out = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.process_time() - cpu, time.perf_counter() - wall, out.cpu()
 
 
-def measure(fn: Callable[[], torch.Tensor], device: torch.device) -> dict[str, Any]:
-    with PeakMemory(device) as mem:
-        wall, cpu = time.perf_counter(), time.process_time()
-        out = fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"wall": wall, "cpu": cpu, "mem": mem.peak_mib, "out": out.cpu()}
+def rel_diff(a: torch.Tensor, ref: torch.Tensor) -> float:
+    return (a - ref).abs().max().item() / ref.abs().max().item()
 
 
-def _run_one(kind: str, n_layer: int, length: int, steps: int, args: argparse.Namespace) -> dict:
-    """Build the model and run one implementation; meant for a fresh process, so that the
-    memory figure is not hidden by what an earlier run left in the allocator."""
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
-    adapter = gpt2_adapter(n_layer, args.device, dtype, args.n_embd)
-    enc = random_query(length, 50257)
-    with torch.no_grad():  # lazy initialization outside the measurement
-        adapter.forward(enc.input_ids[None, :2].to(device))
-    if kind == "fast":
-        return measure(
-            lambda: attribute(adapter, enc, "saig", steps, max_rows=args.max_rows, normalize=False).raw,
-            device,
-        )
-    reference = load_reference()
-    return measure(lambda: reference(adapter, enc, "saig", steps), device)
+def bench_length(adapter: Any, ref: Any, length: int, args: argparse.Namespace) -> dict[str, Any]:
+    device = adapter.device
+    enc = random_query(adapter, length)
 
+    def engine(steps: int = args.steps) -> torch.Tensor:
+        shared_passes._MEMO.clear()  # time the baseline passes too, as for a new query
+        return attribute(adapter, enc, "saig", steps, max_rows=args.max_rows, normalize=False).raw
 
-def compare(n_layer: int, length: int, steps: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Fast and reference, each in its own fresh process."""
-    ctx = multiprocessing.get_context("spawn")
-    out = {}
-    for kind in ("fast", "ref"):
-        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-            out[kind] = pool.submit(_run_one, kind, n_layer, length, steps, args).result()
-    f, r = out["fast"]["out"], out["ref"]["out"]
-    diff = (f - r).abs().max().item() / r.abs().max().item()
-    return {"L": n_layer, "T": length, "M": steps, **out, "rel_diff": diff}
+    impls: dict[str, Callable[[], torch.Tensor]] = {
+        "engine": engine,
+        "batched": lambda: ref.batched_steps_attribution(adapter, enc, "saig", args.steps),
+    }
+    if not args.no_plain:
+        impls["plain"] = lambda: ref.reference_attribution(adapter, enc, "saig", args.plain_steps)
+    # warm-up: every implementation once (the references with few steps), outside the timing
+    timed(engine, device)
+    timed(lambda: ref.batched_steps_attribution(adapter, enc, "saig", 2), device)
+    times: dict[str, list[tuple[float, float]]] = {k: [] for k in impls}
+    outs: dict[str, torch.Tensor] = {}
+    for _ in range(args.runs):
+        for name, fn in impls.items():
+            cpu, wall, outs[name] = timed(fn, device)
+            times[name].append((cpu, wall))
+    med = {k: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v))
+           for k, v in times.items()}
+    if "plain" in med:  # one pass per step: linear in M
+        scale = args.steps / args.plain_steps
+        med["plain"] = (med["plain"][0] * scale, med["plain"][1] * scale)
+    row = {"T": length, "rows": adapter.n_layers * len(enc.token_positions) * args.steps, "med": med}
+    row["diff_batched"] = rel_diff(outs["engine"], outs["batched"])
+    if "plain" in outs:
+        row["diff_plain"] = rel_diff(engine(args.plain_steps).cpu(), outs["plain"])
+    return row
 
 
 def report(row: dict[str, Any]) -> str:
-    f, r = row["fast"], row["ref"]
-    return (
-        f"L={row['L']:>2} T={row['T']:>2} M={row['M']:>2} | "
-        f"fast {f['wall']:7.2f} s wall {f['cpu']:7.2f} s cpu {f['mem']:7.1f} MiB | "
-        f"ref {r['wall']:7.2f} s wall {r['cpu']:7.2f} s cpu {r['mem']:7.1f} MiB | "
-        f"ratio {r['wall'] / f['wall']:5.1f}x wall {r['cpu'] / f['cpu']:5.1f}x cpu | "
-        f"max|diff|/max|ref| {row['rel_diff']:.1e}"
-    )
+    med = row["med"]
+    fc, fw = med["engine"]
+    parts = [f"| {row['T']} | {row['rows']} | {fc:.2f} / {fw:.2f}"]
+    for name in ("batched", "plain"):
+        if name in med:
+            c, w = med[name]
+            parts.append(f"{c:.2f} / {w:.2f} | **{c / fc:.1f}×** / {w / fw:.1f}×")
+        else:
+            parts.append("– | –")
+    diffs = f"{row['diff_batched']:.1e}" + (f", {row['diff_plain']:.1e}" if "diff_plain" in row else "")
+    return " | ".join(parts) + f" | {diffs} |"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", choices=sorted(MODELS), default="causal")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-    parser.add_argument("--steps", type=int, default=20, help="M for the main case")
-    parser.add_argument("--layers", type=int, default=6, help="L for the main case")
-    parser.add_argument("--length", type=int, default=10, help="query length T for the main case")
-    parser.add_argument("--n-embd", type=int, default=256, help="width (n_inner = 4 x n_embd)")
-    parser.add_argument("--sweep-steps", type=int, default=3, help="M for the sweep")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "tf32", "bfloat16", "float16"])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[5, 10, 20], help="query lengths T")
+    parser.add_argument("--steps", type=int, default=20, help="M")
+    parser.add_argument("--plain-steps", type=int, default=4, help="M for timing the plain reference")
+    parser.add_argument("--no-plain", action="store_true", help="skip the plain reference")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs per implementation (median)")
     parser.add_argument("--max-rows", type=int, default=256)
-    parser.add_argument("--no-sweep", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.dtype == "tf32":  # float32 weights, TF32 tensor-core matmuls
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    dtype = torch.float32 if args.dtype == "tf32" else getattr(torch, args.dtype)
+    adapter = make_adapter(args.model, args.device, dtype)
+    ref = load_reference()
+    scale = args.steps / args.plain_steps
+    plain = "plain" if args.no_plain else f"plain (timed at M = {args.plain_steps}, ×{scale:g})"
     print(
-        f"device={args.device} dtype={args.dtype} torch threads={torch.get_num_threads()} "
-        f"max_rows={args.max_rows}; GPT-2 n_embd={args.n_embd} n_inner={4 * args.n_embd} "
-        "vocab=50257, SAIG"
+        f"# {MODELS[args.model][2]}\n# device={args.device} dtype={args.dtype} torch threads="
+        f"{torch.get_num_threads()} max_rows={args.max_rows} M={args.steps} SAIG runs={args.runs} "
+        f"(median) torch {torch.__version__} {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
-    print("main case:")
-    print("  " + report(compare(args.layers, args.length, args.steps, args)), flush=True)
-    if args.no_sweep:
-        return
-    print("sweep over query length (L=6):")
-    for length in (5, 10, 20):
-        print("  " + report(compare(6, length, args.sweep_steps, args)), flush=True)
-    print("sweep over layers (T=10):")
-    for n_layer in (2, 6, 12):
-        print("  " + report(compare(n_layer, 10, args.sweep_steps, args)), flush=True)
+    print(f"| T | rows | engine CPU / wall s | batched CPU / wall s | ratio CPU / wall | {plain} CPU / wall s"
+          " | ratio CPU / wall | max diff / max ref (batched, plain) |")
+    print("| --- " * 8 + "|")
+    for length in args.lengths:
+        print(report(bench_length(adapter, ref, length, args)), flush=True)
 
 
 if __name__ == "__main__":

@@ -137,6 +137,7 @@ def build(sources, languages, relations, bank_dir, max_facts, max_facts_per_subj
             allow_empty_sources=allow_empty_sources,
         )
         start = time.perf_counter()
+        before = _content_hash(Path(config.out) / "manifest.json")
         manifest_path = run_build(config)
     except FAILURES as e:
         _fail(e)
@@ -145,6 +146,22 @@ def build(sources, languages, relations, bank_dir, max_facts, max_facts_per_subj
         sys.exit(130)
     if not quiet:
         print_summary(json.loads(manifest_path.read_text()), time.perf_counter() - start, out)
+    if before is not None and before != _content_hash(manifest_path):
+        click.echo(STALE_NOTE, err=True)
+
+
+# datasets caches a local folder's configs by name, not content (see docs/packaging.md)
+STALE_NOTE = ("note: this build replaced an older one; rml_lama.load() and rml-eval read the new rows, "
+              "but load_dataset(\"rml_lama\", LANG) may return the old ones from the datasets cache: "
+              "pass download_mode=\"force_redownload\" once")
+
+
+def _content_hash(manifest: Path) -> str | None:
+    """The content hash of an existing build, or None (no build there, or unreadable)."""
+    try:
+        return str(json.loads(manifest.read_text(encoding="utf-8"))["content_hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def print_summary(manifest: dict, seconds: float, out: Path) -> None:

@@ -228,6 +228,19 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
             _fail(RuntimeError("; ".join(empty) + f"; see {run.path / 'summary.json'}"), code=1)
 
 
+def _cannot_run(name: str) -> str:
+    """Why a registered model cannot run (no adapter for its architecture), or ""."""
+    from harness.models.specs import check_architecture, resolve_spec
+
+    try:
+        check_architecture(resolve_spec(name))
+    except ValueError as e:
+        return str(e).split(": ", 1)[-1]
+    except LookupError:
+        return ""  # a broken registration is listed under the failures already
+    return ""
+
+
 @main.command("list")
 def list_cmd() -> None:
     """List models, localizers and tasks with one-line descriptions."""
@@ -235,6 +248,9 @@ def list_cmd() -> None:
         click.echo(f"{title}:")
         for e in registry.entries(kind):
             origin = "" if e.origin == "builtin" else f"  [{e.origin}]"
+            if kind == "model" and (why := _cannot_run(e.name)):
+                click.echo(f"  {e.name:<22} (cannot run: {why}){origin}")
+                continue
             click.echo(f"  {e.name:<22} {e.description}{origin}")
             if kind == "task":
                 helps = option_help(e.obj)

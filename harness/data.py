@@ -1,12 +1,13 @@
 """Facts for a run: RML-LAMA rows grouped by fact, with cloze queries per language.
 
-The dataset is read with ``datasets.load_dataset``: the local ``rml_lama`` folder by
-default, or any folder or Hub id holding the same configs.
+The dataset is read with :func:`rml_lama.load`: the local ``rml_lama`` folder by default
+(as it is on disk, never a stale ``datasets`` cache), or any folder or Hub id holding the
+same configs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,13 @@ class FactPool:
         self._given: list[Fact] | None = None
         self._tables: dict[str, list[dict]] = {}
         self._facts: dict[tuple[str, ...], dict[str, Fact]] = {}
+        self._fits: Callable[[ClozeQuery], bool] | None = None
+
+    def restrict(self, fits: Callable[[ClozeQuery], bool] | None) -> None:
+        """From now on, facts carry only the queries ``fits`` accepts (the model's context,
+        see ``harness.context``), and a fact left with none in a language is not there."""
+        self._fits = fits
+        self._facts.clear()
 
     @classmethod
     def of(cls, facts: Iterable[Fact]) -> FactPool:
@@ -110,13 +118,17 @@ class FactPool:
         return str(self.dataset) if self.dataset is not None else str(DATASET_DIR)
 
     def _table(self, language: str) -> list[dict]:
-        import datasets
+        import rml_lama
 
         if language not in self._tables:
             if self.dataset is None and not (DATASET_DIR / "manifest.json").exists():
                 raise FileNotFoundError(not_built_message(DATASET_DIR))
             try:
-                table = datasets.load_dataset(self.where, language, split="test")
+                # a folder is read as it is on disk now (rml_lama.load); anything else is a Hub id
+                if Path(self.where).exists():
+                    table = rml_lama.load(language, self.where)
+                else:
+                    table = rml_lama.load(language, repo_id=self.where)
             except FileNotFoundError as e:
                 raise FileNotFoundError(
                     f"--dataset {self.where}: no RML-LAMA data there (a folder with "
@@ -139,6 +151,11 @@ class FactPool:
                     uuid = row["uuid"]
                     if all(uuid in by_lang[lang] for lang in langs):
                         got[uuid] = fact_from_rows([by_lang[lang][uuid] for lang in langs])
+            if self._fits is not None:
+                from harness.context import keep_fitting
+
+                fitting = (keep_fitting(f, self._fits)[0] for f in got.values())
+                got = {f.uuid: f for f in fitting if all(f.queries.get(lang) for lang in langs)}
             self._facts[langs] = got
         return self._facts[langs]
 

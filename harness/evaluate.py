@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm.auto import tqdm
 
 from harness import provenance, registry
+from harness.context import limit_to_context, query_fits
 from harness.data import Fact, FactPool, load_facts
 from harness.options import options_of
 from harness.runs import RunFolder
@@ -108,8 +109,9 @@ def check_config(cfg: EvalConfig) -> list[str]:
     build_localizers(cfg, needed)  # every option's value is checked here, not mid-run
     from harness.models import resolve_spec
     from harness.models.loading import check_device
+    from harness.models.specs import check_architecture
 
-    resolve_spec(cfg.model)  # raises listing the valid model names
+    check_architecture(resolve_spec(cfg.model))  # unknown name, or no adapter for it: raises
     if cfg.device:
         check_device(cfg.device)
     if cfg.attribution_cache:
@@ -211,6 +213,14 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     state.wait_for_everyone()
     adapter = get_adapter(loaded.model, loaded.tokenizer)
     laps.lap("load model")
+    # queries longer than the model's context would crash it: left out, counted, reported
+    facts, left_out = limit_to_context(facts, adapter, cfg.languages)
+    pool.restrict(query_fits(adapter))  # the facts tasks draw from the pool as well
+    if left_out.message() and rank == 0:
+        log.warning("%s", left_out.message())
+    if not facts:
+        raise ValueError(f"no selected fact has a query that fits {cfg.model}'s context of "
+                         f"{left_out.context} tokens in every language ({', '.join(cfg.languages)})")
     if cfg.known_only:
         from harness.known import known_facts
 
@@ -248,6 +258,7 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     if rank == 0:
         run.merge([f.uuid for f in facts], cfg.tasks)
         summary = summarize(run, tasks)
+        summary["left_out"] = left_out.as_dict()
         laps.lap("merge and summarize")
         summary["provenance"] = provenance.run_provenance(
             env, provenance.model_provenance(cfg.model, loaded), run.config()["dataset_hash"],

@@ -12,20 +12,23 @@ correct query, so an unknown fact costs about one language's queries).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from harness.attribution import predict_batch
 from harness.data import Fact
 
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
-def is_known(adapter: Any, fact: Fact, batch_size: int = 16) -> bool:
+
+def is_known(adapter: ModelAdapter, fact: Fact, batch_size: int = 16) -> bool:
     for queries in fact.queries.values():
         if not queries or not any(p.correct for p in predict_batch(adapter, queries, batch_size=batch_size)):
             return False
     return True
 
 
-def known_facts(adapter: Any, facts: Iterable[Fact], limit: int | None = None,
+def known_facts(adapter: ModelAdapter, facts: Iterable[Fact], limit: int | None = None,
                 batch_size: int = 16) -> Iterator[Fact]:
     """The facts of ``facts`` the model knows, in order, at most ``limit``."""
     found = 0

@@ -49,6 +49,11 @@ def summary_text(summary: Mapping[str, Any]) -> str:
 def print_summary(summary: Mapping[str, Any]) -> None:
     """The summary on stdout, the failures on stderr."""
     click.echo("\n" + summary_text(summary))
+    left = summary.get("left_out") or {}
+    if left.get("queries"):
+        from harness.context import LeftOut
+
+        click.echo(f"note: {LeftOut(**left).message()}", err=True)
     failures = summary.get("failures") or {}
     if failures:
         click.echo("\nfailures (also in summary.json and the shards' done markers):", err=True)

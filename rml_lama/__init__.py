@@ -3,7 +3,8 @@
 Cloze queries for facts (subject, relation, object) from mLAMA, several paraphrases per
 language in zh, en, fr, fi, hu, ja, ko. The built dataset lives in ``rml_lama/data`` and is
 loadable with ``datasets.load_dataset("rml_lama", "fi")`` from the repository root, or with
-:func:`load` from anywhere.
+:func:`load` from anywhere. :func:`load` reads the files on disk; ``load_dataset`` caches a
+local folder by name, so after a rebuild pass ``download_mode="force_redownload"`` once.
 """
 
 from __future__ import annotations
@@ -89,4 +90,39 @@ def load(
     folder = Path(path) if path is not None else DATASET_DIR
     if not is_built(folder, language):
         raise FileNotFoundError(not_built_message(folder, language))
-    return datasets.load_dataset(str(folder), language, split="test")
+    return _read_local(folder, language)
+
+
+def _data_files(folder: Path, language: str) -> list[Path]:
+    """The parquet files of ``language``'s test split: the card's ``configs`` when it
+    declares the language, else ``data/<lang>/*.parquet`` (what ``rml-build`` writes)."""
+    from huggingface_hub.repocard import metadata_load
+
+    patterns = [f"data/{language}/*.parquet"]
+    configs = (metadata_load(folder / "README.md") or {}).get("configs") or []
+    for config in configs:
+        if isinstance(config, dict) and config.get("config_name") == language:
+            declared = config.get("data_files") or []
+            declared = [declared] if isinstance(declared, str | dict) else declared
+            patterns = [d if isinstance(d, str) else d.get("path") for d in declared
+                        if isinstance(d, str) or d.get("split", "test") == "test"]
+            patterns = [q for p in patterns for q in ([p] if isinstance(p, str) else p or [])]
+    files = sorted({f for pattern in patterns for f in folder.glob(pattern) if f.is_file()})
+    if not files:
+        raise FileNotFoundError(f"{folder}: no parquet file for config {language!r} (looked for "
+                                f"{', '.join(patterns) or 'nothing: its card lists no test files'})")
+    return files
+
+
+def _read_local(folder: Path, language: str) -> datasets.Dataset:
+    """The rows on disk now, read with pyarrow into memory. Not ``load_dataset(folder)``:
+    for a local folder whose card declares configs, datasets keys its Arrow cache by the
+    config name alone, so after a rebuild (or for another folder named ``rml_lama``) it
+    returns the old rows. The features are the ones ``rml-build`` stores in the files."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = [pq.read_table(f) for f in _data_files(folder, language)]
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+    return datasets.Dataset(table, split=datasets.Split.TEST)

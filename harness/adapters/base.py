@@ -85,6 +85,23 @@ class ModelAdapter(ABC):
         """The parameters that compute the neurons of ``layer`` from the FFN input (for
         fine-tuning only selected neurons), each with its neuron axis."""
 
+    def block_inputs_for_rows(self, args: tuple, kwargs: dict[str, Any], rows: int) -> tuple[tuple, dict]:
+        """A block's inputs other than the hidden states (``args``: the positional ones
+        after it), made fit for a batch of ``rows`` rows where the model built them for one
+        row. Used by the causal attribution engine, which grows the batch inside the stack.
+        Position embeddings broadcast over the batch; a 4-D attention mask of one row, as a
+        positional argument or ``attention_mask``, is expanded (XGLM checks its batch
+        size); BLOOM also repeats its per-row ALiBi bias."""
+
+        def fit(x: Any) -> Any:
+            if isinstance(x, torch.Tensor) and x.dim() == 4 and x.shape[0] == 1 and rows > 1:
+                return x.expand(rows, -1, -1, -1)
+            return x
+
+        if "attention_mask" in kwargs:
+            kwargs = {**kwargs, "attention_mask": fit(kwargs["attention_mask"])}
+        return tuple(fit(x) for x in args), kwargs
+
     # ---- sizes, device, names ------------------------------------------------------------
 
     @property
@@ -106,6 +123,21 @@ class ModelAdapter(ABC):
     @property
     def dtype(self) -> torch.dtype:
         return self.neuron_output_weights(0).dtype
+
+    # config attributes that hold the longest input the model can read (its position table)
+    CONTEXT_ATTRS: ClassVar[tuple[str, ...]] = ("n_positions", "max_position_embeddings", "max_seq_len",
+                                                "n_ctx", "seq_length")
+
+    @property
+    def context_length(self) -> int | None:
+        """The most tokens one input may have (``n_positions``, ``max_position_embeddings``
+        or ``max_seq_len`` of the config); None when the config names no limit."""
+        config = getattr(self.model, "config", None)  # a plugin's model may have none
+        for attr in self.CONTEXT_ATTRS:
+            value = getattr(config, attr, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return None
 
     @property
     def model_type(self) -> str:
@@ -147,10 +179,6 @@ class ModelAdapter(ABC):
 
     def run_block(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
         """Run block ``layer`` on unpadded ``hidden [B, S, D]``."""
-        raise NotImplementedError(f"{type(self).__name__} does not run block by block")
-
-    def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """The LM head: ``[..., D] -> [..., V]``."""
         raise NotImplementedError(f"{type(self).__name__} does not run block by block")
 
     # ---- hooks ---------------------------------------------------------------------------
@@ -269,6 +297,17 @@ class ModelAdapter(ABC):
         if new_cache is None:
             new_cache = getattr(out, "past_key_values", None)
         return out.logits, new_cache
+
+    def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The LM head on the body's last hidden state (:meth:`forward_body`):
+        ``[..., D] -> [..., V]``, equal to :meth:`forward`'s logits. Causal families: the
+        output embedding, then Gemma-2's final soft-capping where the config has one (a test
+        checks this against :meth:`forward` for every family)."""
+        logits = self.model.get_output_embeddings()(hidden)
+        cap = getattr(self.model.config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return logits
 
     def forward_body(
         self, input_ids: torch.Tensor, cache: Any = None, use_cache: bool = False

@@ -1,8 +1,11 @@
-"""LLaMA family (Llama 2/3, Mistral, Qwen2, Qwen3): gated MLPs.
+"""LLaMA family (Llama 2/3, Mistral, Qwen2, Qwen3, Gemma, Gemma 2): gated MLPs.
 
 ``layer.mlp`` computes ``down_proj(act_fn(gate_proj(x)) * up_proj(x))``. The neurons are the
 **input of ``down_proj``**, i.e. after the gate product; not the output of ``gate_proj``
-(which EasyEdit's KN hooks).
+(which EasyEdit's KN hooks). Gemma and Gemma 2 have the same MLP under the same names (GeLU
+instead of SiLU), so they are served here too; their other differences (embedding scale,
+soft-capping, sliding windows, extra norms) are inside the blocks and the head, which the
+engine runs as they are.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from harness.adapters.base import ModelAdapter, NeuronParameter, register_adapte
 
 @register_adapter
 class LlamaAdapter(ModelAdapter):
-    model_types = ("llama", "mistral", "qwen2", "qwen3")
+    model_types = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2")
     is_causal = True
     family = "LLaMA"
 

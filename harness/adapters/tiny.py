@@ -7,8 +7,8 @@ For tests, benchmarks and demos that must run without downloads::
 
 The tokenizers are made in memory from a small built-in corpus (byte-level BPE for the
 causal families, WordPiece for the BERT family), so they have the real special-token
-behaviour of their family: GPT-2 adds nothing, LLaMA adds ``<s>``, BERT wraps in
-``[CLS] .. [SEP]``.
+behaviour of their family: GPT-2 and BLOOM add nothing, LLaMA, Gemma and XGLM add a BOS
+token (``<s>``), BERT wraps in ``[CLS] .. [SEP]``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ import transformers
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-FAMILIES = ("gpt2", "llama", "mistral", "qwen2", "bert", "xlm-roberta")
+FAMILIES = ("gpt2", "llama", "mistral", "qwen2", "gemma", "gemma2", "bloom", "xglm", "bert", "xlm-roberta")
+GATED = ("llama", "mistral", "qwen2", "gemma", "gemma2")  # LLaMA-style gated MLPs
 
 CORPUS = [
     "The capital of France is Paris.",
@@ -93,9 +94,9 @@ def _wordpiece_tokenizer() -> PreTrainedTokenizerFast:
 @cache
 def tiny_tokenizer(family: str) -> PreTrainedTokenizerFast:
     """The tokenizer for ``family`` (cached; treat it as read-only)."""
-    if family == "gpt2":
+    if family in ("gpt2", "bloom"):
         return _bpe_tokenizer(bos=False)
-    if family in ("llama", "mistral", "qwen2"):
+    if family in (*GATED, "xglm"):
         return _bpe_tokenizer(bos=True)
     if family in ("bert", "xlm-roberta"):
         return _wordpiece_tokenizer()
@@ -109,7 +110,15 @@ def _config(family: str, tok: Any, overrides: dict[str, Any]) -> Any:
         kw = {"n_layer": 2, "n_embd": 32, "n_head": 4, "n_inner": 64, "n_positions": 64}
         kw |= {"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id}
         return transformers.GPT2Config(**(common | kw | overrides))
-    if family in ("llama", "mistral", "qwen2"):
+    ids = {"bos_token_id": tok.bos_token_id, "eos_token_id": tok.eos_token_id}
+    if family == "bloom":  # the FFN is 4 x hidden_size
+        kw = {"hidden_size": 32, "n_layer": 2, "n_head": 4, **ids}
+        return transformers.BloomConfig(**(common | kw | overrides))
+    if family == "xglm":
+        kw = {"d_model": 32, "num_layers": 2, "attention_heads": 4, "ffn_dim": 64}
+        kw |= {"max_position_embeddings": 64, "pad_token_id": tok.unk_token_id, **ids}
+        return transformers.XGLMConfig(**(common | kw | overrides))
+    if family in GATED:
         kw = {
             "hidden_size": 32,
             "intermediate_size": 48,
@@ -125,7 +134,11 @@ def _config(family: str, tok: Any, overrides: dict[str, Any]) -> Any:
             "llama": transformers.LlamaConfig,
             "mistral": transformers.MistralConfig,
             "qwen2": transformers.Qwen2Config,
+            "gemma": transformers.GemmaConfig,
+            "gemma2": transformers.Gemma2Config,
         }[family]
+        if family.startswith("gemma"):
+            kw |= {"head_dim": 8, "pad_token_id": tok.unk_token_id}
         return cls(**(common | kw | overrides))
     kw = {
         "hidden_size": 32,
@@ -152,6 +165,10 @@ def tiny_model(
         "llama": transformers.LlamaForCausalLM,
         "mistral": transformers.MistralForCausalLM,
         "qwen2": transformers.Qwen2ForCausalLM,
+        "gemma": transformers.GemmaForCausalLM,
+        "gemma2": transformers.Gemma2ForCausalLM,
+        "bloom": transformers.BloomForCausalLM,
+        "xglm": transformers.XGLMForCausalLM,
         "bert": transformers.BertForMaskedLM,
         "xlm-roberta": transformers.XLMRobertaForMaskedLM,
     }[family]

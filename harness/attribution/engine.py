@@ -20,14 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import torch
 
 from harness.attribution.riemann import alphas, path_points
-
-if TYPE_CHECKING:
-    from harness.adapters.base import ModelAdapter
 
 
 @dataclass(frozen=True, eq=False)  # holds tensors: compare fields explicitly
@@ -51,20 +48,6 @@ class PathRunner(Protocol):
         """``points[g]`` ``[n_g, N]`` float32 leaves (the activations substituted at layer
         ``groups[g].layer``); returns ``∂P_row/∂points[g]`` for each group, ``[n_g, N]``."""
         ...
-
-
-@torch.no_grad()
-def activations_at(adapter: ModelAdapter, input_ids: torch.Tensor, position: int) -> torch.Tensor:
-    """``[L, N]`` float32: every layer's neuron activations at ``position`` for one unpadded
-    sequence ``input_ids [S]`` (one forward pass of the body, no LM head).
-
-    The real activations ``w`` and the SAIG baselines ``w'_i`` both come from here, from
-    passes of the same shape: then ``w − w'_i`` carries no shape-dependent rounding, which
-    matters because it can be small.
-    """
-    with adapter.capture() as acts:
-        adapter.forward_body(input_ids[None].to(adapter.device))
-    return torch.stack([acts[layer][0, position] for layer in range(adapter.n_layers)]).float()
 
 
 def plan_chunks(n_layers: int, n_baselines: int, steps: int, max_rows: int) -> Iterator[list[RowGroup]]:

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from harness.attribution.engine import PathRunner, activations_at, integrate
+from harness.attribution.baselines import baseline_activations
+from harness.attribution.engine import PathRunner, integrate
 from harness.attribution.query import EncodedQuery
 
 if TYPE_CHECKING:
@@ -27,25 +28,9 @@ if TYPE_CHECKING:
 
 def saig_baselines(adapter: ModelAdapter, enc: EncodedQuery) -> torch.Tensor:
     """``[T', L, N]`` float32: activations at the target position of every layer in the
-    baseline sentences, one per query token.
-
-    Each baseline sentence is the whole model input with one token replaced, run through
-    the same :func:`activations_at` as the real activations, so ``w − w'_i`` is computed
-    from passes of the same shape; one pass gives the baseline at every layer at once. The
-    sentences are deliberately *not* stacked into one batch: a batched matmul rounds
-    differently (~3e-7 here), and ``w − w'_i`` is small when token ``i`` barely moves the
-    target activation, so the rounding would show up as ~1e-5 relative noise in the scores
-    and make them depend on the batch size. The ``T'`` short passes cost about 1% of the
-    ``L · T' · M`` integration rows.
-    """
-    if len(enc.token_positions) == 0:
-        raise ValueError("SAIG needs at least one non-special query token")
-    out = []
-    for pos in enc.token_positions.tolist():
-        sentence = enc.input_ids.clone()
-        sentence[pos] = adapter.baseline_token_id  # x_i -> <PAD>
-        out.append(activations_at(adapter, sentence, enc.target_position))
-    return torch.stack(out)  # [T', L, N]
+    baseline sentences, one per query token (shared with AMIG and memoized; see
+    ``baselines.py``, which also says why the sentences are not batched)."""
+    return baseline_activations(adapter, enc)
 
 
 def sequential_adapted_ig(

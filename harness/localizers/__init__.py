@@ -10,8 +10,8 @@ Public API::
     provider.clear()  # between facts
 
 Built-ins (registered under ``localizer``): ``matrice``, ``matrice-no-uaq``,
-``matrice-no-ual``, ``amig``, ``kn``, ``random``, ``mean-ig`` (a baseline). Plugins register through the decorator,
-the entry-point group ``rml_lama.localizers`` or ``--plugin module.path``; see
+``matrice-no-ual``, ``amig``, ``kn``, ``random``, ``mean-ig`` (a baseline). Plugins register
+through the decorator, the entry-point group ``rml_lama.localizers`` or ``--plugin module.path``; see
 ``docs/localizers.md``.
 """
 

@@ -41,22 +41,13 @@ if TYPE_CHECKING:
     from harness.attribution.query import ClozeQuery, EncodedQuery
 
 
-@torch.no_grad()
 def adapted_baselines(adapter: ModelAdapter, enc: EncodedQuery) -> torch.Tensor:
     """``[T', L, N]`` float32: for each query token, the target-position activations of
-    the sentence with that token replaced by eos (causal) or the mask token (masked). One
-    forward pass per sentence (batching would change the rounding)."""
-    ids = enc.input_ids[: enc.prompt_length] if enc.is_causal else enc.input_ids
-    out = []
-    for pos in enc.token_positions.tolist():
-        sentence = ids.clone()
-        sentence[pos] = adapter.baseline_token_id
-        with adapter.capture() as acts:
-            adapter.forward(sentence[None].to(adapter.device))
-        out.append(torch.stack([acts[layer][0, enc.target_position] for layer in range(adapter.n_layers)]))
-    if not out:
-        raise ValueError("AMIG needs at least one non-special query token")
-    return torch.stack(out).float()
+    the sentence with that token replaced by eos (causal) or the mask token (masked): the
+    engine's SAIG baselines, from the same (shared, memoized) body passes."""
+    from harness.attribution.baselines import baseline_activations
+
+    return baseline_activations(adapter, enc)
 
 
 def amig_attribution(

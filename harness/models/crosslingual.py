@@ -28,9 +28,12 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rml_lama.languages import LANGUAGE_CODES
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
 BOOTSTRAP = 2000  # resamples for the intervals
 SUPPRESS = ("set", 0.0)
@@ -69,7 +72,7 @@ def _clustered(per_fact: Sequence[tuple[int, int]], seed: int = 0) -> dict[str, 
     }
 
 
-def transfer(adapter: Any, facts: dict[str, list[Any]], batch_size: int = 64) -> dict[str, Any]:
+def transfer(adapter: ModelAdapter, facts: dict[str, list[Any]], batch_size: int = 64) -> dict[str, Any]:
     """Accuracy per split and language: ``facts`` maps a split name to its facts."""
     from harness.attribution import predict_batch
 
@@ -138,7 +141,7 @@ def neuron_overlap(sets: Sequence[dict[str, set]], languages: Sequence[str], n_l
 
 
 def suppression_matrix(
-    adapter: Any, facts: Sequence[Any], sets: Sequence[dict[str, set]], languages: Sequence[str],
+    adapter: ModelAdapter, facts: Sequence[Any], sets: Sequence[dict[str, set]], languages: Sequence[str],
     batch_size: int = 64,
 ) -> dict[str, Any]:
     """ΔP (Eq. 14) in language B when the neurons found from language A are set to 0.

@@ -160,6 +160,36 @@ def resolve_spec(name: str) -> ModelSpec:
         raise registry.RegistryError(f"{e}; {hint}") from None
 
 
+def spec_architecture(spec: ModelSpec) -> str:
+    """``config.model_type`` of a spec without loading weights: the spec's own, else the
+    ``config.json`` of a local folder; ``""`` when unknown before download (``hf:`` ids)."""
+    if spec.architecture:
+        return spec.architecture
+    config = Path(spec.hf_id) / "config.json"
+    if spec.hf_id and config.is_file():
+        import json
+
+        try:
+            return str(json.loads(config.read_text(encoding="utf-8")).get("model_type") or "")
+        except (OSError, ValueError):
+            return ""  # load_model reports an unreadable config with its own message
+    return ""
+
+
+def check_architecture(spec: ModelSpec) -> None:
+    """Refuse a model whose architecture no attribution adapter serves, before anything is
+    loaded (the adapter is what finds the FFN neurons). Unknown architectures pass: they are
+    checked again by ``get_adapter`` once the config is read."""
+    from harness.adapters import UnsupportedModelError, supported_model_types
+
+    arch = spec_architecture(spec)
+    if arch and arch not in supported_model_types():
+        raise UnsupportedModelError(
+            f"model {spec.name!r}: no adapter for its architecture (model_type {arch!r}); "
+            f"supported: {', '.join(supported_model_types())}"
+        )
+
+
 def model_specs() -> list[ModelSpec]:
     """Every registered model spec (built-ins, tiny models, plugins), sorted by name."""
     specs = []

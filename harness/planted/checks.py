@@ -25,13 +25,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from harness.planted.features import Features, collect, key_params
 from harness.planted.plant import Universe
 from harness.planted.truth import PlantedFact
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ def _acc(correct: torch.Tensor, idx: list[int]) -> float:
 
 
 @torch.no_grad()
-def ablated_correct(adapter: Any, queries: list, neurons: list[tuple[int, int]]) -> torch.Tensor:
+def ablated_correct(adapter: ModelAdapter, queries: list, neurons: list[tuple[int, int]]) -> torch.Tensor:
     from harness.localizers.base import NeuronSet
     from harness.tasks.base import manipulated
 
@@ -60,7 +63,7 @@ def ablated_correct(adapter: Any, queries: list, neurons: list[tuple[int, int]])
 
 
 def run_checks(
-    adapter: Any,
+    adapter: ModelAdapter,
     universe: Universe,
     facts: list[PlantedFact],
     before: Features,
@@ -104,7 +107,7 @@ def run_checks(
             )
         queries = [universe.queries[q] for q in own]
         abl = ablated_correct(adapter, queries, [(n.layer, n.index) for n in f.neurons])
-        row = {
+        row: dict[str, Any] = {
             "fact": f.uuid,
             "accuracy_before": _acc(before.correct, own),
             "accuracy_after": _acc(after.correct, own),
@@ -145,13 +148,13 @@ def run_checks(
         f.failed, f.scored = failed, not failed
         row["failed"] = failed
         per_fact.append(row)
-    n = len(facts)
-    answered_share = sum(r["languages_answered"] >= cfg.min_languages for r in per_fact) / max(n, 1)
-    mean_acc = sum(r["accuracy_after"] for r in per_fact) / max(n, 1)
+    n_facts = len(facts)
+    answered_share = sum(r["languages_answered"] >= cfg.min_languages for r in per_fact) / max(n_facts, 1)
+    mean_acc = sum(r["accuracy_after"] for r in per_fact) / max(n_facts, 1)
     known_before, known_after = _acc(before.correct, known_idx), _acc(after.correct, known_idx)
     return {
         "config": cfg.__dict__,
-        "facts": n,
+        "facts": n_facts,
         "scored": sum(f.scored for f in facts),
         "dropped": {
             name: sum(name in r["failed"] for r in per_fact)

@@ -11,7 +11,7 @@ means that norms do not give the planted neurons away.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -19,6 +19,9 @@ from harness.planted.features import Features, key_params
 from harness.planted.metrics import average_precision
 from harness.planted.plant import Universe
 from harness.planted.truth import PlantedFact
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
@@ -33,7 +36,7 @@ def _q(t: torch.Tensor) -> list[float]:
 
 
 def distributions(
-    adapter: Any, universe: Universe, facts: list[PlantedFact], feats: Features
+    adapter: ModelAdapter, universe: Universe, facts: list[PlantedFact], feats: Features
 ) -> dict[str, Any]:
     planted_at: dict[int, dict[int, str]] = defaultdict(dict)  # layer -> index -> fact uuid
     kinds: dict[tuple[int, int], str] = {}
@@ -83,7 +86,7 @@ def distributions(
     return out
 
 
-def _norm_only_ap(adapter: Any, facts: list[PlantedFact]) -> dict[str, float]:
+def _norm_only_ap(adapter: ModelAdapter, facts: list[PlantedFact]) -> dict[str, float]:
     """Mean AP over facts of one fixed ranking of all neurons by ``|key| · |value|``."""
     score = torch.stack(
         [

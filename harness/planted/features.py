@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from harness.attribution.query import ClozeQuery, EncodedQuery, as_encoded
 from harness.attribution.scoring import pad_batch
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class KeyParams:
         return self.weight if self.weight_dim == 0 else self.weight.T
 
 
-def key_params(adapter: Any, layer: int) -> KeyParams:
+def key_params(adapter: ModelAdapter, layer: int) -> KeyParams:
     """The key parameters of ``layer``, or a ValueError for FFNs planting does not support
     (gated MLPs such as Llama's compute a neuron from two weight rows)."""
     params = adapter.neuron_input_parameters(layer)
@@ -63,11 +66,11 @@ def key_params(adapter: Any, layer: int) -> KeyParams:
     return KeyParams(owner, w.parameter, w.dim, biases[0].parameter if biases else None)
 
 
-def value_rows(adapter: Any, layer: int) -> tuple[nn.Parameter, int]:
+def value_rows(adapter: ModelAdapter, layer: int) -> tuple[nn.Parameter, int]:
     """The output-projection parameter of ``layer`` and its neuron axis (so that a gradient
     mask can be built on the parameter itself)."""
     view = adapter.neuron_output_weights(layer)  # [N, D], a view of the parameter
-    param = adapter.ffn_output_projection(layer).weight
+    param: nn.Parameter = adapter.ffn_output_projection(layer).weight  # type: ignore[assignment]
     if param.data_ptr() != view.data_ptr():
         raise ValueError("the output projection's weight is not what neuron_output_weights views")
     n = adapter.n_neurons
@@ -87,7 +90,7 @@ class Features:
 
 
 @torch.no_grad()
-def collect(adapter: Any, queries: Sequence[ClozeQuery | EncodedQuery], batch_size: int = 64) -> Features:
+def collect(adapter: ModelAdapter, queries: Sequence[ClozeQuery | EncodedQuery], batch_size: int = 64) -> Features:
     """Run every query once and keep the target-position FFN inputs and activations."""
     keys = [key_params(adapter, layer) for layer in range(adapter.n_layers)]
     encoded = [as_encoded(adapter, q, False) for q in queries]
@@ -131,7 +134,7 @@ def collect(adapter: Any, queries: Sequence[ClozeQuery | EncodedQuery], batch_si
     return Features(torch.cat(xs)[back], torch.cat(acts)[back], torch.cat(correct)[back])
 
 
-def pre_activations(adapter: Any, x: torch.Tensor, layer: int) -> torch.Tensor:
+def pre_activations(adapter: ModelAdapter, x: torch.Tensor, layer: int) -> torch.Tensor:
     """``[Q, N]`` pre-activations of ``layer``'s neurons from FFN inputs ``x [Q, D]``."""
     kp = key_params(adapter, layer)
     pre = x.to(kp.weight.dtype).to(kp.weight.device) @ kp.keys().T

@@ -30,7 +30,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -39,6 +39,9 @@ from harness.attribution.scoring import answer_log_prob, pad_batch
 from harness.planted.features import Features, collect, key_params, value_rows
 from harness.planted.keys import fit_key
 from harness.planted.truth import KINDS, PlantedFact, PlantedNeuron
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,7 @@ class LayerStats:
 
 
 def layer_stats(
-    adapter: Any, feats: Features, layer: int, fire_quantile: float, on_quantile: float
+    adapter: ModelAdapter, feats: Features, layer: int, fire_quantile: float, on_quantile: float
 ) -> LayerStats:
     kp = key_params(adapter, layer)
     keys = kp.keys().detach().float().cpu()
@@ -143,7 +146,7 @@ def _assign(
 
 
 def plant(
-    adapter: Any,
+    adapter: ModelAdapter,
     universe: Universe,
     cfg: PlantConfig,
     feats: Features | None = None,
@@ -178,7 +181,7 @@ def plant(
             st = stats[layer]
             pos = [q for q in range(len(fact_of)) if fact_of[q] == uuid and lang_of[q] in langs]
             neg = [q for q in range(len(fact_of)) if not (fact_of[q] == uuid and lang_of[q] in langs)]
-            per_lang = defaultdict(int)
+            per_lang: defaultdict[str, int] = defaultdict(int)
             for q in pos:
                 per_lang[lang_of[q]] += 1
             weight = torch.tensor([1.0 / per_lang[lang_of[q]] for q in pos])
@@ -246,7 +249,7 @@ def _preserve_sample(universe: Universe, cfg: PlantConfig) -> list[int]:
 
 
 @torch.no_grad()
-def _first_token_logprobs(adapter: Any, queries: Sequence[ClozeQuery], batch: int = 128) -> torch.Tensor:
+def _first_token_logprobs(adapter: ModelAdapter, queries: Sequence[ClozeQuery], batch: int = 128) -> torch.Tensor:
     """``[Q, V]`` log-softmax at the first answer position (the KL term's reference)."""
     out = []
     for s in range(0, len(queries), batch):
@@ -258,7 +261,7 @@ def _first_token_logprobs(adapter: Any, queries: Sequence[ClozeQuery], batch: in
     return torch.cat(out) if out else torch.zeros(0)
 
 
-def _orthogonal_to_answer(adapter: Any, v: torch.Tensor, queries: Sequence[ClozeQuery]) -> torch.Tensor:
+def _orthogonal_to_answer(adapter: ModelAdapter, v: torch.Tensor, queries: Sequence[ClozeQuery]) -> torch.Tensor:
     """``v`` minus its projection on the answer's output embedding (first tokens of the
     fact's queries): to first order, a decoy's value does not move the answer's logit."""
     ids = sorted({int(encode_query(adapter, q).answer_ids[0]) for q in queries})
@@ -268,7 +271,7 @@ def _orthogonal_to_answer(adapter: Any, v: torch.Tensor, queries: Sequence[Cloze
 
 
 def _learn_values(
-    adapter: Any,
+    adapter: ModelAdapter,
     universe: Universe,
     cfg: PlantConfig,
     trainable: set[tuple[int, int]],
@@ -329,7 +332,7 @@ def _learn_values(
             opt.zero_grad()
             loss.backward()
             for p, m in zip(params, masks, strict=True):
-                p.grad.mul_(m)  # only the planted rows move (Adam: zero gradient, zero step)
+                p.grad.mul_(m)  # type: ignore[union-attr]  # only the planted rows move (Adam: zero gradient, zero step)
             opt.step()
             with torch.no_grad():
                 for layer, _dim, idx in dims:

@@ -12,13 +12,16 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.attribution.query import ClozeQuery
 from harness.data import row_queries
 from harness.models.facts import read_rows
 from harness.planted.plant import Universe
 from rml_lama.languages import LANGUAGE_CODES
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
 
 
 def _by_fact(rows: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -30,7 +33,7 @@ def _by_fact(rows: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, dict[
 
 
 def build_universe(
-    adapter: Any,
+    adapter: ModelAdapter,
     dataset: Path,
     n_facts: int,
     splits: Any | None,
@@ -67,13 +70,14 @@ def build_universe(
 
 
 def _unknown_and_known(
-    adapter: Any, rows: dict, order: list[str], n_facts: int, rng: random.Random, scan_limit: int
+    adapter: ModelAdapter, rows: dict, order: list[str], n_facts: int, rng: random.Random, scan_limit: int
 ) -> tuple[list[str], list[str]]:
     from harness.attribution import predict_batch
 
     order = list(order)
     rng.shuffle(order)
-    unknown, known = [], []
+    unknown: list[Any] = []
+    known: list[Any] = []
     for u in order[:scan_limit]:
         qs = [q for r in rows[u].values() for q in row_queries(r)]
         right = sum(p.correct for p in predict_batch(adapter, qs, batch_size=64))

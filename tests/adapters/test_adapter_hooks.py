@@ -18,7 +18,11 @@ def manual_neuron_hook(adapter, layer, edit):
     block = adapter.blocks()[layer]
     if adapter.model_type == "gpt2":  # output of mlp.act = act(c_fc(x))
         return block.mlp.act.register_forward_hook(lambda _m, _a, out: edit(out.clone()))
-    if adapter.model_type in ("llama", "mistral", "qwen2"):  # act_fn(gate(x)) * up(x)
+    if adapter.model_type == "bloom":  # output of mlp.gelu_impl = gelu(dense_h_to_4h(x))
+        return block.mlp.gelu_impl.register_forward_hook(lambda _m, _a, out: edit(out.clone()))
+    if adapter.model_type == "xglm":  # output of activation_fn(fc1(x)), inside the layer
+        return block.activation_fn.register_forward_hook(lambda _m, _a, out: edit(out.clone()))
+    if adapter.model_type in ("llama", "mistral", "qwen2", "gemma", "gemma2"):  # act(gate(x)) * up(x)
         mlp = block.mlp
 
         def recompute(_m, args, _out):
@@ -35,7 +39,7 @@ def logits(adapter, input_ids):
         return adapter.model(input_ids=input_ids.to(adapter.device)).logits
 
 
-FAMILIES = ["gpt2", "llama", "mistral", "qwen2", "bert", "xlm-roberta"]
+FAMILIES = ["gpt2", "llama", "mistral", "qwen2", "gemma", "gemma2", "bloom", "xglm", "bert", "xlm-roberta"]
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-FAMILIES = ["gpt2", "llama", "mistral", "qwen2", "bert", "xlm-roberta"]
+FAMILIES = ["gpt2", "llama", "mistral", "qwen2", "gemma", "gemma2", "bloom", "xglm", "bert", "xlm-roberta"]
 SIZES = {  # family: (is_causal, n_neurons)
     "gpt2": (True, 64),
     "llama": (True, 48),
     "mistral": (True, 48),
     "qwen2": (True, 48),
+    "gemma": (True, 48),
+    "gemma2": (True, 48),
+    "bloom": (True, 128),  # BLOOM's FFN is 4 x hidden_size
+    "xglm": (True, 64),
     "bert": (False, 48),
     "xlm-roberta": (False, 48),
 }
@@ -70,17 +74,18 @@ def test_zeroing_input_weights_silences_the_neuron(make_adapter, family):
 
 
 def test_input_parameter_names(make_adapter):
-    names = {
-        f: [p.name for p in make_adapter(f).neuron_input_parameters(0)] for f in ("gpt2", "llama", "bert")
-    }
+    families = ("gpt2", "llama", "bloom", "xglm", "bert")
+    names = {f: [p.name for p in make_adapter(f).neuron_input_parameters(0)] for f in families}
     assert names == {
         "gpt2": ["c_fc.weight", "c_fc.bias"],
         "llama": ["gate_proj.weight", "up_proj.weight"],
+        "bloom": ["dense_h_to_4h.weight", "dense_h_to_4h.bias"],
+        "xglm": ["fc1.weight", "fc1.bias"],
         "bert": ["intermediate.dense.weight", "intermediate.dense.bias"],
     }
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama", "bert"])
+@pytest.mark.parametrize("family", ["gpt2", "llama", "bloom", "xglm", "bert"])
 def test_output_embedding(make_adapter, family):
     adapter = make_adapter(family)
     ids = [3, 17, 3]
@@ -99,3 +104,13 @@ def test_bfloat16_adapter(make_adapter):
     with adapter.capture() as acts, torch.no_grad():
         adapter.model(input_ids=torch.tensor([[5, 6, 7]], device=adapter.device))
     assert acts[0].dtype == torch.bfloat16
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_lm_logits_on_the_body_equal_the_model(make_adapter, family):
+    """The engine runs body and head separately (Gemma-2: with its final soft-capping)."""
+    adapter = make_adapter(family, **({"final_logit_softcapping": 0.5} if family == "gemma2" else {}))
+    x = torch.tensor([adapter.tokenizer("Tokyo is the capital of Japan")["input_ids"]], device=adapter.device)
+    with torch.no_grad():
+        hidden, _ = adapter.forward_body(x)
+        assert torch.allclose(adapter.lm_logits(hidden), all_logits(adapter), atol=1e-5)

@@ -8,9 +8,10 @@ import torch
 from harness.attribution import attribute, encode_query
 
 from .conftest import MULTI, SINGLE
-from .reference import reference_attribution
+from .reference import batched_steps_attribution, reference_attribution
 
 FAMILIES = ["gpt2", "llama", "bert"]
+NEW_FAMILIES = ["gemma", "gemma2", "bloom", "xglm"]  # IG and SAIG, multi-token, one test each
 STEPS = 4
 
 
@@ -37,6 +38,17 @@ def test_fast_matches_reference(make_adapter, family, method, full_object):
     assert_close_rel(fast.raw, ref)
 
 
+@pytest.mark.parametrize("method", ["ig", "saig"])
+@pytest.mark.parametrize("family", NEW_FAMILIES)
+def test_fast_matches_reference_other_families(make_adapter, family, method):
+    adapter = make_adapter(family)
+    enc = encode_query(adapter, MULTI, full_object=True)
+    assert len(enc.answer_ids) > 1
+    ref = reference_attribution(adapter, enc, method, STEPS)
+    fast = attribute(adapter, enc, method=method, steps=STEPS, full_object=True, max_rows=7)
+    assert_close_rel(fast.raw, ref)
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_chunking_does_not_change_scores(make_adapter, family):
     """max_rows splits layers and baselines across chunks (7 does not divide anything)."""
@@ -46,6 +58,15 @@ def test_chunking_does_not_change_scores(make_adapter, family):
     one_row = attribute(adapter, SINGLE, method="ig", steps=3, max_rows=1)
     assert_close_rel(chunked.raw, whole.raw)
     assert_close_rel(one_row.raw, attribute(adapter, SINGLE, method="ig", steps=3).raw)
+
+
+@pytest.mark.parametrize("family", ["gpt2", "bert"])
+def test_batched_steps_reference_matches_the_plain_one(make_adapter, family):
+    """The benchmark's second reference computes the same scores."""
+    adapter = make_adapter(family)
+    enc = encode_query(adapter, MULTI, full_object=True)
+    assert_close_rel(batched_steps_attribution(adapter, enc, "saig", STEPS),
+                     reference_attribution(adapter, enc, "saig", STEPS))
 
 
 def test_comparison_is_sharp(make_adapter):

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+import rml_lama
 from builders import write as write_mod
 from builders.bank import load_bank
 from builders.build import PERSON_SUBJECTS, BuildConfig, build, build_rows
@@ -56,6 +57,8 @@ def test_load_dataset_round_trip(built):
     ds = datasets.load_dataset(str(built), "fi", split="test")
     assert ds.to_list() == _rows(built, "fi")
     assert ds.features["queries"].feature.dtype == "string"
+    mine = rml_lama.load("fi", built)  # the harness's reader: same rows, same features
+    assert mine.to_list() == ds.to_list() and mine.features == ds.features
 
 
 def test_card_declares_configs_and_true_statistics(built):
@@ -264,3 +267,24 @@ def test_template_shared_by_two_relations_is_an_error(sources_dir, tmp_path):
                       bank_dir=_write_bank(tmp_path / "bank", entries), progress=False)
     with pytest.raises(BuildError, match=r"'The capital of \[X\] is \[Y\]\.' is used by P36 and P1376"):
         build_rows(cfg)
+
+
+def test_rebuild_with_new_content_notes_the_datasets_cache(sources_dir, tmp_path):
+    from click.testing import CliRunner
+
+    from builders.cli import STALE_NOTE, main
+
+    out = tmp_path / "rml_lama"
+
+    def build_cli(n: int):
+        args = ["build", "--sources", str(sources_dir), "--languages", "en,fi", "--relations", "P36",
+                "--max-facts", str(n), "--out", str(out), "--quiet"]
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 0, res.output
+        return res
+
+    assert STALE_NOTE not in build_cli(3).stderr  # a first build replaces nothing
+    first = rml_lama.load("fi", out)
+    assert STALE_NOTE in build_cli(5).stderr  # other content: load_dataset's cache may be stale
+    assert len(rml_lama.load("fi", out)) > len(first)  # rml_lama.load sees the new rows
+    assert STALE_NOTE not in build_cli(5).stderr  # same content again: nothing to warn about
