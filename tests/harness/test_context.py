@@ -111,3 +111,40 @@ def test_a_run_with_over_long_queries_reports_them(tmp_path, capsys):
 
     print_summary(summary)
     assert "left out 2 queries longer than the model's context of 64 tokens" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("family", ["gpt2", "bert", "llama"])
+def test_length_bound_holds_for_real_queries(family):
+    """The tokenizer-free bound that spares the whole-pool filter from tokenizing must never
+    fall below the real encoding's length; and ``fits`` then agrees with the exact check."""
+    import random
+
+    from harness.attribution.query import special_wrapping
+    from harness.context import length_bound
+    from rml_lama import DATASET_DIR
+
+    model, tok = tiny_model(family, seed=0)
+    ad = get_adapter(model, tok)
+    queries = [ClozeQuery("Helsinki on", "Suomi", suffix="."), ClozeQuery("東京は", "日本", space=False),
+               ClozeQuery("The capital is", "Paris", suffix=" city."), ClozeQuery(LONG, "x")]
+    if (DATASET_DIR / "manifest.json").exists():
+        import rml_lama
+        from harness.data import row_queries
+
+        rng = random.Random(0)
+        for lang in ("en", "fi", "ja", "zh", "hu"):
+            rows = rml_lama.load(lang)
+            for i in rng.sample(range(len(rows)), 40):
+                queries += row_queries(rows[i])
+    head, tail = special_wrapping(tok)
+    fits = query_fits(ad)
+    checked = 0
+    for q in queries:
+        try:
+            exact = len(encode_query(ad, q, full_object=True).input_ids)
+        except ValueError:  # the tiny test vocabulary has no token for this answer
+            continue
+        checked += 1
+        assert exact <= length_bound(q, ad.is_causal) + len(head) + len(tail), q
+        assert fits(q) == (exact <= ad.context_length), q
+    assert checked >= 4
