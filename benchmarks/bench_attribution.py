@@ -52,20 +52,24 @@ from harness.attribution import baselines as shared_passes  # noqa: E402
 MODELS: dict[str, tuple[str, dict[str, Any], str]] = {
     "causal": (
         "gpt2",
-        {"n_layer": 12, "n_embd": 256, "n_head": 4, "n_inner": 1024, "vocab_size": 6400,
-         "n_positions": 256},
+        {"n_layer": 12, "n_embd": 256, "n_head": 4, "n_inner": 1024, "vocab_size": 6400, "n_positions": 256},
         "GPT-2, L 12, d 256, V 6400: mGPT's head/body ratio (0.17)",
     ),
     "masked": (
         "bert",
-        {"num_hidden_layers": 12, "hidden_size": 256, "num_attention_heads": 4, "intermediate_size": 1024,
-         "vocab_size": 40000, "max_position_embeddings": 256},
+        {
+            "num_hidden_layers": 12,
+            "hidden_size": 256,
+            "num_attention_heads": 4,
+            "intermediate_size": 1024,
+            "vocab_size": 40000,
+            "max_position_embeddings": 256,
+        },
         "BERT, L 12, d 256, V 40000: mBERT's head/body ratio (1.08)",
     ),
     "causal-head-heavy": (
         "gpt2",
-        {"n_layer": 6, "n_embd": 256, "n_head": 8, "n_inner": 1024, "vocab_size": 50257,
-         "n_positions": 256},
+        {"n_layer": 6, "n_embd": 256, "n_head": 8, "n_inner": 1024, "vocab_size": 50257, "n_positions": 256},
         "GPT-2, L 6, d 256, V 50257: head/body 2.7, the head dominates (the earlier benchmark model)",
     ),
 }
@@ -150,8 +154,9 @@ def bench_length(adapter: Any, ref: Any, length: int, args: argparse.Namespace) 
         for name, fn in impls.items():
             cpu, wall, outs[name] = timed(fn, device)
             times[name].append((cpu, wall))
-    med = {k: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v))
-           for k, v in times.items()}
+    med = {
+        k: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v)) for k, v in times.items()
+    }
     if "plain" in med:  # one pass per step: linear in M
         scale = args.steps / args.plain_steps
         med["plain"] = (med["plain"][0] * scale, med["plain"][1] * scale)
@@ -204,8 +209,10 @@ def main() -> None:
         f"{torch.get_num_threads()} max_rows={args.max_rows} M={args.steps} SAIG runs={args.runs} "
         f"(median) torch {torch.__version__} {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
-    print(f"| T | rows | engine CPU / wall s | batched CPU / wall s | ratio CPU / wall | {plain} CPU / wall s"
-          " | ratio CPU / wall | max diff / max ref (batched, plain) |")
+    print(
+        f"| T | rows | engine CPU / wall s | batched CPU / wall s | ratio CPU / wall | {plain} CPU / wall s"
+        " | ratio CPU / wall | max diff / max ref (batched, plain) |"
+    )
     print("| --- " * 8 + "|")
     for length in args.lengths:
         print(report(bench_length(adapter, ref, length, args)), flush=True)

@@ -23,8 +23,15 @@ from harness.models import load_model
 from harness.tasks.base import TaskContext
 
 LOCALIZERS = ("matrice", "matrice-no-uaq", "matrice-no-ual", "amig", "random")
-TASKS = ("layer-distribution", "suppress-enhance", "ablation", "edit-erasure", "edit-update",
-         "enhance-low-resource", "inject")
+TASKS = (
+    "layer-distribution",
+    "suppress-enhance",
+    "ablation",
+    "edit-erasure",
+    "edit-update",
+    "enhance-low-resource",
+    "inject",
+)
 
 
 def main() -> None:
@@ -66,14 +73,18 @@ def main() -> None:
         provider.clear()
     n = len(facts)
     queries = sum(len(qs) for f in facts for qs in f.queries.values())
-    print(f"model {args.model}: {adapter.n_layers} layers × {adapter.n_neurons} neurons; "
-          f"{n} facts, {queries} queries, M={args.steps}, {args.threads} thread(s)")
+    print(
+        f"model {args.model}: {adapter.n_layers} layers × {adapter.n_neurons} neurons; "
+        f"{n} facts, {queries} queries, M={args.steps}, {args.threads} thread(s)"
+    )
     print(f"{'stage':<28}{'s per fact':>12}")
     for stage, s in seconds.items():
         print(f"{stage:<28}{s / n:>12.2f}")
     print(f"{'total':<28}{sum(seconds.values()) / n:>12.2f}")
-    print(f"engine calls: {provider.stats.computed} "
-          f"({', '.join(f'{k} {v}' for k, v in provider.stats.by_method.items())})")
+    print(
+        f"engine calls: {provider.stats.computed} "
+        f"({', '.join(f'{k} {v}' for k, v in provider.stats.by_method.items())})"
+    )
 
 
 if __name__ == "__main__":

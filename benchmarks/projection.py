@@ -129,8 +129,10 @@ def check(length: int = 10, steps: int = 4) -> None:
         counted = fc.get_total_flops()
         paths = length if method == "saig" else 1
         model = s.layers * paths * steps * row_flops(s) + length * s.layers * s.block + s.head
-        print(f"check {method}: counted {counted / 1e9:.3f} GFLOP, model {model / 1e9:.3f} GFLOP "
-              f"(rows and prefix), ratio {counted / model:.3f}")
+        print(
+            f"check {method}: counted {counted / 1e9:.3f} GFLOP, model {model / 1e9:.3f} GFLOP "
+            f"(rows and prefix), ratio {counted / model:.3f}"
+        )
 
 
 def median_time(fn: Any, runs: int, device: torch.device) -> tuple[float, float]:
@@ -171,9 +173,11 @@ def cpu_efficiency(runs: int = 3, length: int = 10) -> float:
     mm_cpu, _ = median_time(lambda: [a @ b for _ in range(200)], runs, torch.device("cpu"))
     peak = 200 * 2 * 256 * s.d * 4 * s.d / mm_cpu
     eta = flops / cpu / peak
-    print(f"cpu: engine {cpu:.2f} s CPU ({wall:.2f} s wall) for {flops / 1e9:.1f} GFLOP = "
-          f"{flops / cpu / 1e9:.1f} GFLOP/s; 256 x {s.d} x {4 * s.d} products {peak / 1e9:.1f} GFLOP/s; "
-          f"η = {eta:.2f} (median of {runs}, threads={torch.get_num_threads()})")
+    print(
+        f"cpu: engine {cpu:.2f} s CPU ({wall:.2f} s wall) for {flops / 1e9:.1f} GFLOP = "
+        f"{flops / cpu / 1e9:.1f} GFLOP/s; 256 x {s.d} x {4 * s.d} products {peak / 1e9:.1f} GFLOP/s; "
+        f"η = {eta:.2f} (median of {runs}, threads={torch.get_num_threads()})"
+    )
     return eta
 
 
@@ -193,14 +197,27 @@ def gpu_per_query(
 
     if shape.gated:
         cfg = transformers.LlamaConfig(
-            vocab_size=shape.vocab, hidden_size=shape.d, intermediate_size=shape.ffn,
-            num_hidden_layers=shape.layers, num_attention_heads=shape.d // 128,
-            num_key_value_heads=shape.kv_dim // 128, max_position_embeddings=256, tie_word_embeddings=False)
+            vocab_size=shape.vocab,
+            hidden_size=shape.d,
+            intermediate_size=shape.ffn,
+            num_hidden_layers=shape.layers,
+            num_attention_heads=shape.d // 128,
+            num_key_value_heads=shape.kv_dim // 128,
+            max_position_embeddings=256,
+            tie_word_embeddings=False,
+        )
         cls, family = transformers.LlamaForCausalLM, "llama"
     else:
         cfg = transformers.GPT2Config(
-            vocab_size=shape.vocab, n_embd=shape.d, n_inner=shape.ffn, n_layer=shape.layers,
-            n_head=shape.d // 128, n_positions=256, bos_token_id=0, eos_token_id=0)
+            vocab_size=shape.vocab,
+            n_embd=shape.d,
+            n_inner=shape.ffn,
+            n_layer=shape.layers,
+            n_head=shape.d // 128,
+            n_positions=256,
+            bos_token_id=0,
+            eos_token_id=0,
+        )
         cls, family = transformers.GPT2LMHeadModel, "gpt2"
     with torch.device(device):
         model = cls._from_config(cfg, dtype=dtype).eval()
@@ -218,16 +235,23 @@ def gpu_per_query(
 
 
 def print_flop_projection(etas: dict[str, float]) -> None:
-    print(f"\nFLOP projection: {QUERIES:,} queries, T' = {MEAN_TOKENS} tokens, M = {STEPS}; "
-          "H200 dense peaks; GPU-hours = queries x FLOPs / (peak x η)")
+    print(
+        f"\nFLOP projection: {QUERIES:,} queries, T' = {MEAN_TOKENS} tokens, M = {STEPS}; "
+        "H200 dense peaks; GPU-hours = queries x FLOPs / (peak x η)"
+    )
     for s in (MGPT, LLAMA3_8B):
         old = query_flops(s, MEAN_TOKENS, STEPS, "saig", skip_lower=False)
         new = query_flops(s, MEAN_TOKENS, STEPS, "saig")
-        print(f"{s.name}: SAIG {new / 1e12:.1f} TFLOP/query (before: {old / 1e12:.1f}, {old / new:.2f}x), "
-              f"AMIG {query_flops(s, MEAN_TOKENS, STEPS, 'amig') / 1e12:.2f} TFLOP/query")
+        print(
+            f"{s.name}: SAIG {new / 1e12:.1f} TFLOP/query (before: {old / 1e12:.1f}, {old / new:.2f}x), "
+            f"AMIG {query_flops(s, MEAN_TOKENS, STEPS, 'amig') / 1e12:.2f} TFLOP/query"
+        )
         for dtype, peak in H200_PEAK.items():
-            cells = [f"{label} {hours(s, m, peak * eta):7.1f} h"
-                     for label, eta in etas.items() for m in ("saig", "amig")]
+            cells = [
+                f"{label} {hours(s, m, peak * eta):7.1f} h"
+                for label, eta in etas.items()
+                for m in ("saig", "amig")
+            ]
             print(f"  {dtype:>8}: " + " | ".join(cells))
 
 
@@ -252,16 +276,21 @@ def main() -> None:
     if args.gpu:
         torch.backends.cuda.matmul.allow_tf32 = args.dtype == "tf32"
         dtype = torch.float32 if args.dtype == "tf32" else getattr(torch, args.dtype)
-        print(f"\nmeasured on {torch.cuda.get_device_name()}, {args.dtype}, max_rows {args.max_rows}, "
-              f"median of {args.runs} after a full warm-up call:")
+        print(
+            f"\nmeasured on {torch.cuda.get_device_name()}, {args.dtype}, max_rows {args.max_rows}, "
+            f"median of {args.runs} after a full warm-up call:"
+        )
         for s in (MGPT, LLAMA3_8B):
             for method in ("saig", "amig"):
                 t = gpu_per_query(s, dtype, method, args.runs, args.max_rows)
                 torch.cuda.empty_cache()
                 rate = query_flops(s, MEAN_TOKENS, STEPS, method) / t
                 eta = rate / H200_PEAK[args.dtype]
-                print(f"  {s.name} {method}: {t:.3f} s/query -> {QUERIES * t / 3600:,.1f} GPU-hours "
-                      f"for the dataset ({rate / 1e12:.0f} TFLOP/s achieved, η = {eta:.2f})", flush=True)
+                print(
+                    f"  {s.name} {method}: {t:.3f} s/query -> {QUERIES * t / 3600:,.1f} GPU-hours "
+                    f"for the dataset ({rate / 1e12:.0f} TFLOP/s achieved, η = {eta:.2f})",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

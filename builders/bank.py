@@ -53,9 +53,7 @@ def load_bank(language: str, bank_dir: Path | None = None) -> dict[str, list[Tem
     bank: dict[str, list[Template]] = {}
     for rel, entries in data.items():
         if rel not in RELATIONS:
-            raise BuildError(
-                f"{path}: unknown relation {rel!r}; valid: {', '.join(RELATIONS)}"
-            )
+            raise BuildError(f"{path}: unknown relation {rel!r}; valid: {', '.join(RELATIONS)}")
         if not isinstance(entries, list):
             raise BuildError(f"{path}: {rel} must be a list of {{template, origin}} entries")
         out = []
@@ -68,8 +66,7 @@ def load_bank(language: str, bank_dir: Path | None = None) -> dict[str, list[Tem
             origin = entry.get("origin", "curated")
             if origin not in BANK_ORIGINS:
                 raise BuildError(
-                    f"{path}: entry {rel}[{i}] has origin {origin!r}; "
-                    f"valid: {', '.join(BANK_ORIGINS)}"
+                    f"{path}: entry {rel}[{i}] has origin {origin!r}; valid: {', '.join(BANK_ORIGINS)}"
                 )
             out.append(Template(rel, language, entry["template"].strip(), origin, where))
         bank[rel] = out

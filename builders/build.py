@@ -109,25 +109,29 @@ class Built:
 
 # -- step 1: facts -------------------------------------------------------------------------
 
+
 @cache
-def _read_facts(
-    root: Path, language: str, relation: str, allow_empty: bool = False
-) -> tuple[src.Fact, ...]:
+def _read_facts(root: Path, language: str, relation: str, allow_empty: bool = False) -> tuple[src.Fact, ...]:
     """The source facts, read once per build for :func:`collect_facts` and
     :func:`collect_objects`."""
     return tuple(src.read_facts(root, language, relation, allow_empty))
 
 
 def collect_facts(
-    root: Path, languages: list[str], relations: list[str], limit: int | None = None,
-    allow_empty: bool = False, per_subject: int | None = None,
+    root: Path,
+    languages: list[str],
+    relations: list[str],
+    limit: int | None = None,
+    allow_empty: bool = False,
+    per_subject: int | None = None,
 ) -> dict[str, dict[str, dict[str, src.Fact]]]:
     """``{relation: {uuid: {language: Fact}}}`` for the facts present in every language;
     with ``per_subject``, at most that many per subject (the first by mLAMA line)."""
     out: dict[str, dict[str, dict[str, src.Fact]]] = {}
     for rel in relations:
-        per_lang = {lang: {f.uuid: f for f in _read_facts(root, lang, rel, allow_empty)}
-                    for lang in languages}
+        per_lang = {
+            lang: {f.uuid: f for f in _read_facts(root, lang, rel, allow_empty)} for lang in languages
+        }
         common = set.intersection(*(set(d) for d in per_lang.values()))
         first = per_lang[languages[0]]
         uuids = sorted(common, key=lambda u: (first[u].lineid, u))
@@ -164,6 +168,7 @@ def collect_objects(
 
 # -- step 2 and 3: templates and their validation ------------------------------------------
 
+
 def bank_templates(
     root: Path, languages: list[str], relations: list[str], bank_dir: Path | None = None
 ) -> list[Template]:
@@ -183,8 +188,10 @@ def bank_templates(
             problems.append(f"{t.where}: {t.template!r} fails rule {rule}: {reason}")
     problems += check_provenance(selected, root)
     if problems:
-        raise BuildError(f"the rephrasing bank has {len(problems)} invalid entr"
-                         f"{'y' if len(problems) == 1 else 'ies'}: " + "; ".join(problems))
+        raise BuildError(
+            f"the rephrasing bank has {len(problems)} invalid entr"
+            f"{'y' if len(problems) == 1 else 'ies'}: " + "; ".join(problems)
+        )
     return selected
 
 
@@ -197,17 +204,23 @@ def select_templates(
     for t in templates:
         failed = validate_template(t.template, t.language)
         for rule, reason in failed:
-            rejections.append(Rejection(rule, reason, t.language, t.relation, t.template,
-                                        source=t.where))
+            rejections.append(Rejection(rule, reason, t.language, t.relation, t.template, source=t.where))
         if not failed:
             groups[(t.relation, t.language)].append(t)
     accepted = {}
     for key, group in groups.items():
         dups = find_duplicates([t.template for t in group])
         for i, j in dups.items():
-            rejections.append(Rejection(
-                "duplicate", f"same as {group[j].template!r} ({group[j].where}) after "
-                "normalization", key[1], key[0], group[i].template, source=group[i].where))
+            rejections.append(
+                Rejection(
+                    "duplicate",
+                    f"same as {group[j].template!r} ({group[j].where}) after normalization",
+                    key[1],
+                    key[0],
+                    group[i].template,
+                    source=group[i].where,
+                )
+            )
         accepted[key] = [t for i, t in enumerate(group) if i not in dups]
     return accepted, rejections
 
@@ -217,7 +230,8 @@ def require_templates(
 ) -> None:
     short = [
         f"{rel}/{lang}: {len(accepted.get((rel, lang), []))}"
-        for rel in relations for lang in languages
+        for rel in relations
+        for lang in languages
         if len(accepted.get((rel, lang), [])) < MIN_TEMPLATES
     ]
     if short:
@@ -264,9 +278,7 @@ def make_rows(
                 f = by_lang[lang]
                 subject, obj = normalize_label(f.subject, lang), labels[lang]
                 valid = [obj] + [o for o in objects.get((lang, rel, f.subject_uri), []) if o != obj]
-                also = tuple(dict.fromkeys(
-                    [x for x in labels.values() if x != obj] + valid[1:]
-                ))
+                also = tuple(dict.fromkeys([x for x in labels.values() if x != obj] + valid[1:]))
                 kept: list[Template] = []
                 queries: list[str] = []
                 for t in templates[(rel, lang)]:
@@ -306,9 +318,16 @@ def make_rows(
             rejections += fact_rej
             empty = [lang for lang, r in fact_rows.items() if not r["queries"]]
             if empty:
-                rejections.append(Rejection(
-                    "no_query", f"no valid query in {', '.join(empty)}: the fact is dropped in "
-                    "every language", empty[0], rel, by_lang[empty[0]].subject, uuid))
+                rejections.append(
+                    Rejection(
+                        "no_query",
+                        f"no valid query in {', '.join(empty)}: the fact is dropped in every language",
+                        empty[0],
+                        rel,
+                        by_lang[empty[0]].subject,
+                        uuid,
+                    )
+                )
                 continue
             for lang in languages:
                 rows[lang].append(fact_rows[lang])
@@ -317,14 +336,21 @@ def make_rows(
 
 # -- all steps --------------------------------------------------------------------------------
 
+
 def build_rows(config: BuildConfig) -> Built:
     root = config.sources
     langs, rels = config.languages, config.relations
     with tqdm(total=3, desc="rml-build", disable=not config.progress, leave=False) as steps:
         steps.set_postfix_str("facts")
         _read_facts.cache_clear()  # read the sources as they are now
-        facts = collect_facts(root, langs, rels, config.max_facts_per_relation,
-                              config.allow_empty_sources, config.max_facts_per_subject)
+        facts = collect_facts(
+            root,
+            langs,
+            rels,
+            config.max_facts_per_relation,
+            config.allow_empty_sources,
+            config.max_facts_per_subject,
+        )
         objects = collect_objects(root, langs, rels, config.allow_empty_sources)
         _read_facts.cache_clear()  # a later build may read changed sources
         steps.update()
@@ -332,12 +358,11 @@ def build_rows(config: BuildConfig) -> Built:
         generated = generated_inputs(config)
         use_bank = config.rephrasings != "claude"
         bank = bank_templates(root, langs, rels, config.bank_dir) if use_bank else []
-        candidates = bank + [
-            t for t in generated.templates if t.relation in rels and t.language in langs
-        ]
+        candidates = bank + [t for t in generated.templates if t.relation in rels and t.language in langs]
         accepted, rejections = select_templates(candidates)
-        rejections = [r for r in generated.rejections
-                      if r.relation in rels and r.language in langs] + rejections
+        rejections = [
+            r for r in generated.rejections if r.relation in rels and r.language in langs
+        ] + rejections
         require_templates(accepted, langs, rels)
         steps.update()
         steps.set_postfix_str("queries")

@@ -14,15 +14,32 @@ import fnmatch
 import re
 from pathlib import Path
 
-SIZE_CATEGORIES = ("n<1K", "1K<n<10K", "10K<n<100K", "100K<n<1M", "1M<n<10M", "10M<n<100M",
-                   "100M<n<1B", "1B<n<10B", "10B<n<100B", "100B<n<1T", "n>1T")
+SIZE_CATEGORIES = (
+    "n<1K",
+    "1K<n<10K",
+    "10K<n<100K",
+    "100K<n<1M",
+    "1M<n<10M",
+    "10M<n<100M",
+    "100M<n<1B",
+    "1B<n<10B",
+    "10B<n<100B",
+    "100B<n<1T",
+    "n>1T",
+)
 MULTILINGUALITY = ("monolingual", "multilingual", "translation", "other")
-CREATORS = ("crowdsourced", "expert-generated", "found", "machine-generated", "other",
-            "no-annotation")
+CREATORS = ("crowdsourced", "expert-generated", "found", "machine-generated", "other", "no-annotation")
 # The Hub's task categories RML-LAMA can be listed under (a subset of the Hub's list).
 TASK_CATEGORIES = ("fill-mask", "text-generation", "question-answering", "text2text-generation")
-REQUIRED = ("license", "language", "pretty_name", "size_categories", "task_categories",
-            "source_datasets", "configs")
+REQUIRED = (
+    "license",
+    "language",
+    "pretty_name",
+    "size_categories",
+    "task_categories",
+    "source_datasets",
+    "configs",
+)
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$|^[A-Za-z0-9][\w.-]*$")
 
 
@@ -42,10 +59,13 @@ def check_card(text: str, folder: Path | None = None, languages: tuple[str, ...]
         v = data.get(key) or []
         return v if isinstance(v, list) else [v]
 
-    for key, allowed in (("size_categories", SIZE_CATEGORIES),
-                         ("multilinguality", MULTILINGUALITY),
-                         ("annotations_creators", CREATORS), ("language_creators", CREATORS),
-                         ("task_categories", TASK_CATEGORIES)):
+    for key, allowed in (
+        ("size_categories", SIZE_CATEGORIES),
+        ("multilinguality", MULTILINGUALITY),
+        ("annotations_creators", CREATORS),
+        ("language_creators", CREATORS),
+        ("task_categories", TASK_CATEGORIES),
+    ):
         for v in values(key):
             if v not in allowed:
                 problems.append(f"README.md: {key} {v!r} is not one of: {', '.join(allowed)}")
@@ -58,8 +78,9 @@ def check_card(text: str, folder: Path | None = None, languages: tuple[str, ...]
     for v in values("source_datasets"):
         hub = str(v).split("|", 1)[1] if str(v).startswith("extended|") else str(v)
         if hub != "original" and not _HUB_ID.match(hub):
-            problems.append(f"README.md: source_datasets {v!r} is neither 'original' nor "
-                            "'extended|<Hub dataset id>'")
+            problems.append(
+                f"README.md: source_datasets {v!r} is neither 'original' nor 'extended|<Hub dataset id>'"
+            )
     defaults = [c for c in values("configs") if isinstance(c, dict) and c.get("default")]
     if values("configs") and len(defaults) != 1:
         problems.append(f"README.md: configs need exactly one default, found {len(defaults)}")
@@ -68,6 +89,8 @@ def check_card(text: str, folder: Path | None = None, languages: tuple[str, ...]
         for c in values("configs"):
             for df in c.get("data_files", []) if isinstance(c, dict) else []:
                 if not fnmatch.filter(files, df.get("path", "")):
-                    problems.append(f"README.md: config {c.get('config_name')!r} lists "
-                                    f"{df.get('path')!r}, which matches no file")
+                    problems.append(
+                        f"README.md: config {c.get('config_name')!r} lists "
+                        f"{df.get('path')!r}, which matches no file"
+                    )
     return problems

@@ -47,19 +47,24 @@ def plan_upload(folder: Path) -> UploadPlan:
     if "README.md" not in files or not any(r.startswith("data/") for r in files):
         problems.append("the manifest lists no card or no data files")
     if problems:
-        raise BuildError(f"{folder} is not a complete build ({'; '.join(problems)}); rebuild it "
-                         "(rml-build build)")
+        raise BuildError(
+            f"{folder} is not a complete build ({'; '.join(problems)}); rebuild it (rml-build build)"
+        )
     content = manifest["content_hash"]
     stats = manifest.get("statistics", {})
     lines = [f"content hash: {content}", f"builder version: {manifest.get('builder_version')}"]
-    lines += [f"{lang}: {s.get('facts')} facts, {s.get('queries')} queries"
-              for lang, s in stats.items()]
-    return UploadPlan(sorted(files) + ["manifest.json"], f"RML-LAMA {content[:16]}",
-                      "\n".join(lines))
+    lines += [f"{lang}: {s.get('facts')} facts, {s.get('queries')} queries" for lang, s in stats.items()]
+    return UploadPlan(sorted(files) + ["manifest.json"], f"RML-LAMA {content[:16]}", "\n".join(lines))
 
 
-def push(folder: Path, repo_id: str, private: bool = False, token: str | None = None,
-         endpoint: str | None = None, revision: str | None = None):
+def push(
+    folder: Path,
+    repo_id: str,
+    private: bool = False,
+    token: str | None = None,
+    endpoint: str | None = None,
+    revision: str | None = None,
+):
     """Create the dataset repo if missing and commit the card, data and manifest; files
     under ``data/`` that the new build no longer has are deleted in the same commit."""
     import httpx2
@@ -74,24 +79,35 @@ def push(folder: Path, repo_id: str, private: bool = False, token: str | None = 
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         remote = api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
-        ops: list = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(folder / p))
-                     for p in plan.files]
-        ops += [CommitOperationDelete(path_in_repo=p) for p in sorted(remote)
-                if p.startswith("data/") and p not in plan.files]
-        return api.create_commit(repo_id, ops, commit_message=plan.message,
-                                 commit_description=plan.description, repo_type="dataset",
-                                 revision=revision)
+        ops: list = [CommitOperationAdd(path_in_repo=p, path_or_fileobj=str(folder / p)) for p in plan.files]
+        ops += [
+            CommitOperationDelete(path_in_repo=p)
+            for p in sorted(remote)
+            if p.startswith("data/") and p not in plan.files
+        ]
+        return api.create_commit(
+            repo_id,
+            ops,
+            commit_message=plan.message,
+            commit_description=plan.description,
+            repo_type="dataset",
+            revision=revision,
+        )
     except HfHubHTTPError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise BuildError(f"the Hub refused the push to {repo_id}: {first}") from None
     except OfflineModeIsEnabled:
-        raise BuildError(f"cannot push to {repo_id}: HF_HUB_OFFLINE is set; unset it on a "
-                         "connected machine") from None
+        raise BuildError(
+            f"cannot push to {repo_id}: HF_HUB_OFFLINE is set; unset it on a connected machine"
+        ) from None
     except httpx2.TimeoutException as e:
-        raise BuildError(f"the push to {repo_id} timed out ({type(e).__name__}) after the Hub "
-                         "client's retries; nothing is committed unless the Hub shows the commit "
-                         f"{plan.message!r}: check, then run the same command again") from None
+        raise BuildError(
+            f"the push to {repo_id} timed out ({type(e).__name__}) after the Hub "
+            "client's retries; nothing is committed unless the Hub shows the commit "
+            f"{plan.message!r}: check, then run the same command again"
+        ) from None
     except (httpx2.HTTPError, OSError) as e:
-        raise BuildError(f"cannot reach the Hub to push to {repo_id} ({type(e).__name__}: {e}); "
-                         "check the network (or HF_ENDPOINT) and run the same command again") from None
-
+        raise BuildError(
+            f"cannot reach the Hub to push to {repo_id} ({type(e).__name__}: {e}); "
+            "check the network (or HF_ENDPOINT) and run the same command again"
+        ) from None

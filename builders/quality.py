@@ -57,8 +57,11 @@ def fr_elision(rows: list[dict]) -> list[str]:
             if at < 0:
                 at = q.casefold().find(bare.casefold())
             inside = range(at, at + len(subject)) if at >= 0 else range(0)
-            errors = [m for m, kind in _fr_errors(q) if m not in inside
-                      and not (person and kind == "contraction" and at >= 0 and m < at)]
+            errors = [
+                m
+                for m, kind in _fr_errors(q)
+                if m not in inside and not (person and kind == "contraction" and at >= 0 and m < at)
+            ]
             if errors:
                 bad.append(q)
     return bad
@@ -106,8 +109,12 @@ def leaking_facts(rows: dict[str, list[dict]]) -> list[tuple[str, str, str]]:
 def mid_word_occurrences(rows: dict[str, list[dict]]) -> int:
     """Queries that contain the object anywhere, even inside a word (object "Ra" in
     "Paris"): allowed by the leak rule in spaced languages, counted for information."""
-    return sum(r["object"].casefold() in q.casefold()
-               for lang_rows in rows.values() for r in lang_rows for q in r["queries"])
+    return sum(
+        r["object"].casefold() in q.casefold()
+        for lang_rows in rows.values()
+        for r in lang_rows
+        for q in r["queries"]
+    )
 
 
 def measure(rows: dict[str, list[dict]]) -> dict:
@@ -128,7 +135,6 @@ def measure(rows: dict[str, list[dict]]) -> dict:
         "leaking_facts": len({u for _, u, _ in leak}),
         "mid_word_occurrences": mid_word_occurrences(rows),
         "rows": len(all_rows),
-        "rows_with_objects": sum(bool(r.get("objects")) and r["object"] in r["objects"]
-                                 for r in all_rows),
+        "rows_with_objects": sum(bool(r.get("objects")) and r["object"] in r["objects"] for r in all_rows),
         "examples": {"fi": fi[:3], "fr": fr[:3], "zh": zh[:3], "leak": [q for *_, q in leak[:3]]},
     }

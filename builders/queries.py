@@ -28,6 +28,8 @@ def _starts_with_vowel_sound(label: str) -> bool:
     if first == "y":
         return label[1:2].casefold() not in FR_VOWEL
     return first != "" and first in FR_VOWEL
+
+
 _FR_ELISION = re.compile(
     rf"(?<![\w'’-])({'|'.join(FR_ELIDING)})\s+(?=[{FR_VOWEL.replace('y', '')}]|y[^{FR_VOWEL}\W])",
     re.IGNORECASE,
@@ -52,7 +54,7 @@ def french_join(before: str, subject: str, person: bool = False) -> str:
         art = re.match(r"(le|les)\s+(?=\w)", subject, re.IGNORECASE)
         if art and not person and (low, art.group(1).casefold()) in _FR_CONTRACTION:
             contracted = _keep_case(word, _FR_CONTRACTION[(low, art.group(1).casefold())])
-            return before[: m.start(1)] + contracted + " " + subject[art.end():]
+            return before[: m.start(1)] + contracted + " " + subject[art.end() :]
         if low in FR_ELIDING and _starts_with_vowel_sound(subject):
             return before[: m.start(1)] + word[:-1] + "'" + subject
     return before + subject
@@ -98,6 +100,6 @@ def _insert(text: str, subject: str, language: str, person: bool = False) -> str
 def fr_elision_errors(text: str) -> list[str]:
     """Places in French ``text`` where elision or contraction is missing: "de Oufa",
     "que il", "de Le Havre" (used to measure the built dataset)."""
-    bad = [m.group(0) + text[m.end():m.end() + 1] for m in _FR_ELISION.finditer(text)]
+    bad = [m.group(0) + text[m.end() : m.end() + 1] for m in _FR_ELISION.finditer(text)]
     bad += [m.group(0).strip() for m in _FR_ARTICLE.finditer(text)]
     return bad

@@ -29,8 +29,17 @@ def sample(rows: dict[str, list[dict]], seed: int = 0, per_language: int = 40) -
         for rel in chosen:
             r = by_uuid[uuids[rel]]
             i = rng.randrange(len(r["queries"]))
-            out.append({"language": lang, "relation": rel, "uuid": r["uuid"], "subject": r["subject"],
-                        "object": r["object"], "template": r["templates"][i], "query": r["queries"][i]})
+            out.append(
+                {
+                    "language": lang,
+                    "relation": rel,
+                    "uuid": r["uuid"],
+                    "subject": r["subject"],
+                    "object": r["object"],
+                    "template": r["templates"][i],
+                    "query": r["queries"][i],
+                }
+            )
     return out
 
 

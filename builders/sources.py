@@ -35,12 +35,21 @@ SOURCES_ENV = "RML_LAMA_SOURCES"
 # GitHub archives are of the commits the shared copy was taken from.
 RELEASES: dict[str, tuple[str, str, str]] = {
     "mlama1.1": ("https://cistern.cis.lmu.de/mlama/mlama1.1.zip", "mlama1.1/", "mlama1.1"),
-    "mlama": ("https://github.com/norakassner/mlama/archive/bc51dee.zip",
-              "data/TREx_multilingual_objects/", "mlama1.1-objects"),
-    "pararel": ("https://github.com/yanaiela/pararel/archive/cb55546.zip",
-                "data/pattern_data/graphs_json/", "pararel/patterns"),
-    "mpararel": ("https://github.com/coastalcph/mpararel/archive/7153b7b.zip",
-                 "data/mpararel_reviewed/patterns/", "mpararel"),
+    "mlama": (
+        "https://github.com/norakassner/mlama/archive/bc51dee.zip",
+        "data/TREx_multilingual_objects/",
+        "mlama1.1-objects",
+    ),
+    "pararel": (
+        "https://github.com/yanaiela/pararel/archive/cb55546.zip",
+        "data/pattern_data/graphs_json/",
+        "pararel/patterns",
+    ),
+    "mpararel": (
+        "https://github.com/coastalcph/mpararel/archive/7153b7b.zip",
+        "data/mpararel_reviewed/patterns/",
+        "mpararel",
+    ),
 }
 # The sha256 of every file the builder reads from each release (``pin_sources``). A
 # download is verified against it before it is moved into the cache; see docs/guarantees.md
@@ -93,8 +102,10 @@ def load_pins(path: Path = PINS_FILE) -> dict[str, dict]:
     pins = json.loads(path.read_text(encoding="utf-8"))
     for name, pin in pins.items():
         if content_digest(pin["files"]) != pin["sha256"]:
-            raise SourceError(f"{path}: the pins of {name} do not match its sha256; regenerate "
-                              "the file with builders.sources.pin_sources")
+            raise SourceError(
+                f"{path}: the pins of {name} do not match its sha256; regenerate "
+                "the file with builders.sources.pin_sources"
+            )
     return pins
 
 
@@ -109,8 +120,11 @@ def pin_sources(root: Path) -> dict[str, dict]:
     out = {}
     for name, (_, _, folder) in RELEASES.items():
         base = Path(root) / folder
-        files = {p.relative_to(base).as_posix(): file_sha256(p)
-                 for p in sorted(base.rglob("*")) if p.is_file() and p.suffix in (".json", ".jsonl")}
+        files = {
+            p.relative_to(base).as_posix(): file_sha256(p)
+            for p in sorted(base.rglob("*"))
+            if p.is_file() and p.suffix in (".json", ".jsonl")
+        }
         out[name] = {"sha256": content_digest(files), "files": files}
     return out
 
@@ -163,8 +177,9 @@ def _unsafe(name: str, mode: int) -> str | None:
     return None
 
 
-def extract(archive: zipfile.ZipFile, inner: str, dest: Path, wanted: set[str] | None = None,
-            label: str = "archive") -> None:
+def extract(
+    archive: zipfile.ZipFile, inner: str, dest: Path, wanted: set[str] | None = None, label: str = "archive"
+) -> None:
     """Extract the members under ``inner`` (those in ``wanted``, if given) into ``dest``.
 
     Every member of the archive is checked first: one with an absolute path, a ``..``
@@ -178,7 +193,7 @@ def extract(archive: zipfile.ZipFile, inner: str, dest: Path, wanted: set[str] |
         cut = info.filename.find(inner)
         if cut < 0 or info.is_dir():
             continue
-        rel = info.filename[cut + len(inner):]
+        rel = info.filename[cut + len(inner) :]
         if rel and (wanted is None or rel in wanted):
             members.append((info, rel))
     root = dest.resolve()
@@ -199,8 +214,10 @@ def verify(folder: Path, pin: dict, name: str) -> None:
             raise SourceError(f"{name}: {rel} is missing from the downloaded release")
         actual = file_sha256(path)
         if actual != digest:
-            raise SourceError(f"{name}: {rel} has sha256 {actual}, expected {digest} (pinned in "
-                              f"{PINS_FILE.name}); the release changed or the download is corrupt")
+            raise SourceError(
+                f"{name}: {rel} has sha256 {actual}, expected {digest} (pinned in "
+                f"{PINS_FILE.name}); the release changed or the download is corrupt"
+            )
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict]]:
@@ -250,9 +267,11 @@ def read_facts(root: Path, language: str, relation: str, allow_empty: bool = Fal
             )
         )
     if not facts and not allow_empty:
-        raise SourceError(f"{path}: no facts in this source file, so {relation} would be dropped "
-                          "from every language; restore the file, leave the relation out "
-                          "(--relations) or pass --allow-empty-sources")
+        raise SourceError(
+            f"{path}: no facts in this source file, so {relation} would be dropped "
+            "from every language; restore the file, leave the relation out "
+            "(--relations) or pass --allow-empty-sources"
+        )
     return facts
 
 

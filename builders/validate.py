@@ -76,10 +76,7 @@ def check_language(template: str, language: str) -> str | None:
     expected = conf.get(language, 0.0)
     best = max(conf, key=conf.__getitem__)
     if best != language and expected < LANGUAGE_MIN_CONFIDENCE:
-        return (
-            f"language identified as {best} ({conf[best]:.2f}), "
-            f"not {language} ({expected:.2f})"
-        )
+        return f"language identified as {best} ({conf[best]:.2f}), not {language} ({expected:.2f})"
     return None
 
 
@@ -97,8 +94,10 @@ def check_base_form(template: str, language: str) -> str | None:
     for ph in ("[X]", "[Y]"):
         m = re.search(re.escape(ph) + r"([:\-'’]?\w+)", template)
         if m:
-            return (f"{ph} carries the ending {m.group(1)!r}; write a construction that keeps "
-                    f"it in the nominative (relative clause, apposition, 'X on maa, jonka ...')")
+            return (
+                f"{ph} carries the ending {m.group(1)!r}; write a construction that keeps "
+                f"it in the nominative (relative clause, apposition, 'X on maa, jonka ...')"
+            )
         m = re.search(r"(\w+[:\-'’]?)" + re.escape(ph), template)
         if m:
             return f"{ph} is glued to {m.group(1)!r}; leave a space before it"
@@ -124,14 +123,20 @@ def check_french(template: str, language: str) -> str | None:
         return None
     m = re.search(r"(?<![\w'’])(\w+)\s+\[Y\]", template)
     if m and m.group(1).casefold() in FR_ELIDING_BEFORE_Y:
-        return (f"{m.group(1)!r} before [Y] must elide before a vowel (de Italie → d'Italie), "
-                "which depends on the answer; use another construction")
-    m = re.search(r"(?<!de )(?<!du )(?<!des )(?<![dl]')(?<![dl]’)\[X\],?\s+" + _FR_ETRE
-                  + r"\s+(\w+)", template)
-    if m and (m.group(1).casefold().endswith(("é", "ée", "és", "ées"))
-              or m.group(1).casefold() in _FR_PARTICIPLES):
-        return (f"{m.group(1)!r} would have to agree with [X]'s gender and number; use an "
-                "agreement-free construction (a noun phrase or an active verb)")
+        return (
+            f"{m.group(1)!r} before [Y] must elide before a vowel (de Italie → d'Italie), "
+            "which depends on the answer; use another construction"
+        )
+    m = re.search(
+        r"(?<!de )(?<!du )(?<!des )(?<![dl]')(?<![dl]’)\[X\],?\s+" + _FR_ETRE + r"\s+(\w+)", template
+    )
+    if m and (
+        m.group(1).casefold().endswith(("é", "ée", "és", "ées")) or m.group(1).casefold() in _FR_PARTICIPLES
+    ):
+        return (
+            f"{m.group(1)!r} would have to agree with [X]'s gender and number; use an "
+            "agreement-free construction (a noun phrase or an active verb)"
+        )
     return None
 
 
@@ -180,8 +185,10 @@ def find_shared(templates: list[tuple[str, str, str]]) -> list[str]:
     for lang, rel, t in templates:
         key = (lang, normalize(t))
         if key in first and first[key] != rel:
-            out.append(f"{lang}: {t!r} is used by {first[key]} and {rel}; a template must "
-                       "name its relation's meaning")
+            out.append(
+                f"{lang}: {t!r} is used by {first[key]} and {rel}; a template must "
+                "name its relation's meaning"
+            )
         first.setdefault(key, rel)
     return out
 

@@ -76,8 +76,9 @@ def relation_stats(rows: dict[str, list[dict]]) -> dict[str, dict]:
     out: dict[str, dict] = {}
     first = next(iter(rows.values()), [])
     for r in first:
-        s = out.setdefault(r["relation"], {"facts": 0, "several": 0, "max_objects": 0,
-                                           "queries": {lang: 0 for lang in rows}})
+        s = out.setdefault(
+            r["relation"], {"facts": 0, "several": 0, "max_objects": 0, "queries": {lang: 0 for lang in rows}}
+        )
         s["facts"] += 1
         s["several"] += len(r.get("objects", [])) > 1
         s["max_objects"] = max(s["max_objects"], len(r.get("objects", [])))
@@ -105,23 +106,32 @@ def example_row(rows: dict[str, list[dict]]) -> tuple[dict, dict[str, list[str]]
     return row, {lang_: by_uuid[lang_][row["uuid"]]["queries"] for lang_ in rows}
 
 
-def render_card(stats: dict, config: BuildConfig, rejected: Counter,
-                rows: dict[str, list[dict]] | None = None, quality: dict | None = None) -> str:
+def render_card(
+    stats: dict,
+    config: BuildConfig,
+    rejected: Counter,
+    rows: dict[str, list[dict]] | None = None,
+    quality: dict | None = None,
+) -> str:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR), undefined=StrictUndefined,
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        undefined=StrictUndefined,
         keep_trailing_newline=True,
     )
     total_facts = next(iter(stats.values()))["facts"] if stats else 0
     size = (
-        "n<1K" if total_facts * len(stats) < 1_000
-        else "1K<n<10K" if total_facts * len(stats) < 10_000
+        "n<1K"
+        if total_facts * len(stats) < 1_000
+        else "1K<n<10K"
+        if total_facts * len(stats) < 10_000
         else "10K<n<100K"
     )
     rows = rows or {}
     example, example_queries = example_row(rows)
     return env.get_template("card.md.j2").render(
-        example=json.dumps({k: example[k] for k in COLUMNS if k in example}, ensure_ascii=False,
-                           indent=2) if example else "",
+        example=json.dumps({k: example[k] for k in COLUMNS if k in example}, ensure_ascii=False, indent=2)
+        if example
+        else "",
         example_queries=example_queries,
         example_language=example.get("language", ""),
         per_relation=relation_stats(rows),
@@ -172,9 +182,7 @@ def write_dataset(built: Built, config: BuildConfig) -> Path:
             raise BuildError("the dataset card breaks the Hub's conventions:\n  " + "\n  ".join(problems))
         files["README.md"] = src.file_sha256(tmp / "README.md")
 
-        content = hashlib.sha256(
-            "".join(f"{k}:{v}\n" for k, v in sorted(files.items())).encode()
-        ).hexdigest()
+        content = hashlib.sha256("".join(f"{k}:{v}\n" for k, v in sorted(files.items())).encode()).hexdigest()
         manifest = {
             "name": "rml_lama",
             "builder_version": BUILDER_VERSION,
@@ -201,8 +209,9 @@ def write_dataset(built: Built, config: BuildConfig) -> Path:
 
 def source_hashes(config: BuildConfig) -> dict[str, str]:
     root = config.sources
-    paths = [root / "mlama1.1" / lang / f"{rel}.jsonl"
-             for lang in config.languages for rel in config.relations]
+    paths = [
+        root / "mlama1.1" / lang / f"{rel}.jsonl" for lang in config.languages for rel in config.relations
+    ]
     paths += [root / "mlama1.1" / lang / "templates.jsonl" for lang in config.languages]
     return {str(p.relative_to(root)): src.file_sha256(p) for p in paths if p.exists()}
 

@@ -111,58 +111,119 @@ def one_line(e: BaseException) -> str:
 
 def fully_failed(summary: dict) -> list[str]:
     """The localizers that produced nothing: failed on every fact of the run."""
-    return [f"{what} failed on all {f['of']} facts (first: {f['first']})"
-            for what, f in (summary.get("failures") or {}).items()
-            if what.startswith("localizer ") and f.get("of") and f["facts"] >= f["of"]]
+    return [
+        f"{what} failed on all {f['of']} facts (first: {f['first']})"
+        for what, f in (summary.get("failures") or {}).items()
+        if what.startswith("localizer ") and f.get("of") and f["facts"] >= f["of"]
+    ]
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @version_option("rml-eval")
 @config_option("rml-eval")
-@click.option("--localizer", "localizers", help="Localizer name(s), comma-separated "
-              "(see `rml-eval list`).")
+@click.option("--localizer", "localizers", help="Localizer name(s), comma-separated (see `rml-eval list`).")
 @click.option("--model", help="Model: a registered name, hf:ORG/NAME or a local path.")
 @click.option("--languages", help=f"Comma-separated (default: {','.join(LANGUAGE_CODES)}).")
 @click.option("--relations", help="Comma-separated relation ids (default: all).")
 @click.option("--facts", type=click.IntRange(min=1), help="At most this many facts (dataset order).")
-@click.option("--fact-ids", type=click.Path(exists=True, dir_okay=False),
-              help="A file with one fact uuid per line.")
-@click.option("--tasks", default="layer-distribution,suppress-enhance,ablation",
-              show_default=True, help="Task name(s), comma-separated.")
-@click.option("--dataset", help="Dataset folder or Hub id (default: rml_lama.DATASET_DIR, where "
-              "rml-build build writes).")
+@click.option(
+    "--fact-ids", type=click.Path(exists=True, dir_okay=False), help="A file with one fact uuid per line."
+)
+@click.option(
+    "--tasks",
+    default="layer-distribution,suppress-enhance,ablation",
+    show_default=True,
+    help="Task name(s), comma-separated.",
+)
+@click.option(
+    "--dataset",
+    help="Dataset folder or Hub id (default: rml_lama.DATASET_DIR, where rml-build build writes).",
+)
 @click.option("--device", help="cpu, cuda, cuda:1 … (default: the process's accelerator).")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]))
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Riemann steps M of integrated gradients.")
-@click.option("--known-only", is_flag=True,
-              help="Only facts the model answers correctly in every chosen language (at least one "
-              "query each); --facts then counts known facts.")
-@click.option("--all-queries", is_flag=True,
-              help="ΔP over every query, not only those the model answers correctly.")
-@click.option("--localizer-option", "loc_opts", multiple=True,
-              help="LOCALIZER.KEY=VALUE, e.g. matrice.tau=0.3 (repeatable).")
-@click.option("--task-option", "task_opts", multiple=True,
-              help="TASK.KEY=VALUE, e.g. inject.steps=50 (repeatable; "
-              "`rml-eval list` shows each task's options).")
-@click.option("--max-rows", type=click.IntRange(min=1), default=256, show_default=True,
-              help="Rows per batched pass of the attribution engine: higher is faster and "
-              "takes more memory (on a GPU try 1024-4096).")
-@click.option("--plugin", "plugins", multiple=True,
-              help="Import this module first (it registers localizers/tasks/models).")
-@click.option("--out", type=click.Path(file_okay=False), default="runs/latest", show_default=True,
-              help="Run folder.")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Riemann steps M of integrated gradients.",
+)
+@click.option(
+    "--known-only",
+    is_flag=True,
+    help="Only facts the model answers correctly in every chosen language (at least one "
+    "query each); --facts then counts known facts.",
+)
+@click.option(
+    "--all-queries", is_flag=True, help="ΔP over every query, not only those the model answers correctly."
+)
+@click.option(
+    "--localizer-option",
+    "loc_opts",
+    multiple=True,
+    help="LOCALIZER.KEY=VALUE, e.g. matrice.tau=0.3 (repeatable).",
+)
+@click.option(
+    "--task-option",
+    "task_opts",
+    multiple=True,
+    help="TASK.KEY=VALUE, e.g. inject.steps=50 (repeatable; `rml-eval list` shows each task's options).",
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Rows per batched pass of the attribution engine: higher is faster and "
+    "takes more memory (on a GPU try 1024-4096).",
+)
+@click.option(
+    "--plugin",
+    "plugins",
+    multiple=True,
+    help="Import this module first (it registers localizers/tasks/models).",
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False), default="runs/latest", show_default=True, help="Run folder."
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out, skipping facts done.")
-@click.option("--attribution-cache", type=click.Path(file_okay=False),
-              help="Folder for an on-disk attribution cache shared across runs.")
-@click.option("--threads", type=click.IntRange(min=1),
-              help="CPU threads for torch (default: torch's choice).")
+@click.option(
+    "--attribution-cache",
+    type=click.Path(file_okay=False),
+    help="Folder for an on-disk attribution cache shared across runs.",
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), help="CPU threads for torch (default: torch's choice)."
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 @click.pass_context
-def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, dataset, device,
-         dtype, seed, steps, known_only, all_queries, loc_opts, task_opts, max_rows, plugins, out, resume,
-         attribution_cache, threads, quiet) -> None:
+def main(
+    ctx,
+    localizers,
+    model,
+    languages,
+    relations,
+    facts,
+    fact_ids,
+    tasks,
+    dataset,
+    device,
+    dtype,
+    seed,
+    steps,
+    known_only,
+    all_queries,
+    loc_opts,
+    task_opts,
+    max_rows,
+    plugins,
+    out,
+    resume,
+    attribution_cache,
+    threads,
+    quiet,
+) -> None:
     """Localize language-agnostic knowledge neurons with one or more localizers and
     measure them on tasks. Subcommands: list, demo, models."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -211,12 +272,19 @@ def main(ctx, localizers, model, languages, relations, facts, fact_ids, tasks, d
     except (ValueError, LookupError, OSError, ModelUnavailableError) as e:
         _fail(e)
     except KeyboardInterrupt:
-        click.echo(f"rml-eval: interrupted; the facts finished are kept in {out}: add --resume to "
-                   "the same command to continue", err=True)
+        click.echo(
+            f"rml-eval: interrupted; the facts finished are kept in {out}: add --resume to "
+            "the same command to continue",
+            err=True,
+        )
         sys.exit(130)
     except SystemExit as e:  # raised by plugin code (a task, a model): never a silent exit 0
-        _fail(RuntimeError(f"plugin code called sys.exit({e.code}) during the run; the shards "
-                           f"finished so far are kept in {out} (--resume continues)"))
+        _fail(
+            RuntimeError(
+                f"plugin code called sys.exit({e.code}) during the run; the shards "
+                f"finished so far are kept in {out} (--resume continues)"
+            )
+        )
     if (run.path / "summary.json").exists():
         from harness.summary import print_summary  # imports the tasks (and torch)
 
@@ -262,18 +330,37 @@ def list_cmd() -> None:
 
 
 @main.command()
-@click.option("--sources", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Source data for building the dataset if it is missing.")
-@click.option("--facts", type=int, default=8, show_default=True,
-              help="Facts the model knows (localization, suppress/enhance, editing).")
-@click.option("--other-facts", type=int, default=2, show_default=True,
-              help="Facts known only in en/zh/fr and held-out facts (low-resource, inject).")
+@click.option(
+    "--sources",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Source data for building the dataset if it is missing.",
+)
+@click.option(
+    "--facts",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Facts the model knows (localization, suppress/enhance, editing).",
+)
+@click.option(
+    "--other-facts",
+    type=int,
+    default=2,
+    show_default=True,
+    help="Facts known only in en/zh/fr and held-out facts (low-resource, inject).",
+)
 @click.option("--out", type=click.Path(file_okay=False), default="runs/demo", show_default=True)
-@click.option("--leaderboard", "board", type=click.Path(file_okay=False), default="leaderboard",
-              show_default=True)
-@click.option("--model", default="tiny-gpt-shared", show_default=True,
-              help="A tiny model: tiny-gpt-shared (entities shared across languages) or tiny-gpt "
-              "(per-language names, the negative control), or their -bert twins.")
+@click.option(
+    "--leaderboard", "board", type=click.Path(file_okay=False), default="leaderboard", show_default=True
+)
+@click.option(
+    "--model",
+    default="tiny-gpt-shared",
+    show_default=True,
+    help="A tiny model: tiny-gpt-shared (entities shared across languages) or tiny-gpt "
+    "(per-language names, the negative control), or their -bert twins.",
+)
 def demo(sources, facts, other_facts, out, board, model) -> None:
     """The main job: build the dataset if missing, train or load tiny-gpt-shared, run MATRICE,
     AMIG and Random on known facts with every task, and write the leaderboard."""
@@ -282,8 +369,9 @@ def demo(sources, facts, other_facts, out, board, model) -> None:
     from harness.models.loading import ModelUnavailableError
 
     try:
-        run_demo(sources=sources, facts=facts, other_facts=other_facts, out=out, leaderboard=board,
-                 model=model)
+        run_demo(
+            sources=sources, facts=facts, other_facts=other_facts, out=out, leaderboard=board, model=model
+        )
     except (ValueError, LookupError, OSError, ImportError, BuildError, ModelUnavailableError) as e:
         _fail(e)
 

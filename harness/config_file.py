@@ -44,9 +44,11 @@ def _value(where: str, param: click.Option, value: Any) -> Any:
     if param.multiple:  # --localizer-option, --task-option, --plugin
         if isinstance(value, dict):
             # {matrice: {tau: 0.2}} -> matrice.tau=0.2; {inject: {steps: 50}} -> inject.steps=50
-            return [f"{k}.{k2}={v2}" if isinstance(v, dict) else f"{k}={v}"
-                    for k, v in value.items()
-                    for k2, v2 in (v.items() if isinstance(v, dict) else [(None, None)])]
+            return [
+                f"{k}.{k2}={v2}" if isinstance(v, dict) else f"{k}={v}"
+                for k, v in value.items()
+                for k2, v2 in (v.items() if isinstance(v, dict) else [(None, None)])
+            ]
         return [str(v) for v in value] if isinstance(value, list) else [str(value)]
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
@@ -75,8 +77,9 @@ def read(path: str | Path, command: click.Command) -> dict[str, Any]:
     for key, value in data.items():
         param = keys.get(str(key))
         if param is None or param.name == "config":
-            valid = sorted({o[2:] for p in keys.values() for o in p.opts
-                            if o.startswith("--") and p.name != "config"})
+            valid = sorted(
+                {o[2:] for p in keys.values() for o in p.opts if o.startswith("--") and p.name != "config"}
+            )
             raise click.BadParameter(f"{path}: unknown key {key!r}; valid: {', '.join(valid)}")
         out[param.name] = _value(f"{path}: {key}", param, value)
     return out
@@ -90,8 +93,11 @@ def config_option(command_name: str = "rml-eval"):
             ctx.default_map = {**(ctx.default_map or {}), **read(value, ctx.command)}
 
     return click.option(
-        "--config", type=click.Path(dir_okay=False), is_eager=True, expose_value=False,
-        callback=load, help=f"YAML file of {command_name}'s options (keys: the long option "
+        "--config",
+        type=click.Path(dir_okay=False),
+        is_eager=True,
+        expose_value=False,
+        callback=load,
+        help=f"YAML file of {command_name}'s options (keys: the long option "
         "names); flags given on the command line override it.",
     )
-

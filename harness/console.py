@@ -53,7 +53,7 @@ def p_value(row: Mapping[str, Any], key: str, better: Callable[[float, float], b
     if p is None:
         return DASH
     star = "*" if p < ALPHA and own is not None and rnd is not None and better(own, rnd) else ""
-    return (f"p<0.001{star}" if p < 0.001 else f"p={p:.3f}{star}")
+    return f"p<0.001{star}" if p < 0.001 else f"p={p:.3f}{star}"
 
 
 def grid(headers: Sequence[str], rows: Sequence[Sequence[str]], right: int = 1) -> str:
@@ -61,8 +61,10 @@ def grid(headers: Sequence[str], rows: Sequence[Sequence[str]], right: int = 1) 
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i < right else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+        return "  ".join(
+            c.ljust(w) if i < right else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
@@ -81,25 +83,72 @@ def suppress_enhance(rows: Sequence[Mapping[str, Any]]) -> str:
 
     def counts(r: Mapping[str, Any]) -> list[str]:
         neurons = _num(r.get("neurons"))
-        return [f"{r.get('facts', 0)}/{r.get('queries', 0)}", DASH if neurons is None else f"{neurons:.1f}",
-                str(r.get("no_neurons", 0))]
+        return [
+            f"{r.get('facts', 0)}/{r.get('queries', 0)}",
+            DASH if neurons is None else f"{neurons:.1f}",
+            str(r.get("no_neurons", 0)),
+        ]
 
-    sup = grid(["Localizer", "Lang", "ΔP suppress [95% CI]", "own Random", "vs Random",
-                "ΔP other facts [95% CI]", "facts/queries", "neurons/fact", "no neurons"],
-               [[r["localizer"], r["language"], pct_ci(r, "dp_suppress"), pct(r.get("random_dp_suppress")),
-                 p_value(r, "dp_suppress", lower), pct_ci(r, "dp_suppress_other"), *counts(r)]
-                for r in ordered], right=2)
-    enh = grid(["Localizer", "Lang", "ΔP enhance [95% CI]", "own Random", "vs Random",
-                "Δlog-odds [95% CI]", "facts/queries", "neurons/fact", "no neurons"],
-               [[r["localizer"], r["language"], pct_ci(r, "dp_enhance"), pct(r.get("random_dp_enhance")),
-                 p_value(r, "dp_enhance", higher), num_ci(r, "dlo_enhance"), *counts(r)]
-                for r in ordered], right=2)
-    return (f"Suppress (LAKNs set to 0):\n{sup}\n\nEnhance (LAKNs doubled):\n{enh}\n"
-            "ΔP = (P_after − P_before)/P_before (Eq. 14) over the queries answered correctly; 95% CI: "
-            "bootstrap over facts. own Random: as many random neurons as the localizer chose, same "
-            "queries; vs Random: paired sign-flip test over facts (* beats it at 5%). other facts: "
-            "the fact's neurons on unrelated known facts' queries (specificity). no neurons: facts "
-            "whose set was empty, left out of ΔP (not counted as 0).")
+    sup = grid(
+        [
+            "Localizer",
+            "Lang",
+            "ΔP suppress [95% CI]",
+            "own Random",
+            "vs Random",
+            "ΔP other facts [95% CI]",
+            "facts/queries",
+            "neurons/fact",
+            "no neurons",
+        ],
+        [
+            [
+                r["localizer"],
+                r["language"],
+                pct_ci(r, "dp_suppress"),
+                pct(r.get("random_dp_suppress")),
+                p_value(r, "dp_suppress", lower),
+                pct_ci(r, "dp_suppress_other"),
+                *counts(r),
+            ]
+            for r in ordered
+        ],
+        right=2,
+    )
+    enh = grid(
+        [
+            "Localizer",
+            "Lang",
+            "ΔP enhance [95% CI]",
+            "own Random",
+            "vs Random",
+            "Δlog-odds [95% CI]",
+            "facts/queries",
+            "neurons/fact",
+            "no neurons",
+        ],
+        [
+            [
+                r["localizer"],
+                r["language"],
+                pct_ci(r, "dp_enhance"),
+                pct(r.get("random_dp_enhance")),
+                p_value(r, "dp_enhance", higher),
+                num_ci(r, "dlo_enhance"),
+                *counts(r),
+            ]
+            for r in ordered
+        ],
+        right=2,
+    )
+    return (
+        f"Suppress (LAKNs set to 0):\n{sup}\n\nEnhance (LAKNs doubled):\n{enh}\n"
+        "ΔP = (P_after − P_before)/P_before (Eq. 14) over the queries answered correctly; 95% CI: "
+        "bootstrap over facts. own Random: as many random neurons as the localizer chose, same "
+        "queries; vs Random: paired sign-flip test over facts (* beats it at 5%). other facts: "
+        "the fact's neurons on unrelated known facts' queries (specificity). no neurons: facts "
+        "whose set was empty, left out of ΔP (not counted as 0)."
+    )
 
 
 def budgets(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -108,8 +157,10 @@ def budgets(rows: Sequence[Mapping[str, Any]]) -> str:
     ks = sorted({r["k"] for r in rows if r["k"] != "area"})
     by = {(r["localizer"], r["k"]): r for r in rows}
     out = []
-    for metric, title, better in (("dp_suppress", "suppress", lambda a, b: a < b),
-                                  ("dp_enhance", "enhance", lambda a, b: a > b)):
+    for metric, title, better in (
+        ("dp_suppress", "suppress", lambda a, b: a < b),
+        ("dp_enhance", "enhance", lambda a, b: a > b),
+    ):
         headers = ["Localizer", *(f"k={k}" for k in ks), "area"]
         body = []
         for loc in localizer_order([r["localizer"] for r in rows]):
@@ -120,10 +171,14 @@ def budgets(rows: Sequence[Mapping[str, Any]]) -> str:
                 cells.append(pct(r.get(metric)) + ("" if p == DASH else f" ({p})"))
             cells.append(pct(by.get((loc, "area"), {}).get(metric)))
             body.append([loc, *cells])
-        out.append(f"ΔP {title} at a fixed budget of k neurons (top-k by the localizer's own scores):\n"
-                   + grid(headers, body))
-    return "\n\n".join(out) + ("\narea: mean ΔP over log2 k; p: paired test against k random neurons "
-                               "(* beats them at 5%); — : fewer than k neurons ranked.")
+        out.append(
+            f"ΔP {title} at a fixed budget of k neurons (top-k by the localizer's own scores):\n"
+            + grid(headers, body)
+        )
+    return "\n\n".join(out) + (
+        "\narea: mean ΔP over log2 k; p: paired test against k random neurons "
+        "(* beats them at 5%); — : fewer than k neurons ranked."
+    )
 
 
 def ablation(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -133,16 +188,34 @@ def ablation(rows: Sequence[Mapping[str, Any]]) -> str:
     body, notes = [], []
     for loc in localizer_order(list(by)):
         r = by[loc]
-        body.append([localizer_label(loc), *(f"{_num(r.get(k)):.3f}" if _num(r.get(k)) is not None else DASH
-                                             for k in ("enhance", "suppress", "average")),
-                     f"{r.get('languages_enhance', 0)}/{r.get('languages_suppress', 0)}"])
-        notes += [f"{localizer_label(loc)} {k}: — because {r[f'why_{k}']}" for k in ("enhance", "suppress")
-                  if f"why_{k}" in r]
+        body.append(
+            [
+                localizer_label(loc),
+                *(
+                    f"{_num(r.get(k)):.3f}" if _num(r.get(k)) is not None else DASH
+                    for k in ("enhance", "suppress", "average")
+                ),
+                f"{r.get('languages_enhance', 0)}/{r.get('languages_suppress', 0)}",
+            ]
+        )
+        notes += [
+            f"{localizer_label(loc)} {k}: — because {r[f'why_{k}']}"
+            for k in ("enhance", "suppress")
+            if f"why_{k}" in r
+        ]
     text = grid(["Method", "Enhance", "Suppress", "Average", "languages (enh/sup)"], body)
-    return text + "\n" + "\n".join(notes + [
-        "Ratios to MATRICE per language, averaged over the languages where MATRICE's ΔP is "
-        "significantly non-zero in the expected direction (95% CI above 0 for enhance, below 0 "
-        "for suppress); Average = mean of Enhance and Suppress."])
+    return (
+        text
+        + "\n"
+        + "\n".join(
+            notes
+            + [
+                "Ratios to MATRICE per language, averaged over the languages where MATRICE's ΔP is "
+                "significantly non-zero in the expected direction (95% CI above 0 for enhance, below 0 "
+                "for suppress); Average = mean of Enhance and Suppress."
+            ]
+        )
+    )
 
 
 def cross_language(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -160,7 +233,9 @@ def cross_language(rows: Sequence[Mapping[str, Any]]) -> str:
         size = _num(pooled.get("same", {}).get("neurons"))
         if tail and size is not None:  # a bigger set moves P more: read the contrast with its size
             tail += f" ({size:.1f} neurons per one-language set)"
-        text = (f"{loc}: ΔP suppress, neurons from the source language (rows) in each target (columns)\n"
-                + grid(["source", *targets], body))
+        text = (
+            f"{loc}: ΔP suppress, neurons from the source language (rows) in each target (columns)\n"
+            + grid(["source", *targets], body)
+        )
         out.append(text + (f"\n{loc} same vs other language: {tail}" if tail else ""))
     return "\n\n".join(out)

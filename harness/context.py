@@ -79,11 +79,15 @@ class LeftOut:
         """One line for the console; None when nothing was left out."""
         if not self.queries:
             return None
-        line = (f"left out {self.queries} quer{'y' if self.queries == 1 else 'ies'} longer than the "
-                f"model's context of {self.context} tokens")
+        line = (
+            f"left out {self.queries} quer{'y' if self.queries == 1 else 'ies'} longer than the "
+            f"model's context of {self.context} tokens"
+        )
         if self.facts:
-            line += (f"; {self.facts} fact{'' if self.facts == 1 else 's'} left without a query in a "
-                     "language of the run, not evaluated")
+            line += (
+                f"; {self.facts} fact{'' if self.facts == 1 else 's'} left without a query in a "
+                "language of the run, not evaluated"
+            )
         return line
 
 

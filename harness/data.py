@@ -65,8 +65,15 @@ def row_queries(row: Mapping[str, Any]) -> tuple[ClozeQuery, ...]:
         if "[Y]" not in template:
             raise ValueError(f"fact {row['uuid']} ({row['language']}): template {template!r} has no [Y]")
         suffix = template.split("[Y]", 1)[1]
-        out.append(ClozeQuery(prefix=prefix, answer=row["object"], suffix=suffix, space=space,
-                              alternatives=alternatives(row)))
+        out.append(
+            ClozeQuery(
+                prefix=prefix,
+                answer=row["object"],
+                suffix=suffix,
+                space=space,
+                alternatives=alternatives(row),
+            )
+        )
     return tuple(out)
 
 

@@ -22,9 +22,15 @@ from rml_lama import DATASET_DIR
 
 DEMO_LOCALIZERS = ("matrice", "amig", "random")
 DEMO_TASKS = (
-    "layer-distribution", "suppress-enhance", "ablation",  # RQ1-2: Fig. 4, Fig. 5, Table II
-    "suppress-enhance-k", "cross-language",  # matched budgets (ΔP vs k), neurons from one language
-    "edit-erasure", "edit-update", "enhance-low-resource", "inject",  # RQ3: Tables III-V, Fig. 6
+    "layer-distribution",
+    "suppress-enhance",
+    "ablation",  # RQ1-2: Fig. 4, Fig. 5, Table II
+    "suppress-enhance-k",
+    "cross-language",  # matched budgets (ΔP vs k), neurons from one language
+    "edit-erasure",
+    "edit-update",
+    "enhance-low-resource",
+    "inject",  # RQ3: Tables III-V, Fig. 6
 )
 
 
@@ -60,15 +66,22 @@ def run_demo(
     laps.lap("demo: train or load the model")
     report = load_report(model)
     # known facts for localization, plus a few of the other splits for the application tasks
-    fact_ids = (list(splits.known[:facts]) + list(splits.high_resource_only[:other_facts])
-                + list(splits.held_out[:other_facts]))
+    fact_ids = (
+        list(splits.known[:facts])
+        + list(splits.high_resource_only[:other_facts])
+        + list(splits.held_out[:other_facts])
+    )
     t1 = time.perf_counter()
     import torch
 
     torch.set_num_threads(1)  # a tiny model's matrix products gain nothing from more threads
     cfg = EvalConfig(
-        model=model, localizers=list(DEMO_LOCALIZERS), tasks=list(tasks),
-        fact_ids=fact_ids, out=out, resume=True,
+        model=model,
+        localizers=list(DEMO_LOCALIZERS),
+        tasks=list(tasks),
+        fact_ids=fact_ids,
+        out=out,
+        resume=True,
     )
     run = evaluate(cfg)
     t2 = time.perf_counter()
@@ -80,8 +93,10 @@ def run_demo(
     from rml_lama.extras import missing
 
     if missing("leaderboard"):
-        click.echo(f"leaderboard skipped: it needs the [leaderboard] extra (missing: "
-                   f"{', '.join(missing('leaderboard'))}); pip install \"rml-lama[leaderboard]\"")
+        click.echo(
+            f"leaderboard skipped: it needs the [leaderboard] extra (missing: "
+            f'{", ".join(missing("leaderboard"))}); pip install "rml-lama[leaderboard]"'
+        )
     else:
         from harness.leaderboard import build_leaderboard
 
@@ -94,8 +109,7 @@ def run_demo(
     click.echo(f"run folder:  {run.path}")
     if built:
         click.echo(f"leaderboard: {Path(leaderboard) / 'index.html'}")
-    click.echo(f"time: data+model {t1 - t0:.0f} s, evaluation {t2 - t1:.0f} s, "
-               f"leaderboard {t3 - t2:.0f} s")
+    click.echo(f"time: data+model {t1 - t0:.0f} s, evaluation {t2 - t1:.0f} s, leaderboard {t3 - t2:.0f} s")
     return run.path
 
 
@@ -106,7 +120,7 @@ def _add_stages(run, laps: Laps) -> None:
     prov = summary.setdefault("provenance", {})
     mine = laps.as_list()
     at = next(i for i, s in enumerate(mine) if s["stage"] == "evaluation")
-    prov["stages"] = mine[:at] + prov.get("stages", []) + mine[at + 1:]
+    prov["stages"] = mine[:at] + prov.get("stages", []) + mine[at + 1 :]
     run.write_summary(summary)
 
 

@@ -103,8 +103,7 @@ def check_config(cfg: EvalConfig) -> list[str]:
     for name in cfg.localizer_options:
         if name not in needed:
             raise ValueError(
-                f"--localizer-option: {name!r} is not among the run's localizers "
-                f"({', '.join(needed)})"
+                f"--localizer-option: {name!r} is not among the run's localizers ({', '.join(needed)})"
             )
     build_localizers(cfg, needed)  # every option's value is checked here, not mid-run
     from harness.models import resolve_spec
@@ -125,11 +124,11 @@ def check_task_options(cfg: EvalConfig) -> None:
     values are replaced by the typed ones."""
     for name, opts in cfg.task_options.items():
         if not isinstance(opts, dict):
-            raise ValueError(f"--task-option {name}={opts!r}: options are TASK.KEY=VALUE now"
-                             f"{flat_option_hint(name)}")
+            raise ValueError(
+                f"--task-option {name}={opts!r}: options are TASK.KEY=VALUE now{flat_option_hint(name)}"
+            )
         if name not in cfg.tasks:
-            raise ValueError(f"--task-option: {name!r} is not among the run's tasks "
-                             f"({', '.join(cfg.tasks)})")
+            raise ValueError(f"--task-option: {name!r} is not among the run's tasks ({', '.join(cfg.tasks)})")
     for name, opts in cfg.task_options.items():  # typed, as the run folder records them
         typed = options_of(build_task(name, opts))
         cfg.task_options[name] = {k: typed[k] for k in opts}
@@ -219,33 +218,49 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
     if left_out.message() and rank == 0:
         log.warning("%s", left_out.message())
     if not facts:
-        raise ValueError(f"no selected fact has a query that fits {cfg.model}'s context of "
-                         f"{left_out.context} tokens in every language ({', '.join(cfg.languages)})")
+        raise ValueError(
+            f"no selected fact has a query that fits {cfg.model}'s context of "
+            f"{left_out.context} tokens in every language ({', '.join(cfg.languages)})"
+        )
     if cfg.known_only:
         from harness.known import known_facts
 
         scanned = len(facts)
         facts = list(known_facts(adapter, facts, cfg.facts))
         if not facts:
-            raise ValueError(f"--known-only: {cfg.model} answers none of the {scanned} selected facts in "
-                             f"every language ({', '.join(cfg.languages)}); try fewer --languages")
+            raise ValueError(
+                f"--known-only: {cfg.model} answers none of the {scanned} selected facts in "
+                f"every language ({', '.join(cfg.languages)}); try fewer --languages"
+            )
         laps.lap("select known facts")
-    provider = EngineProvider(adapter, model_id=cfg.model, steps=cfg.steps,
-                              cache_dir=cfg.attribution_cache, max_rows=cfg.max_rows)
+    provider = EngineProvider(
+        adapter, model_id=cfg.model, steps=cfg.steps, cache_dir=cfg.attribution_cache, max_rows=cfg.max_rows
+    )
     localizers = build_localizers(cfg, names)
     tasks = {t: build_task(t, cfg.task_options.get(t)) for t in cfg.tasks}
-    ctx = TaskContext(adapter=adapter, pool=pool, facts=facts, model=loaded,
-                      splits=splits_beside(loaded.spec.hf_id), correct_only=cfg.correct_only,
-                      seed=cfg.seed, provider=provider, localizers=localizers,
-                      chosen=tuple(cfg.localizers))
+    ctx = TaskContext(
+        adapter=adapter,
+        pool=pool,
+        facts=facts,
+        model=loaded,
+        splits=splits_beside(loaded.spec.hf_id),
+        correct_only=cfg.correct_only,
+        seed=cfg.seed,
+        provider=provider,
+        localizers=localizers,
+        chosen=tuple(cfg.localizers),
+    )
 
     done = run.done_facts()
     mine = [f for i, f in enumerate(facts) if i % world == rank and f.uuid not in done]
     seq = run.next_seq(rank)
     pending: list[tuple[Fact, list[dict], dict[str, list[dict]], list[dict]]] = []
-    bar = tqdm(mine, desc=f"rml-eval[{rank}]" if world > 1 else "rml-eval",
-               disable=not cfg.progress or not sys.stderr.isatty() or (rank != 0 and world > 1),
-               unit="fact")
+    bar = tqdm(
+        mine,
+        desc=f"rml-eval[{rank}]" if world > 1 else "rml-eval",
+        disable=not cfg.progress or not sys.stderr.isatty() or (rank != 0 and world > 1),
+        unit="fact",
+    )
     for fact in bar:
         pending.append((fact, *_one_fact(fact, provider, localizers, tasks, ctx, run_localizers)))
         if len(pending) >= cfg.shard_size:
@@ -261,8 +276,8 @@ def evaluate(cfg: EvalConfig) -> RunFolder:
         summary["left_out"] = left_out.as_dict()
         laps.lap("merge and summarize")
         summary["provenance"] = provenance.run_provenance(
-            env, provenance.model_provenance(cfg.model, loaded), run.config()["dataset_hash"],
-            laps, resumed)
+            env, provenance.model_provenance(cfg.model, loaded), run.config()["dataset_hash"], laps, resumed
+        )
         run.write_summary(summary)
     state.wait_for_everyone()
     return run
@@ -281,8 +296,12 @@ def _with_seed(cfg: EvalConfig, name: str) -> dict:
 
 
 def _one_fact(
-    fact: Fact, provider: EngineProvider, localizers: Mapping[str, Localizer], tasks: Mapping[str, Task],
-    ctx: TaskContext, run_localizers: Callable[..., Mapping[str, NeuronSet | Exception]],
+    fact: Fact,
+    provider: EngineProvider,
+    localizers: Mapping[str, Localizer],
+    tasks: Mapping[str, Task],
+    ctx: TaskContext,
+    run_localizers: Callable[..., Mapping[str, NeuronSet | Exception]],
 ) -> tuple[list[dict], dict[str, list[dict]], list[dict]]:
     """Localize one fact with every localizer and run every task on it. Returns the neuron
     rows, the task records and the failures (a localizer that raised or returned something
@@ -300,9 +319,16 @@ def _one_fact(
         sets[name] = res
         scores = res.scores.tolist()  # validated by run_localizers: one per neuron
         for j, (layer, idx) in enumerate(neuron_pairs(res)):
-            neurons.append({"fact": fact.uuid, "relation": fact.relation, "localizer": name,
-                            "layer": layer, "index": idx,
-                            "score": float(scores[j]) if j < len(scores) else float("nan")})
+            neurons.append(
+                {
+                    "fact": fact.uuid,
+                    "relation": fact.relation,
+                    "localizer": name,
+                    "layer": layer,
+                    "index": idx,
+                    "score": float(scores[j]) if j < len(scores) else float("nan"),
+                }
+            )
     records: dict[str, list[dict]] = {}
     for tname, task in tasks.items():
         wanted = {n: s for n, s in sets.items()}
@@ -364,22 +390,29 @@ def localizer_counts(run: RunFolder, tasks: dict[str, Task]) -> dict[str, dict]:
     for loc in dict.fromkeys([*names, *counts]):
         n = len(done) - len(failed.get(loc, set()) & set(done))
         c = counts.get(loc, {})
-        out[loc] = {"facts": n, "mean_neurons": sum(c.values()) / n if n else float("nan"),
-                    "no_neurons": n - len(c)}
+        out[loc] = {
+            "facts": n,
+            "mean_neurons": sum(c.values()) / n if n else float("nan"),
+            "no_neurons": n - len(c),
+        }
     return out
 
 
 def why_empty(records: list[dict], n_facts: int, model: str) -> str:
     """One line saying why a task has no summary rows (printed instead of a bare "no results")."""
     if not records:
-        return (f"no records from {n_facts} facts: every fact was skipped or failed for this task "
-                "(see failures), or it has nothing to measure on them")
+        return (
+            f"no records from {n_facts} facts: every fact was skipped or failed for this task "
+            "(see failures), or it has nothing to measure on them"
+        )
     if "included" in records[0]:
         own = [r for r in records if r.get("condition", "own") == "own" and r.get("scope", "fact") == "fact"]
         ok = sum(bool(r["included"]) for r in own)
         if ok == 0:
-            return (f"0 of {len(own)} queries answered correctly by {model}: the chosen facts are not "
-                    "known to the model; use --known-only (or --all-queries)")
+            return (
+                f"0 of {len(own)} queries answered correctly by {model}: the chosen facts are not "
+                "known to the model; use --known-only (or --all-queries)"
+            )
     return f"{len(records)} records from {n_facts} facts, but no summary row (see the task's docs)"
 
 

@@ -28,8 +28,9 @@ def is_known(adapter: ModelAdapter, fact: Fact, batch_size: int = 16) -> bool:
     return True
 
 
-def known_facts(adapter: ModelAdapter, facts: Iterable[Fact], limit: int | None = None,
-                batch_size: int = 16) -> Iterator[Fact]:
+def known_facts(
+    adapter: ModelAdapter, facts: Iterable[Fact], limit: int | None = None, batch_size: int = 16
+) -> Iterator[Fact]:
     """The facts of ``facts`` the model knows, in order, at most ``limit``."""
     found = 0
     for fact in facts:

@@ -23,8 +23,16 @@ from typing import Any
 
 import click
 
-LIBRARIES = ("torch", "transformers", "datasets", "huggingface_hub", "accelerate", "tokenizers",
-             "numpy", "pyarrow")
+LIBRARIES = (
+    "torch",
+    "transformers",
+    "datasets",
+    "huggingface_hub",
+    "accelerate",
+    "tokenizers",
+    "numpy",
+    "pyarrow",
+)
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth")
 
 
@@ -46,8 +54,7 @@ def git_commit() -> dict[str, Any] | None:
 
     def git(*args: str) -> str | None:
         try:
-            out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
-                                 timeout=10)
+            out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10)
         except (OSError, subprocess.SubprocessError):
             return None
         return out.stdout.strip() if out.returncode == 0 else None
@@ -112,8 +119,14 @@ def version_option(prog: str):
         click.echo(version_text(prog))
         ctx.exit()
 
-    return click.option("--version", is_flag=True, is_eager=True, expose_value=False,
-                        callback=show, help="Show the version (and git commit) and exit.")
+    return click.option(
+        "--version",
+        is_flag=True,
+        is_eager=True,
+        expose_value=False,
+        callback=show,
+        help="Show the version (and git commit) and exit.",
+    )
 
 
 def weights_sha256(folder: Path) -> str | None:
@@ -151,8 +164,7 @@ def model_provenance(name: str, loaded: Any) -> dict[str, Any]:
     """Model id, where it came from and which exact weights, and the device and dtype used."""
     spec = loaded.spec
     source = spec.hf_id
-    out: dict[str, Any] = {"id": name, "source": source, "architecture": spec.architecture,
-                           "kind": spec.kind}
+    out: dict[str, Any] = {"id": name, "source": source, "architecture": spec.architecture, "kind": spec.kind}
     if Path(source).is_dir():
         out["weights_sha256"] = weights_sha256(Path(source))
     else:
@@ -176,8 +188,9 @@ class Laps:
 
     def lap(self, name: str) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
-        self.stages.append({"stage": name, "wall_s": round(wall - self._wall, 3),
-                            "cpu_s": round(cpu - self._cpu, 3)})
+        self.stages.append(
+            {"stage": name, "wall_s": round(wall - self._wall, 3), "cpu_s": round(cpu - self._cpu, 3)}
+        )
         self._wall, self._cpu = wall, cpu
 
     def as_list(self) -> list[dict[str, Any]]:
@@ -185,8 +198,13 @@ class Laps:
         return [dict(s) for s in self.stages]
 
 
-def run_provenance(env: dict, model: dict, dataset_hash: str, laps: Laps,
-                   resumed: bool) -> dict[str, Any]:
+def run_provenance(env: dict, model: dict, dataset_hash: str, laps: Laps, resumed: bool) -> dict[str, Any]:
     """The record ``summary.json`` keeps under ``provenance``."""
-    return {**env, "model": model, "dataset_hash": dataset_hash, "stages": laps.as_list(),
-            "resumed": resumed, "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    return {
+        **env,
+        "model": model,
+        "dataset_hash": dataset_hash,
+        "stages": laps.as_list(),
+        "resumed": resumed,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }

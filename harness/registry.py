@@ -114,8 +114,9 @@ def load_plugin_module(module: str) -> None:
     try:
         importlib.import_module(module)
     except SystemExit as e:  # would end the process with its code, often 0, having done nothing
-        raise RegistryError(f"--plugin {module}: its import called sys.exit({e.code}); a plugin "
-                            "must only register extensions") from None
+        raise RegistryError(
+            f"--plugin {module}: its import called sys.exit({e.code}); a plugin must only register extensions"
+        ) from None
     except Exception as e:
         raise RegistryError(f"--plugin {module}: could not import it: {type(e).__name__}: {e}") from e
 
@@ -130,9 +131,7 @@ def get(kind: str, name: str) -> Any:
         return _REGISTRY.entries[kind][name].obj
     if name in _REGISTRY.failures[kind]:
         raise RegistryError(_REGISTRY.failures[kind][name])
-    raise RegistryError(
-        f"unknown {kind} {name!r}; valid choices: {', '.join(names(kind)) or '(none)'}"
-    )
+    raise RegistryError(f"unknown {kind} {name!r}; valid choices: {', '.join(names(kind)) or '(none)'}")
 
 
 def entries(kind: str) -> list[Entry]:

@@ -106,16 +106,15 @@ class RunFolder:
     def _check_same(self, cfg_path: Path, config: dict, resume: bool) -> None:
         old = read_json(cfg_path, "run config")
         if not isinstance(old, dict):
-            raise RunError(f"{cfg_path}: not a run config (a JSON object); delete the folder "
-                           "or choose another --out")
+            raise RunError(
+                f"{cfg_path}: not a run config (a JSON object); delete the folder or choose another --out"
+            )
         if not resume:
             raise FileExistsError(
-                f"{self.path} already holds a run; pass --resume to continue it, or "
-                "choose another --out"
+                f"{self.path} already holds a run; pass --resume to continue it, or choose another --out"
             )
         # provenance (versions, command line, time) may differ between the two processes
-        diff = sorted(k for k in set(old) | set(config)
-                      if k != "provenance" and old.get(k) != config.get(k))
+        diff = sorted(k for k in set(old) | set(config) if k != "provenance" and old.get(k) != config.get(k))
         if diff:
             raise ValueError(
                 f"--resume: {cfg_path} was made with other settings ({', '.join(diff)}); "
@@ -135,15 +134,22 @@ class RunFolder:
         return max(seqs, default=-1) + 1
 
     def write_shard(
-        self, rank: int, seq: int, facts: list[str], neurons: list[dict],
-        records: dict[str, list[dict]], failures: Sequence[dict] = (),
+        self,
+        rank: int,
+        seq: int,
+        facts: list[str],
+        neurons: list[dict],
+        records: dict[str, list[dict]],
+        failures: Sequence[dict] = (),
     ) -> None:
         stem = f"r{rank}-{seq:06d}"
         write_table(self.shards / f"{stem}.neurons.parquet", neurons, NEURON_COLUMNS)
         for task, rows in records.items():
             write_table(self.shards / f"{stem}.{task}.parquet", rows)
-        atomic_write_json(self.shards / f"{stem}.done.json",
-                          {"facts": facts, "tasks": sorted(records), "failures": list(failures)})
+        atomic_write_json(
+            self.shards / f"{stem}.done.json",
+            {"facts": facts, "tasks": sorted(records), "failures": list(failures)},
+        )
 
     def _committed(self) -> list[tuple[str, dict]]:
         """Every committed shard: (stem, its done marker). A marker that is damaged, or
@@ -153,15 +159,22 @@ class RunFolder:
         for p in sorted(self.shards.glob("*.done.json")):
             stem = p.name[: -len(".done.json")]
             marker = read_json(p, "shard marker")
-            if not (isinstance(marker, dict) and isinstance(marker.get("facts"), list)
-                    and isinstance(marker.get("tasks", []), list)):
-                raise RunError(f"{p}: not a shard marker (facts, tasks); delete it and run again "
-                               "with --resume to redo its facts")
+            if not (
+                isinstance(marker, dict)
+                and isinstance(marker.get("facts"), list)
+                and isinstance(marker.get("tasks", []), list)
+            ):
+                raise RunError(
+                    f"{p}: not a shard marker (facts, tasks); delete it and run again "
+                    "with --resume to redo its facts"
+                )
             for name in ["neurons", *marker.get("tasks", [])]:
                 part = self.shards / f"{stem}.{name}.parquet"
                 if not part.is_file():
-                    raise RunError(f"{part}: missing, but shard {stem} is marked done by {p.name}; "
-                                   f"delete {p} and run again with --resume to redo its facts")
+                    raise RunError(
+                        f"{part}: missing, but shard {stem} is marked done by {p.name}; "
+                        f"delete {p} and run again with --resume to redo its facts"
+                    )
             out.append((stem, marker))
         return out
 
@@ -184,8 +197,13 @@ class RunFolder:
         rank_of = {uuid: i for i, uuid in enumerate(fact_order)}
 
         def ordered(rows: list[dict]) -> list[dict]:
-            return sorted(rows, key=lambda r: (rank_of.get(r["fact"], len(rank_of)),
-                                               json.dumps(r, sort_keys=True, default=str)))
+            return sorted(
+                rows,
+                key=lambda r: (
+                    rank_of.get(r["fact"], len(rank_of)),
+                    json.dumps(r, sort_keys=True, default=str),
+                ),
+            )
 
         write_table(self.path / "neurons.parquet", ordered(self.collect(None)), NEURON_COLUMNS)
         for task in tasks:

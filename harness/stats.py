@@ -58,8 +58,11 @@ def _seed(seed: int | str) -> np.random.Generator:
 
 
 def cluster_mean(
-    sums: Sequence[float], counts: Sequence[float], seed: int | str = 0,
-    confidence: float = CONFIDENCE, n_resamples: int = N_RESAMPLES,
+    sums: Sequence[float],
+    counts: Sequence[float],
+    seed: int | str = 0,
+    confidence: float = CONFIDENCE,
+    n_resamples: int = N_RESAMPLES,
 ) -> Estimate:
     """``Σ sums / Σ counts`` with a BCa bootstrap interval resampling the (sum, count) pairs.
 
@@ -86,26 +89,49 @@ def cluster_mean(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # degenerate resamples: handled below
-        res = _st.bootstrap((s, c), ratio, paired=True, vectorized=True, confidence_level=confidence,
-                            n_resamples=n_resamples, method="BCa", rng=_seed(seed))
+        res = _st.bootstrap(
+            (s, c),
+            ratio,
+            paired=True,
+            vectorized=True,
+            confidence_level=confidence,
+            n_resamples=n_resamples,
+            method="BCa",
+            rng=_seed(seed),
+        )
     low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     if not (math.isfinite(low) and math.isfinite(high)):  # BCa undefined: fall back to percentiles
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = _st.bootstrap((s, c), ratio, paired=True, vectorized=True, confidence_level=confidence,
-                                n_resamples=n_resamples, method="percentile", rng=_seed(seed))
+            res = _st.bootstrap(
+                (s, c),
+                ratio,
+                paired=True,
+                vectorized=True,
+                confidence_level=confidence,
+                n_resamples=n_resamples,
+                method="percentile",
+                rng=_seed(seed),
+            )
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return Estimate(value, low, high, len(s), n_q)
 
 
-def mean_ci(values: Sequence[float], seed: int | str = 0, confidence: float = CONFIDENCE,
-            n_resamples: int = N_RESAMPLES) -> Estimate:
+def mean_ci(
+    values: Sequence[float],
+    seed: int | str = 0,
+    confidence: float = CONFIDENCE,
+    n_resamples: int = N_RESAMPLES,
+) -> Estimate:
     """The plain mean of per-fact values with its bootstrap interval (queries = facts)."""
     return cluster_mean(values, [1.0] * len(values), seed, confidence, n_resamples)
 
 
 def paired_p_value(
-    x: Sequence[float], y: Sequence[float], seed: int | str = 0, n_resamples: int = N_PERMUTATIONS,
+    x: Sequence[float],
+    y: Sequence[float],
+    seed: int | str = 0,
+    n_resamples: int = N_PERMUTATIONS,
 ) -> float:
     """Two-sided p-value of ``mean(x − y) = 0`` for paired per-fact values, by sign flips of
     the differences (``permutation_test(..., permutation_type="samples")``; exact when
@@ -123,8 +149,15 @@ def paired_p_value(
     def mean_diff(u: np.ndarray, v: np.ndarray, axis: int = -1) -> np.ndarray:
         return (u - v).mean(axis=axis)
 
-    res = _st.permutation_test((a, b), mean_diff, permutation_type="samples", vectorized=True,
-                               n_resamples=n_resamples, alternative="two-sided", rng=_seed(seed))
+    res = _st.permutation_test(
+        (a, b),
+        mean_diff,
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=n_resamples,
+        alternative="two-sided",
+        rng=_seed(seed),
+    )
     return float(min(1.0, res.pvalue))
 
 

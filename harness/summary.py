@@ -19,8 +19,12 @@ def table_text(table: Table) -> str:
     widths = [max(len(line[i]) for line in grid) for i in range(len(grid[0]))]
     lines = [table.title]
     for line in grid:
-        lines.append("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                               for i, (cell, w) in enumerate(zip(line, widths, strict=True))).rstrip())
+        lines.append(
+            "  ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+            ).rstrip()
+        )
     return "\n".join(lines)
 
 

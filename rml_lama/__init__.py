@@ -54,12 +54,16 @@ def dataset_hash(dataset: str | Path | None = None) -> str:
         try:
             return str(json.loads(manifest.read_text(encoding="utf-8"))["content_hash"])
         except (ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"{manifest}: not a dataset manifest ({type(e).__name__}: {e}); "
-                             "rebuild the dataset (rml-build build)") from None
+            raise ValueError(
+                f"{manifest}: not a dataset manifest ({type(e).__name__}: {e}); "
+                "rebuild the dataset (rml-build build)"
+            ) from None
     files = sorted((folder / "data").glob("*/*.parquet"))
     if not files:
-        raise FileNotFoundError(f"no built dataset in {folder} (no manifest.json, no "
-                                "data/<lang>/*.parquet); run `rml-build build` first")
+        raise FileNotFoundError(
+            f"no built dataset in {folder} (no manifest.json, no "
+            "data/<lang>/*.parquet); run `rml-build build` first"
+        )
     h = hashlib.sha256()
     for f in files:
         h.update(f.relative_to(folder).as_posix().encode())
@@ -104,13 +108,18 @@ def _data_files(folder: Path, language: str) -> list[Path]:
         if isinstance(config, dict) and config.get("config_name") == language:
             declared = config.get("data_files") or []
             declared = [declared] if isinstance(declared, str | dict) else declared
-            patterns = [d if isinstance(d, str) else d.get("path") for d in declared
-                        if isinstance(d, str) or d.get("split", "test") == "test"]
+            patterns = [
+                d if isinstance(d, str) else d.get("path")
+                for d in declared
+                if isinstance(d, str) or d.get("split", "test") == "test"
+            ]
             patterns = [q for p in patterns for q in ([p] if isinstance(p, str) else p or [])]
     files = sorted({f for pattern in patterns for f in folder.glob(pattern) if f.is_file()})
     if not files:
-        raise FileNotFoundError(f"{folder}: no parquet file for config {language!r} (looked for "
-                                f"{', '.join(patterns) or 'nothing: its card lists no test files'})")
+        raise FileNotFoundError(
+            f"{folder}: no parquet file for config {language!r} (looked for "
+            f"{', '.join(patterns) or 'nothing: its card lists no test files'})"
+        )
     return files
 
 

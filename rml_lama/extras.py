@@ -46,5 +46,5 @@ def require(extra: str, what: str) -> None:
     if absent:
         raise MissingExtraError(
             f"{what} needs the [{extra}] extra (missing: {', '.join(absent)}); install it with "
-            f"pip install \"rml-lama[{extra}]\" (or \"-e .[{extra}]\" in a checkout)"
+            f'pip install "rml-lama[{extra}]" (or "-e .[{extra}]" in a checkout)'
         )

@@ -28,8 +28,11 @@ _TABLE = [
     ("P106", "occupation", "[X] (a person) has the occupation [Y]."),
     ("P108", "employer", "[X] (a person) works or worked for the organization [Y]."),
     ("P127", "owned by", "[X] is owned by [Y]."),
-    ("P131", "located in the administrative territorial entity",
-     "[X] is located in the administrative region [Y]."),
+    (
+        "P131",
+        "located in the administrative territorial entity",
+        "[X] is located in the administrative region [Y].",
+    ),
     ("P136", "genre", "[X] (a musician or a work) plays or belongs to the genre [Y]."),
     ("P138", "named after", "[X] is named after [Y]."),
     ("P140", "religion", "[X] is affiliated with the religion [Y]."),

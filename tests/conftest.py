@@ -16,8 +16,16 @@ import tempfile
 from pathlib import Path
 
 # The user's caches as they were, for the test that proves they are left alone.
-_HF_CACHE_VARS = ("HF_DATASETS_CACHE", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_XET_CACHE",
-                  "HF_ASSETS_CACHE", "HF_TOKEN_PATH", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+_HF_CACHE_VARS = (
+    "HF_DATASETS_CACHE",
+    "HF_HUB_CACHE",
+    "HUGGINGFACE_HUB_CACHE",
+    "HF_XET_CACHE",
+    "HF_ASSETS_CACHE",
+    "HF_TOKEN_PATH",
+    "HF_TOKEN",
+    "HUGGING_FACE_HUB_TOKEN",
+)
 USER_HF_ENV = {k: os.environ.get(k) for k in ("HF_HOME", "XDG_CACHE_HOME", *_HF_CACHE_VARS)}
 HF_TEST_HOME = Path(tempfile.mkdtemp(prefix="rml-lama-tests-hf-"))
 # Only HF_HOME is set: every cache (datasets/, hub/, xet/) and the token file derive from it,

@@ -30,8 +30,9 @@ def default_cache_dir() -> Path:
 
 def request_key(body: dict) -> str:
     """sha256 of the canonical JSON of a request body."""
-    canonical = json.dumps({"v": CACHE_VERSION, "request": body}, sort_keys=True,
-                           ensure_ascii=False, separators=(",", ":"))
+    canonical = json.dumps(
+        {"v": CACHE_VERSION, "request": body}, sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

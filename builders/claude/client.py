@@ -61,16 +61,24 @@ def read_api_key(key_file: Path | None = None) -> str:
     return key
 
 
-def make_client(api_key: str, max_retries: int = DEFAULT_MAX_RETRIES,
-                timeout: float = DEFAULT_TIMEOUT) -> anthropic.Anthropic:
+def make_client(
+    api_key: str, max_retries: int = DEFAULT_MAX_RETRIES, timeout: float = DEFAULT_TIMEOUT
+) -> anthropic.Anthropic:
     """No ``base_url`` is passed, so the SDK honours ``$ANTHROPIC_BASE_URL``."""
     http_client = HTTP_CLIENT_FACTORY() if HTTP_CLIENT_FACTORY is not None else None
-    return anthropic.Anthropic(api_key=api_key, max_retries=max_retries, timeout=timeout,
-                               http_client=http_client)
+    return anthropic.Anthropic(
+        api_key=api_key, max_retries=max_retries, timeout=timeout, http_client=http_client
+    )
 
 
-def message_body(model: str, system: str, prompt: str, schema: dict,
-                 max_tokens: int = DEFAULT_MAX_TOKENS, effort: str | None = None) -> dict:
+def message_body(
+    model: str,
+    system: str,
+    prompt: str,
+    schema: dict,
+    max_tokens: int = DEFAULT_MAX_TOKENS,
+    effort: str | None = None,
+) -> dict:
     """A Messages API request: the shared system prompt is marked for prompt caching, the
     answer is constrained to ``schema`` (structured output). No temperature or prefill:
     current models reject both."""
@@ -121,8 +129,15 @@ def _as_dict(msg: object) -> object:
 
 
 def _fatal(e: anthropic.APIStatusError) -> bool:
-    return isinstance(e, (anthropic.AuthenticationError, anthropic.PermissionDeniedError,
-                          anthropic.NotFoundError, anthropic.PaymentRequiredError))
+    return isinstance(
+        e,
+        (
+            anthropic.AuthenticationError,
+            anthropic.PermissionDeniedError,
+            anthropic.NotFoundError,
+            anthropic.PaymentRequiredError,
+        ),
+    )
 
 
 def _describe(e: Exception) -> str:
@@ -134,9 +149,16 @@ def _describe(e: Exception) -> str:
 class Sender:
     """Answers requests from the cache, and sends only the others."""
 
-    def __init__(self, cache: ResponseCache, client: Callable[[], anthropic.Anthropic],
-                 batch: bool = False, workers: int = 4, poll_interval: float = 30.0,
-                 batch_resubmits: int = 2, usage: UsageTally | None = None) -> None:
+    def __init__(
+        self,
+        cache: ResponseCache,
+        client: Callable[[], anthropic.Anthropic],
+        batch: bool = False,
+        workers: int = 4,
+        poll_interval: float = 30.0,
+        batch_resubmits: int = 2,
+        usage: UsageTally | None = None,
+    ) -> None:
         self.cache = cache
         self._make_client = client  # called on the first request that must be sent
         self._client: anthropic.Anthropic | None = None
@@ -219,8 +241,10 @@ class Sender:
         except anthropic.APIError as e:
             if isinstance(e, anthropic.APIStatusError) and _fatal(e):
                 raise ClaudeError(f"the API refused the request ({_describe(e)})") from None
-            raise ClaudeError(f"the Message Batches API failed ({_describe(e)}); run again to "
-                              "resume (a submitted batch is collected, not paid for twice)") from None
+            raise ClaudeError(
+                f"the Message Batches API failed ({_describe(e)}); run again to "
+                "resume (a submitted batch is collected, not paid for twice)"
+            ) from None
 
     def _send_batches(self, todo: dict[str, Request]) -> dict[str, dict | Failure]:
         out: dict[str, dict | Failure] = {}
@@ -270,8 +294,9 @@ class Sender:
             elif result.type == "succeeded":
                 assert isinstance(response, dict)  # message_problem checked its shape
                 self.usage.add(response["model"], response.get("usage") or {}, batch=True)
-                out[key] = self.cache.put(body, response, request_id=f"{batch_id}/{key[:16]}",
-                                          via="batch", batch_id=batch_id)
+                out[key] = self.cache.put(
+                    body, response, request_id=f"{batch_id}/{key[:16]}", via="batch", batch_id=batch_id
+                )
                 waiting.pop(key, None)
             elif result.type == "errored" and result.error.error.type == "invalid_request_error":
                 out[key] = Failure(f"batch item refused: {result.error.error.message}", True)

@@ -45,8 +45,14 @@ def estimate_tokens(text: str) -> int:
     return int(ascii_chars / 4 + (len(text) - ascii_chars) / 1.5) + 1
 
 
-def cost(model: str, input_tokens: int, output_tokens: int, cache_write: int = 0,
-         cache_read: int = 0, batch: bool = False) -> float | None:
+def cost(
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cache_write: int = 0,
+    cache_read: int = 0,
+    batch: bool = False,
+) -> float | None:
     p = price(model)
     if p is None:
         return None
@@ -88,12 +94,15 @@ class UsageTally:
                 self.usd += usd
 
     def summary(self) -> str:
-        usd = f"${self.usd:.2f}" + (f" (no price for {', '.join(sorted(self.unpriced))})"
-                                    if self.unpriced else "")
-        return (f"{self.requests} requests sent, {self.cached} answered from the cache, "
-                f"{self.failed} failed; tokens: {self.input_tokens} input, {self.output_tokens} "
-                f"output, {self.cache_write_tokens} cache writes, {self.cache_read_tokens} cache "
-                f"reads; cost {usd}")
+        usd = f"${self.usd:.2f}" + (
+            f" (no price for {', '.join(sorted(self.unpriced))})" if self.unpriced else ""
+        )
+        return (
+            f"{self.requests} requests sent, {self.cached} answered from the cache, "
+            f"{self.failed} failed; tokens: {self.input_tokens} input, {self.output_tokens} "
+            f"output, {self.cache_write_tokens} cache writes, {self.cache_read_tokens} cache "
+            f"reads; cost {usd}"
+        )
 
 
 @dataclass(frozen=True)
@@ -110,15 +119,18 @@ class Estimate:
         def money(v):
             return "unknown (no price for this model)" if v is None else f"${v:.2f}"
 
-        return (f"{self.requests} requests to {model} ({self.cached} already cached), at most "
-                f"{self.repair_requests} repair requests more; about {self.input_tokens} input "
-                f"and {self.output_tokens} output tokens; cost about {money(self.usd)}, at most "
-                f"{money(self.usd_with_repairs)} with every repair round"
-                + (" (Message Batches: half price)" if batch else ""))
+        return (
+            f"{self.requests} requests to {model} ({self.cached} already cached), at most "
+            f"{self.repair_requests} repair requests more; about {self.input_tokens} input "
+            f"and {self.output_tokens} output tokens; cost about {money(self.usd)}, at most "
+            f"{money(self.usd_with_repairs)} with every repair round"
+            + (" (Message Batches: half price)" if batch else "")
+        )
 
 
-def estimate(model: str, prompts: list[tuple[str, str, int]], cached: int, rounds: int,
-             batch: bool) -> Estimate:
+def estimate(
+    model: str, prompts: list[tuple[str, str, int]], cached: int, rounds: int, batch: bool
+) -> Estimate:
     """``prompts``: (system, user, templates asked) of each first-round request to send.
 
     The system prompt is shared: its first use writes the prompt cache, later ones read it
@@ -132,5 +144,4 @@ def estimate(model: str, prompts: list[tuple[str, str, int]], cached: int, round
     usd = cost(model, inp, out, write, read, batch)
     # a repair request is about as long as a first one
     total = None if usd is None else usd * (1 + rounds)
-    return Estimate(len(prompts), cached, len(prompts) * rounds, inp + write + read, out,
-                    usd, total)
+    return Estimate(len(prompts), cached, len(prompts) * rounds, inp + write + read, out, usd, total)

@@ -69,7 +69,7 @@ class FakeClaude:
             self._n += 1
             n = self._n
         path = request.url.path
-        path = path[path.find("/v1/"):]  # behind a proxy's prefix ($ANTHROPIC_BASE_URL)
+        path = path[path.find("/v1/") :]  # behind a proxy's prefix ($ANTHROPIC_BASE_URL)
         if request.method == "POST" and path == "/v1/messages":
             with self._lock:
                 status = self.fail.pop(0) if self.fail else None
@@ -96,13 +96,22 @@ class FakeClaude:
     def message(self, body: dict, n: int) -> dict:
         text = self.respond(body)
         return {
-            "id": f"msg_{n:04d}", "type": "message", "role": "assistant", "model": body["model"],
-            "content": [{"type": "thinking", "thinking": "", "signature": "sig"},
-                        {"type": "text", "text": text}],
-            "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": 100, "output_tokens": 50,
-                      "cache_creation_input_tokens": 0 if n > 1 else 900,
-                      "cache_read_input_tokens": 900 if n > 1 else 0},
+            "id": f"msg_{n:04d}",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": [
+                {"type": "thinking", "thinking": "", "signature": "sig"},
+                {"type": "text", "text": text},
+            ],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": 100,
+                "output_tokens": 50,
+                "cache_creation_input_tokens": 0 if n > 1 else 900,
+                "cache_read_input_tokens": 900 if n > 1 else 0,
+            },
         }
 
     # -- batches ------------------------------------------------------------------------
@@ -122,13 +131,22 @@ class FakeClaude:
     def _batch_json(self, batch: dict, results_url: str | None) -> dict:
         total = len(batch["requests"])
         return {
-            "id": batch["id"], "type": "message_batch",
+            "id": batch["id"],
+            "type": "message_batch",
             "processing_status": "ended" if results_url else "in_progress",
-            "request_counts": {"processing": 0 if results_url else total, "succeeded": 0,
-                               "errored": 0, "canceled": 0, "expired": 0},
-            "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-02T00:00:00Z",
+            "request_counts": {
+                "processing": 0 if results_url else total,
+                "succeeded": 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            },
+            "created_at": "2026-01-01T00:00:00Z",
+            "expires_at": "2026-01-02T00:00:00Z",
             "ended_at": "2026-01-01T01:00:00Z" if results_url else None,
-            "results_url": results_url, "archived_at": None, "cancel_initiated_at": None,
+            "results_url": results_url,
+            "archived_at": None,
+            "cancel_initiated_at": None,
         }
 
     def _results(self, batch: dict) -> httpx2.Response:
@@ -137,8 +155,10 @@ class FakeClaude:
             kind = self.batch_failures.pop(i, None)  # fails once: a resubmission succeeds
             if kind == "errored" or kind == "invalid":
                 etype = "invalid_request_error" if kind == "invalid" else "api_error"
-                result = {"type": "errored", "error": {"type": "error", "error": {
-                    "type": etype, "message": "scripted failure"}}}
+                result = {
+                    "type": "errored",
+                    "error": {"type": "error", "error": {"type": etype, "message": "scripted failure"}},
+                }
             elif kind in ("expired", "canceled"):
                 result = {"type": kind}
             else:
@@ -147,14 +167,22 @@ class FakeClaude:
                     n = self._n
                 result = {"type": "succeeded", "message": self.message(item["params"], n)}
             lines.append(json.dumps({"custom_id": item["custom_id"], "result": result}))
-        return httpx2.Response(200, content=("\n".join(lines) + "\n").encode(),
-                               headers={"content-type": "application/binary"})
+        return httpx2.Response(
+            200, content=("\n".join(lines) + "\n").encode(), headers={"content-type": "application/binary"}
+        )
 
 
 def _error(status: int) -> httpx2.Response:
-    kinds = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
-             429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
+    kinds = {
+        400: "invalid_request_error",
+        401: "authentication_error",
+        404: "not_found_error",
+        429: "rate_limit_error",
+        500: "api_error",
+        529: "overloaded_error",
+    }
     kind = kinds.get(status, "api_error")
     headers = {"retry-after-ms": "1", "request-id": "req_error"}  # keep retries fast
-    return httpx2.Response(status, headers=headers,
-                           json={"type": "error", "error": {"type": kind, "message": f"fake {kind}"}})
+    return httpx2.Response(
+        status, headers=headers, json={"type": "error", "error": {"type": kind, "message": f"fake {kind}"}}
+    )

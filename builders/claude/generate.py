@@ -118,10 +118,10 @@ def request_for(job: Job, rnd: int, config: GenerateConfig, system: str) -> Requ
     if rnd == 0:
         prompt = prompts.render_rephrase(job.ctx, missing)
     else:
-        prompt = prompts.render_repair(job.ctx, missing, job.rejected,
-                                       [a["template"] for a in job.accepted], job.problem)
-    body = message_body(config.model, system, prompt, TEMPLATES_SCHEMA, config.max_tokens,
-                        config.effort)
+        prompt = prompts.render_repair(
+            job.ctx, missing, job.rejected, [a["template"] for a in job.accepted], job.problem
+        )
+    body = message_body(config.model, system, prompt, TEMPLATES_SCHEMA, config.max_tokens, config.effort)
     return Request(body, f"{job.relation}/{job.language} round {rnd}")
 
 
@@ -130,14 +130,24 @@ def dry_run(config: GenerateConfig) -> Estimate:
     cache, system = ResponseCache(config.cache_dir), prompts.render_system()
     reqs = [request_for(j, 0, config, system) for j in plan(config)]
     todo = [r for r in reqs if r.key not in cache]
-    return estimate(config.model, [(system, r.body["messages"][0]["content"], config.per_relation)
-                                   for r in todo], len(reqs) - len(todo), config.rounds, config.batch)
+    return estimate(
+        config.model,
+        [(system, r.body["messages"][0]["content"], config.per_relation) for r in todo],
+        len(reqs) - len(todo),
+        config.rounds,
+        config.batch,
+    )
 
 
 def make_sender(config: GenerateConfig, client: Callable[[], anthropic.Anthropic]) -> Sender:
-    return Sender(ResponseCache(config.cache_dir), client, batch=config.batch,
-                  workers=config.workers, poll_interval=config.poll_interval,
-                  batch_resubmits=config.batch_resubmits)
+    return Sender(
+        ResponseCache(config.cache_dir),
+        client,
+        batch=config.batch,
+        workers=config.workers,
+        poll_interval=config.poll_interval,
+        batch_resubmits=config.batch_resubmits,
+    )
 
 
 def judge(job: Job, candidates: list[str], rnd: int, provenance: dict, want: int) -> dict:
@@ -155,8 +165,9 @@ def judge(job: Job, candidates: list[str], rnd: int, provenance: dict, want: int
         if failed:
             rule, reason = failed[0][0], "; ".join(why for _, why in failed)
             job.rejected.append({"template": cand, "rule": rule, "reason": reason})
-            job.rejections += [Rejection(r, why, job.language, job.relation, cand, source=where)
-                               for r, why in failed]
+            job.rejections += [
+                Rejection(r, why, job.language, job.relation, cand, source=where) for r, why in failed
+            ]
             refused.append({"template": cand, "rule": rule, "reason": reason})
         elif len(job.accepted) < want:
             seen[key] = cand
@@ -175,11 +186,19 @@ def run_round(jobs: list[Job], rnd: int, config: GenerateConfig, sender: Sender,
         if isinstance(got, Failure):
             job.failure, job.done = f"{req.label}: {got.reason}", True
             continue
-        provenance = {"model": got["response"].get("model", config.model),
-                      "request_id": got.get("request_id", ""),
-                      "message_id": got["response"].get("id", "")}
-        record = {"relation": job.relation, "language": job.language, "round": rnd,
-                  "kind": "rephrase" if rnd == 0 else "repair", "key": req.key, **provenance}
+        provenance = {
+            "model": got["response"].get("model", config.model),
+            "request_id": got.get("request_id", ""),
+            "message_id": got["response"].get("id", ""),
+        }
+        record = {
+            "relation": job.relation,
+            "language": job.language,
+            "round": rnd,
+            "kind": "rephrase" if rnd == 0 else "repair",
+            "key": req.key,
+            **provenance,
+        }
         job.problem = ""
         text = answer_text(got)
         try:
@@ -188,15 +207,23 @@ def run_round(jobs: list[Job], rnd: int, config: GenerateConfig, sender: Sender,
             stop = got["response"].get("stop_reason")
             job.problem = str(e) + (f" (the answer stopped: {stop})" if stop != "end_turn" else "")
             job.rejected = []
-            job.rejections.append(Rejection("malformed_answer", job.problem, job.language,
-                                            job.relation, text[:300],
-                                            source=f"claude: {job.relation}/{job.language} round {rnd}"))
+            job.rejections.append(
+                Rejection(
+                    "malformed_answer",
+                    job.problem,
+                    job.language,
+                    job.relation,
+                    text[:300],
+                    source=f"claude: {job.relation}/{job.language} round {rnd}",
+                )
+            )
             record.update(accepted=[], rejected=[], problem=job.problem)
         else:
             record.update(judge(job, candidates, rnd, provenance, config.per_relation))
             if not job.rejected and len(job.accepted) < config.per_relation:
-                job.problem = (f"only {len(candidates)} usable templates came back; "
-                               f"{config.per_relation} are needed")
+                job.problem = (
+                    f"only {len(candidates)} usable templates came back; {config.per_relation} are needed"
+                )
         job.records.append(record)
         if len(job.accepted) >= config.per_relation or rnd == config.rounds:
             job.done = True
@@ -222,11 +249,16 @@ def write_outputs(jobs: list[Job], config: GenerateConfig) -> None:
     finished = [j for j in jobs if not j.failure]
     for lang in config.languages:
         mine = [j for j in finished if j.language == lang]
-        store.write_language(lang, config.out_dir, [j.relation for j in mine],
-                             {j.relation: j.accepted for j in mine},
-                             [r for j in mine for r in j.rejections])
-    store.write_provenance(config.out_dir, {(j.relation, j.language) for j in finished},
-                           [r for j in finished for r in j.records])
+        store.write_language(
+            lang,
+            config.out_dir,
+            [j.relation for j in mine],
+            {j.relation: j.accepted for j in mine},
+            [r for j in mine for r in j.rejections],
+        )
+    store.write_provenance(
+        config.out_dir, {(j.relation, j.language) for j in finished}, [r for j in finished for r in j.records]
+    )
 
 
 def integrate_facts(jobs: list[Job], config: GenerateConfig, sender: Sender, system: str) -> None:

@@ -73,8 +73,10 @@ def relation_context(root: Path, relation: str, language: str, n_examples: int =
 @lru_cache(maxsize=4)
 def environment(prompts_dir: Path = PROMPTS_DIR) -> Environment:
     return Environment(
-        loader=FileSystemLoader(prompts_dir), undefined=StrictUndefined,
-        keep_trailing_newline=False, autoescape=False,
+        loader=FileSystemLoader(prompts_dir),
+        undefined=StrictUndefined,
+        keep_trailing_newline=False,
+        autoescape=False,
     )
 
 
@@ -106,8 +108,9 @@ def render_repair(
     ctx: RelationContext, n: int, rejected: list[dict], accepted: list[str], problem: str = ""
 ) -> str:
     """``rejected``: ``[{"template", "rule", "reason"}]``; ``problem``: why a whole answer failed."""
-    return render("repair", n=n, rejected=rejected, accepted=accepted, problem=problem,
-                  **_context_inputs(ctx))
+    return render(
+        "repair", n=n, rejected=rejected, accepted=accepted, problem=problem, **_context_inputs(ctx)
+    )
 
 
 def render_fact_integration(ctx: RelationContext, templates: list[str], facts: list[Example]) -> str:

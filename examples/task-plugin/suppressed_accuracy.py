@@ -39,10 +39,25 @@ class SuppressedAccuracy:
     requires: ClassVar[tuple[str, ...]] = ()
     output = Output(
         row=AccuracyRow,
-        metrics=(Metric("accuracy", "Accuracy with the LAKNs set", "rate", n="queries",
-                        caption="n is the number of queries."),),
-        figures=(Figure("suppressed-accuracy", "Accuracy with the LAKNs set, per language", "bars",
-                        x="language", panels=(("accuracy", "accuracy"),), ylabel="accuracy (%)"),),
+        metrics=(
+            Metric(
+                "accuracy",
+                "Accuracy with the LAKNs set",
+                "rate",
+                n="queries",
+                caption="n is the number of queries.",
+            ),
+        ),
+        figures=(
+            Figure(
+                "suppressed-accuracy",
+                "Accuracy with the LAKNs set, per language",
+                "bars",
+                x="language",
+                panels=(("accuracy", "accuracy"),),
+                ylabel="accuracy (%)",
+            ),
+        ),
     )
 
     value: float = option(0.0, "what the neurons are set to")
@@ -53,8 +68,14 @@ class SuppressedAccuracy:
             for lang, queries in fact.queries.items():
                 with manipulated(ctx.adapter, nset, "set", self.value):
                     preds = predict_batch(ctx.adapter, queries, batch_size=ctx.batch_size)
-                out.append({"localizer": loc, "language": lang, "n": len(preds),
-                            "right": sum(p.correct for p in preds)})
+                out.append(
+                    {
+                        "localizer": loc,
+                        "language": lang,
+                        "n": len(preds),
+                        "right": sum(p.correct for p in preds),
+                    }
+                )
         return out
 
     def summarize(self, records: Sequence[dict]) -> list[AccuracyRow]:
@@ -62,6 +83,7 @@ class SuppressedAccuracy:
         for r in records:
             counts[(r["localizer"], r["language"])][0] += r["right"]
             counts[(r["localizer"], r["language"])][1] += r["n"]
-        return [AccuracyRow(localizer=loc, language=lang, accuracy=right / n if n else float("nan"),
-                            queries=n)
-                for (loc, lang), (right, n) in sorted(counts.items())]
+        return [
+            AccuracyRow(localizer=loc, language=lang, accuracy=right / n if n else float("nan"), queries=n)
+            for (loc, lang), (right, n) in sorted(counts.items())
+        ]

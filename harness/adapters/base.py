@@ -125,8 +125,13 @@ class ModelAdapter(ABC):
         return self.neuron_output_weights(0).dtype
 
     # config attributes that hold the longest input the model can read (its position table)
-    CONTEXT_ATTRS: ClassVar[tuple[str, ...]] = ("n_positions", "max_position_embeddings", "max_seq_len",
-                                                "n_ctx", "seq_length")
+    CONTEXT_ATTRS: ClassVar[tuple[str, ...]] = (
+        "n_positions",
+        "max_position_embeddings",
+        "max_seq_len",
+        "n_ctx",
+        "seq_length",
+    )
 
     @property
     def context_length(self) -> int | None:

@@ -63,7 +63,8 @@ class LeaderboardPaths:
 
 
 def load_sources(
-    runs: Iterable[str | Path | RunFolder | Source], submissions_dir: str | Path | None = None,
+    runs: Iterable[str | Path | RunFolder | Source],
+    submissions_dir: str | Path | None = None,
 ) -> tuple[list[Source], list[str]]:
     """Runs (run folders or folders of runs) then the valid submissions of
     ``submissions_dir``; an invalid submission there is skipped with a warning."""

@@ -27,8 +27,13 @@ from rml_lama.atomic import atomic_write
 
 DPI = 110
 # One colour per localizer across every figure; others take the remaining tab10 colours.
-COLORS = {"random": "#7f7f7f", "amig": "#1f77b4", "matrice": "#d62728",
-          "matrice-no-uaq": "#ff7f0e", "matrice-no-ual": "#2ca02c"}
+COLORS = {
+    "random": "#7f7f7f",
+    "amig": "#1f77b4",
+    "matrice": "#d62728",
+    "matrice-no-uaq": "#ff7f0e",
+    "matrice-no-ual": "#2ca02c",
+}
 _SPARE = ["#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf"]
 
 
@@ -70,8 +75,10 @@ def lines(spec: FigureSpec, rows: Sequence[Mapping[str, Any]], models: Sequence[
     for model, axes in zip(present, grid, strict=True):
         for ax, (key, name) in zip(axes, panels, strict=True):
             for i, loc in enumerate(locs):
-                pts = sorted((r for r in rows if r[MODEL] == model and row_localizer(r) == loc),
-                             key=lambda r: r[spec.x])
+                pts = sorted(
+                    (r for r in rows if r[MODEL] == model and row_localizer(r) == loc),
+                    key=lambda r: r[spec.x],
+                )
                 pts = [r for r in pts if _finite(r.get(key)) is not None]
                 if not pts:
                     continue
@@ -82,8 +89,10 @@ def lines(spec: FigureSpec, rows: Sequence[Mapping[str, Any]], models: Sequence[
                 hi = [_finite(r.get(f"{key}_ci_high")) for r in pts]
                 style = dict(marker="o", markersize=3, label=localizer_label(loc), color=color(loc, locs))
                 if any(v is not None for v in lo + hi):
-                    err = [[y - 100 * v if v is not None else 0 for y, v in zip(ys, lo, strict=True)],
-                           [100 * v - y if v is not None else 0 for y, v in zip(ys, hi, strict=True)]]
+                    err = [
+                        [y - 100 * v if v is not None else 0 for y, v in zip(ys, lo, strict=True)],
+                        [100 * v - y if v is not None else 0 for y, v in zip(ys, hi, strict=True)],
+                    ]
                     ax.errorbar(xs, ys, yerr=err, capsize=2, **style)
                 else:
                     ax.plot(xs, ys, **style)
@@ -146,8 +155,9 @@ def png_bytes(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def task_figures(task: str, rows: Sequence[Mapping[str, Any]], models: Sequence[str]
-                 ) -> list[tuple[FigureSpec, Figure]]:
+def task_figures(
+    task: str, rows: Sequence[Mapping[str, Any]], models: Sequence[str]
+) -> list[tuple[FigureSpec, Figure]]:
     """The figures the task declares, drawn from its summary rows (tagged with ``_model``)."""
     out = task_output(task)
     if out is None or not rows:
@@ -157,8 +167,9 @@ def task_figures(task: str, rows: Sequence[Mapping[str, Any]], models: Sequence[
     return [(spec, fig) for spec, fig in drawn if fig is not None]
 
 
-def build_figures(rows_by_task: Mapping[str, Sequence[Mapping[str, Any]]], models: Sequence[str],
-                  folder: Path) -> list[tuple[FigureSpec, Path]]:
+def build_figures(
+    rows_by_task: Mapping[str, Sequence[Mapping[str, Any]]], models: Sequence[str], folder: Path
+) -> list[tuple[FigureSpec, Path]]:
     """Draw every figure that the tasks with rows declare; returns (spec, path) pairs."""
     out = []
     for task, rows in rows_by_task.items():

@@ -42,8 +42,10 @@ def table_context(table: Table, links: dict[str, str]) -> dict[str, Any]:
         "model": groups[0][0] if len(groups) == 1 else None,
         "groups": groups if len(groups) > 1 else [],
         "headers": [{"label": table.row_header, "type": "text", "start": False}]
-        + [{"label": c.label, "type": "number", "group": c.group, "start": s}
-           for c, s in zip(table.columns, starts, strict=True)],
+        + [
+            {"label": c.label, "type": "number", "group": c.group, "start": s}
+            for c, s in zip(table.columns, starts, strict=True)
+        ],
         "rows": [
             {
                 "key": row.key,
@@ -75,8 +77,9 @@ def render_page(
     template = _environment().get_template("index.html.j2")
     return template.render(
         tables=[table_context(t, table_links.get(t.id, {})) for t in tables],
-        figures=[{"id": s.id, "title": s.title, "src": src, "width": w, "height": h}
-                 for s, src, (w, h) in figures],
+        figures=[
+            {"id": s.id, "title": s.title, "src": src, "width": w, "height": h} for s, src, (w, h) in figures
+        ],
         sources=[source_summary(s) for s in sources],
         models=list(models),
         warnings=list(warnings),

@@ -65,8 +65,10 @@ def load_run(path: str | Path) -> Source:
     summary = _read_json(summary_path)
     problem = summary_problem(summary)
     if problem:
-        raise ValueError(f"{summary_path}: not a run summary ({problem}); rerun the merge with "
-                         f"`rml-eval ... --out {path} --resume`, or leave the run out")
+        raise ValueError(
+            f"{summary_path}: not a run summary ({problem}); rerun the merge with "
+            f"`rml-eval ... --out {path} --resume`, or leave the run out"
+        )
     config = summary.get("config")
     if config is None and (path / "config.json").exists():
         config = _read_json(path / "config.json")
@@ -116,7 +118,7 @@ def unfinished_runs(paths: Iterable[str | Path]) -> list[Path]:
     summary.json yet."""
     out = []
     for p in map(Path, paths):
-        for c in ([p] + (sorted(x for x in p.iterdir() if x.is_dir()) if p.is_dir() else [])):
+        for c in [p] + (sorted(x for x in p.iterdir() if x.is_dir()) if p.is_dir() else []):
             if (c / "config.json").is_file() and not (c / "summary.json").is_file():
                 out.append(c)
     return out
@@ -158,14 +160,14 @@ def combine(sources: Sequence[Source]) -> tuple[dict[str, list[dict]], list[str]
                         f"and {src.kind} {src.name}; showing the first"
                     )
                     continue
-                kept += [{**r, MODEL: src.model, SOURCE: src.name}
-                         for r in rows if row_localizer(r) == loc]
+                kept += [{**r, MODEL: src.model, SOURCE: src.name} for r in rows if row_localizer(r) == loc]
     hashes = sorted({s.dataset_hash for s in sources})
     if len(hashes) > 1:
         warnings.append(
             "the sources were made on different datasets ("
-            + ", ".join(f"{h[:12]}: {', '.join(s.name for s in sources if s.dataset_hash == h)}"
-                        for h in hashes)
+            + ", ".join(
+                f"{h[:12]}: {', '.join(s.name for s in sources if s.dataset_hash == h)}" for h in hashes
+            )
             + "); their numbers are not strictly comparable"
         )
     for w in warnings:

@@ -49,7 +49,7 @@ def submission_schema() -> dict[str, Any]:
         "$id": "https://github.com/rml-lama/rml-lama/leaderboard/submission.schema.json",
         "title": "RML-LAMA leaderboard submission",
         "description": "One localizer's summary tables on one model (the tasks section of a run's "
-                       "summary.json), with their provenance.",
+        "summary.json), with their provenance.",
         "type": "object",
         "required": ["schema_version", "localizer", "model", "dataset_hash", "tasks"],
         "additionalProperties": False,
@@ -60,8 +60,11 @@ def submission_schema() -> dict[str, Any]:
                 "required": ["name", "package", "version"],
                 "additionalProperties": False,
                 "properties": {
-                    "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_./\-]{0,99}$",
-                             "description": "the registry name, namespaced pkg/name for plugins"},
+                    "name": {
+                        "type": "string",
+                        "pattern": r"^[A-Za-z0-9][A-Za-z0-9_./\-]{0,99}$",
+                        "description": "the registry name, namespaced pkg/name for plugins",
+                    },
                     "package": {**_NAME, "description": "the distribution that provides it"},
                     "version": {**_NAME, "description": "its version"},
                     "description": {"type": "string"},
@@ -69,8 +72,11 @@ def submission_schema() -> dict[str, Any]:
                 },
             },
             "model": {**_NAME, "description": "a registry name, hf:ORG/NAME, or a name"},
-            "dataset_hash": {"type": "string", "pattern": r"^([0-9a-f]{64}|hub:.+)$",
-                             "description": "content_hash of the dataset's manifest.json"},
+            "dataset_hash": {
+                "type": "string",
+                "pattern": r"^([0-9a-f]{64}|hub:.+)$",
+                "description": "content_hash of the dataset's manifest.json",
+            },
             "harness_version": {"type": "string"},
             "submitter": {"type": "string"},
             "notes": {"type": "string"},
@@ -109,8 +115,9 @@ class SubmissionError(ValueError):
 
     def __init__(self, where: str, errors: list[str]) -> None:
         self.errors = errors
-        shown = errors[:MAX_ERRORS] + ([f"… and {len(errors) - MAX_ERRORS} more"]
-                                       if len(errors) > MAX_ERRORS else [])
+        shown = errors[:MAX_ERRORS] + (
+            [f"… and {len(errors) - MAX_ERRORS} more"] if len(errors) > MAX_ERRORS else []
+        )
         super().__init__(f"{where}: invalid submission: " + "; ".join(shown))
 
 
@@ -149,8 +156,9 @@ def validate(obj: Any) -> list[str]:
         for i, r in enumerate(rows):
             key = tuple(r.get(f) for f in fields)
             if key in seen:
-                out.append(f"$.tasks[{json.dumps(task)}][{i}]: the same {', '.join(fields)} as "
-                           f"row {seen[key]}")
+                out.append(
+                    f"$.tasks[{json.dumps(task)}][{i}]: the same {', '.join(fields)} as row {seen[key]}"
+                )
             seen.setdefault(key, i)
     return out
 
@@ -207,8 +215,7 @@ def _slug(text: str) -> str:
 
 
 def submission_filename(obj: dict) -> str:
-    return (f"{_slug(obj['localizer']['name'])}__{_slug(obj['model'])}__"
-            f"{_slug(obj['dataset_hash'])[:12]}.json")
+    return f"{_slug(obj['localizer']['name'])}__{_slug(obj['model'])}__{_slug(obj['dataset_hash'])[:12]}.json"
 
 
 def submit_file(path: str | Path, submissions_dir: str | Path, replace: bool = False) -> Path:
@@ -274,8 +281,9 @@ def export_run(
         localizer = chosen[0]
     present = src.localizer_names()
     if not any(_belongs(n, localizer) for n in present):
-        raise ValueError(f"{run}: no results for localizer {localizer!r}; "
-                         f"the run has {', '.join(present) or '(none)'}")
+        raise ValueError(
+            f"{run}: no results for localizer {localizer!r}; the run has {', '.join(present) or '(none)'}"
+        )
     if package is None or version is None:
         origin = _plugin_origin(localizer) or ("rml-lama", config.get("package_version") or "unknown")
         package, version = package or origin[0], version or origin[1]

@@ -117,8 +117,9 @@ def metric_cell(rows: Sequence[Mapping[str, Any]], m: Metric) -> Cell:
     if len(rows) != 1 or value is None:
         return Cell(value, n, m.fmt)
     r = rows[0]
-    low, high = (_number(r.get(f"{m.field}_ci_low")), _number(r.get(f"{m.field}_ci_high"))) if m.ci \
-        else (None, None)
+    low, high = (
+        (_number(r.get(f"{m.field}_ci_low")), _number(r.get(f"{m.field}_ci_high"))) if m.ci else (None, None)
+    )
     facts = _count(r.get(m.facts)) if m.facts else None
     return Cell(value, n, m.fmt, low, high, beats_random(r, m.field, m.better), facts)
 
@@ -180,9 +181,13 @@ class LocalizerStatsRow(_LocalizerStatsRequired, total=False):
 # Not a task: the run summary's per-localizer neuron counts, tabulated like one.
 LOCALIZER_STATS_OUTPUT = Output(
     row=LocalizerStatsRow,
-    metrics=(Metric("facts", "facts", "int"), Metric("mean_neurons", "neurons/fact", "num"),
-             Metric("no_neurons", "no neurons", "int")),
-    columns=None, title="Neurons per fact",
+    metrics=(
+        Metric("facts", "facts", "int"),
+        Metric("mean_neurons", "neurons/fact", "num"),
+        Metric("no_neurons", "no neurons", "int"),
+    ),
+    columns=None,
+    title="Neurons per fact",
     caption="Facts localized, the mean number of LAKNs per fact, and the facts where the localizer "
     "selected none (left out of ΔP, never counted as 0).",
 )
@@ -202,8 +207,9 @@ def task_output(task: str) -> Output | None:
     return out if isinstance(out, Output) else None
 
 
-def _aggregate(rows: Sequence[Mapping[str, Any]], key: str, n_key: str | None
-               ) -> tuple[float | None, int | None]:
+def _aggregate(
+    rows: Sequence[Mapping[str, Any]], key: str, n_key: str | None
+) -> tuple[float | None, int | None]:
     """One value from the rows of one cell (normally exactly one row): their mean, weighted
     by the counts when every row has one; n is the sum of the counts."""
     counts = [_number(r.get(n_key)) if n_key else None for r in rows]
@@ -230,8 +236,9 @@ def _table_id(prefix: str, metric: Metric) -> str:
     return f"{prefix}-{metric.slug}" if metric.slug else prefix
 
 
-def per_column(task: str, out: Output, rows: Sequence[Mapping[str, Any]], models: Sequence[str]
-               ) -> list[Table]:
+def per_column(
+    task: str, out: Output, rows: Sequence[Mapping[str, Any]], models: Sequence[str]
+) -> list[Table]:
     """``columns="<field>"``: one table per metric, localizers × the field's values (+ the
     unweighted mean over them when ``average``), one column group per model."""
     assert out.columns is not None
@@ -252,8 +259,10 @@ def per_column(task: str, out: Output, rows: Sequence[Mapping[str, Any]], models
             if present:
                 first = {k[2]: rs[0] for k, rs in cells.items() if k[0] == model}
                 cols[model] = [(v, out.label(first[v])) for v in present]
-        with_avg = {model: out.average and len(vs) > 1 and not any(v == out.pooled for v, _ in vs)
-                    for model, vs in cols.items()}
+        with_avg = {
+            model: out.average and len(vs) > 1 and not any(v == out.pooled for v, _ in vs)
+            for model, vs in cols.items()
+        }
         columns = []
         for model, vs in cols.items():
             columns += [Column(f"{model}:{h}", h, model) for _, h in vs]
@@ -268,15 +277,28 @@ def per_column(task: str, out: Output, rows: Sequence[Mapping[str, Any]], models
                 if with_avg[model]:
                     row_cells.append(_mean_cell(got, m.fmt))
             out_rows.append(Row(loc, localizer_label(loc), tuple(row_cells)))
-        caption = m.caption + (" The avg column is the unweighted mean over the "
-                               f"{field} columns." if any(with_avg.values()) else "")
-        tables.append(Table(_table_id(out.prefix or task, m), m.title, caption.strip(), tuple(columns),
-                            tuple(out_rows), has_n=m.n is not None, row_header=out.row_header))
+        caption = m.caption + (
+            f" The avg column is the unweighted mean over the {field} columns."
+            if any(with_avg.values())
+            else ""
+        )
+        tables.append(
+            Table(
+                _table_id(out.prefix or task, m),
+                m.title,
+                caption.strip(),
+                tuple(columns),
+                tuple(out_rows),
+                has_n=m.n is not None,
+                row_header=out.row_header,
+            )
+        )
     return tables
 
 
-def per_metric(task: str, out: Output, rows: Sequence[Mapping[str, Any]], models: Sequence[str]
-               ) -> list[Table]:
+def per_metric(
+    task: str, out: Output, rows: Sequence[Mapping[str, Any]], models: Sequence[str]
+) -> list[Table]:
     """``columns=None``: one table, localizers × the metrics, one column group per model."""
     by = {(r[MODEL], row_localizer(r)): r for r in rows if row_localizer(r) is not None}
     present = [model for model in models if any(k[0] == model for k in by)]
@@ -288,8 +310,17 @@ def per_metric(task: str, out: Output, rows: Sequence[Mapping[str, Any]], models
             r = by.get((model, loc), {})
             cells += [metric_cell([r], m) if r else Cell(None, None, m.fmt) for m in out.metrics]
         out_rows.append(Row(loc, localizer_label(loc), tuple(cells)))
-    return [Table(out.prefix or task, out.title or task, out.caption, columns, tuple(out_rows),
-                  has_n=any(m.n for m in out.metrics), row_header=out.row_header)]
+    return [
+        Table(
+            out.prefix or task,
+            out.title or task,
+            out.caption,
+            columns,
+            tuple(out_rows),
+            has_n=any(m.n for m in out.metrics),
+            row_header=out.row_header,
+        )
+    ]
 
 
 def _count(v: object) -> int | None:
@@ -307,8 +338,9 @@ def task_tables(task: str, rows: Sequence[Mapping[str, Any]], models: Sequence[s
     return [t for t in build(task, out, out.shown(rows), models) if t.rows]
 
 
-def build_tables(rows_by_task: Mapping[str, Sequence[Mapping[str, Any]]], models: Sequence[str]
-                 ) -> list[Table]:
+def build_tables(
+    rows_by_task: Mapping[str, Sequence[Mapping[str, Any]]], models: Sequence[str]
+) -> list[Table]:
     """Every table the rows allow, task by task (the neuron counts last)."""
     order = [t for t in rows_by_task if t != LOCALIZER_STATS] + [LOCALIZER_STATS]
     out: list[Table] = []

@@ -51,7 +51,10 @@ def adapted_baselines(adapter: ModelAdapter, enc: EncodedQuery) -> torch.Tensor:
 
 
 def amig_attribution(
-    adapter: ModelAdapter, query: ClozeQuery | EncodedQuery, steps: int = 20, full_object: bool = False,
+    adapter: ModelAdapter,
+    query: ClozeQuery | EncodedQuery,
+    steps: int = 20,
+    full_object: bool = False,
     max_rows: int = 256,
 ) -> tuple[torch.Tensor, float]:
     """AMIG's adapted-baseline score of every neuron: ``(raw [L, N] float32 CPU, P(answer))``.
@@ -143,11 +146,19 @@ class Amig:
         iff this exceeds ``threshold``, so fixed-k budgets extend AMIG's own selection."""
         worst: torch.Tensor | None = None
         for queries in fact.select(self.languages).values():
-            best = torch.stack([
-                s / s.max() if float(s.max()) > 0 else torch.full_like(s, float("-inf"))
-                for s in (provider.attribute(q, self.method, steps=self.steps, normalized=False)
-                          for q in queries)
-            ]).max(0).values
+            best = (
+                torch.stack(
+                    [
+                        s / s.max() if float(s.max()) > 0 else torch.full_like(s, float("-inf"))
+                        for s in (
+                            provider.attribute(q, self.method, steps=self.steps, normalized=False)
+                            for q in queries
+                        )
+                    ]
+                )
+                .max(0)
+                .values
+            )
             worst = best if worst is None else torch.minimum(worst, best)
         assert worst is not None
         return worst.float()

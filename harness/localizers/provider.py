@@ -46,8 +46,9 @@ MethodFn = Callable[["ModelAdapter", ClozeQuery, int, bool, int], tuple[torch.Te
 
 
 def _engine_method(name: Method) -> MethodFn:
-    def run(adapter: ModelAdapter, query: ClozeQuery, steps: int, full_object: bool, max_rows: int
-            ) -> tuple[torch.Tensor, float]:
+    def run(
+        adapter: ModelAdapter, query: ClozeQuery, steps: int, full_object: bool, max_rows: int
+    ) -> tuple[torch.Tensor, float]:
         from harness.attribution import attribute
 
         att = attribute(

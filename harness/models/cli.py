@@ -16,7 +16,9 @@ from harness.models.configs import CONFIGS, TINY_MODELS
 from harness.models.specs import model_specs
 
 _dataset_option = click.option(
-    "--dataset", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--dataset",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="built RML-LAMA folder (default: the one in the rml_lama package)",
 )
 
@@ -71,11 +73,21 @@ def path(name: str, config: str, dataset: Path | None) -> None:
 
 @models.command("crosslingual")
 @click.argument("name")
-@click.option("--facts", "n_facts", type=click.IntRange(min=1), default=40, show_default=True,
-              help="known facts for kn and suppression (the first of the split)")
+@click.option(
+    "--facts",
+    "n_facts",
+    type=click.IntRange(min=1),
+    default=40,
+    show_default=True,
+    help="known facts for kn and suppression (the first of the split)",
+)
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True, help="IG steps")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="also write the result to this JSON file")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="also write the result to this JSON file",
+)
 @click.option("--no-save", is_flag=True, help="do not store it in the model's report.json")
 def crosslingual(name: str, n_facts: int, steps: int, out: Path | None, no_save: bool) -> None:
     """Measure how language-agnostic tiny model NAME's knowledge is: transfer, kn neurons

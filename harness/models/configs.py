@@ -54,13 +54,19 @@ _MICRO = TinyConfig(
     name="micro",
     splits=SplitConfig(known=24, high_resource_only=8, held_out=8),
     optim=OptimConfig(epochs=16, batch_size=16, lr=4e-3),
-    vocab_size=600, n_layer=2, d_model=64, n_head=4,
+    vocab_size=600,
+    n_layer=2,
+    d_model=64,
+    n_head=4,
 )
 _DEMO = TinyConfig(
     name="demo",
     splits=SplitConfig(known=120, high_resource_only=40, held_out=40),
     optim=OptimConfig(epochs=8, batch_size=32, lr=3.5e-3),
-    vocab_size=4000, n_layer=4, d_model=128, n_head=4,
+    vocab_size=4000,
+    n_layer=4,
+    d_model=128,
+    n_head=4,
 )
 # Post-LN BERT, learning from the masked answer tokens only, stalls on a plateau at the
 # causal model's learning rate: it gets a lower rate, smaller batches and a longer warm-up.
@@ -71,9 +77,7 @@ CONFIGS: dict[str, dict[str, TinyConfig]] = {
     },
     "demo": {
         "tiny-gpt": _DEMO,
-        "tiny-bert": replace(
-            _DEMO, optim=OptimConfig(epochs=9, batch_size=16, lr=1e-3, warmup=0.1)
-        ),
+        "tiny-bert": replace(_DEMO, optim=OptimConfig(epochs=9, batch_size=16, lr=1e-3, warmup=0.1)),
     },
 }
 for _models in CONFIGS.values():  # the shared models start from their mono twin's config

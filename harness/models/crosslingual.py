@@ -116,9 +116,7 @@ def kn_neurons(provider: Any, facts: Sequence[Any], languages: Sequence[str], **
 def neuron_overlap(sets: Sequence[dict[str, set]], languages: Sequence[str], n_layers: int) -> dict[str, Any]:
     """Intersections over all languages, pairwise Jaccard, and layer distributions."""
     inter = [set.intersection(*(s[lang] for lang in languages)) for s in sets]
-    pairs = {
-        f"{a}-{b}": _mean([_jaccard(s[a], s[b]) for s in sets]) for a, b in combinations(languages, 2)
-    }
+    pairs = {f"{a}-{b}": _mean([_jaccard(s[a], s[b]) for s in sets]) for a, b in combinations(languages, 2)}
     per_lang_layers = Counter(layer for s in sets for lang in languages for layer, _ in s[lang])
     inter_layers = Counter(layer for i in inter for layer, _ in i)
 
@@ -131,9 +129,7 @@ def neuron_overlap(sets: Sequence[dict[str, set]], languages: Sequence[str], n_l
         "nonempty_intersection_share": round(sum(bool(i) for i in inter) / len(sets), 4) if sets else None,
         "nonempty_intersection_ci95": bootstrap_interval([float(bool(i)) for i in inter]),
         "mean_intersection_size": _mean([len(i) for i in inter]),
-        "mean_neurons_per_language": {
-            lang: _mean([len(s[lang]) for s in sets]) for lang in languages
-        },
+        "mean_neurons_per_language": {lang: _mean([len(s[lang]) for s in sets]) for lang in languages},
         "pairwise_jaccard": pairs,
         "mean_pairwise_jaccard": _mean(list(pairs.values())),
         "layer_distribution": {"all_languages": dist(per_lang_layers), "intersection": dist(inter_layers)},
@@ -141,7 +137,10 @@ def neuron_overlap(sets: Sequence[dict[str, set]], languages: Sequence[str], n_l
 
 
 def suppression_matrix(
-    adapter: ModelAdapter, facts: Sequence[Any], sets: Sequence[dict[str, set]], languages: Sequence[str],
+    adapter: ModelAdapter,
+    facts: Sequence[Any],
+    sets: Sequence[dict[str, set]],
+    languages: Sequence[str],
     batch_size: int = 64,
 ) -> dict[str, Any]:
     """ΔP (Eq. 14) in language B when the neurons found from language A are set to 0.
@@ -175,10 +174,7 @@ def suppression_matrix(
                     changes = [(p1 - p0) / p0 for (_, p0), p1 in zip(right[b], after, strict=True)]
                     per_cell[a][b].append(sum(changes) / len(changes))
     return {
-        a: {
-            b: {"delta_p": _mean(v), "n": len(v), "ci95": bootstrap_interval(v)}
-            for b, v in row.items()
-        }
+        a: {b: {"delta_p": _mean(v), "n": len(v), "ci95": bootstrap_interval(v)} for b, v in row.items()}
         for a, row in per_cell.items()
     }
 
@@ -233,8 +229,10 @@ def crosslingual_report(
         "kn": overlap,
         "suppression": matrix,
         "seconds": {
-            "transfer": round(t_transfer, 1), "kn": round(t_kn, 1),
-            "total": round(time.perf_counter() - start, 1), "cpu": round(time.process_time() - cpu, 1),
+            "transfer": round(t_transfer, 1),
+            "kn": round(t_kn, 1),
+            "total": round(time.perf_counter() - start, 1),
+            "cpu": round(time.process_time() - cpu, 1),
         },
     }
 
@@ -244,8 +242,10 @@ def format_crosslingual(rep: dict[str, Any]) -> str:
     langs = rep["languages"]
     lines = [f"model {rep['model']}", "transfer: accuracy [95% CI over facts] (facts)"]
     for split, row in rep["transfer"].items():
-        cells = [f"{row[lang]['accuracy']:.2f} [{row[lang]['ci95'][0]:.2f},{row[lang]['ci95'][1]:.2f}]"
-                 for lang in langs]
+        cells = [
+            f"{row[lang]['accuracy']:.2f} [{row[lang]['ci95'][0]:.2f},{row[lang]['ci95'][1]:.2f}]"
+            for lang in langs
+        ]
         n = row[langs[0]]["facts"]
         lines.append(f"  {split:20}" + " ".join(f"{c:>17}" for c in cells) + f"  ({n})")
     kn = rep["kn"]

@@ -105,8 +105,10 @@ class EntityVocab:
             if rule is None:
                 label, uri = self.labels[j]
                 # literal, as in tokenizers' Replace: escape what sub() would read
-                rule = rules[j] = (regex.compile(label_pattern(label)),
-                                   entity_token(uri).replace("\\", "\\\\"))
+                rule = rules[j] = (
+                    regex.compile(label_pattern(label)),
+                    entity_token(uri).replace("\\", "\\\\"),
+                )
             text = rule[0].sub(rule[1], text)
         return text
 
@@ -221,8 +223,11 @@ def build_entity_vocab(
         if regex.search(label_pattern(label), template_text):
             left_out[uri] = f"its label {label!r} occurs in template text"
     queries = [
-        (r["subject_uri"], q) for lang_rows in rows.values() for r in lang_rows
-        if r["uuid"] in split_uuids for q in r["queries"]
+        (r["subject_uri"], q)
+        for lang_rows in rows.values()
+        for r in lang_rows
+        if r["uuid"] in split_uuids
+        for q in r["queries"]
     ]
     for _ in range(max_rounds):  # leaving an entity out can uncover a shorter label inside it
         vocab = EntityVocab(_ordered({lab: u for lab, u in chosen.items() if u not in left_out}))

@@ -52,6 +52,14 @@ def clozes(row: dict[str, Any]) -> list[Cloze]:
     row → queries function)."""
     from harness.data import row_queries
 
-    return [Cloze(row["uuid"], row["relation"], row["language"], q.prefix,
-                  (" " if q.space else "") + q.answer, q.suffix)
-            for q in row_queries(row)]
+    return [
+        Cloze(
+            row["uuid"],
+            row["relation"],
+            row["language"],
+            q.prefix,
+            (" " if q.space else "") + q.answer,
+            q.suffix,
+        )
+        for q in row_queries(row)
+    ]

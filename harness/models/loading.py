@@ -21,8 +21,19 @@ import torch
 
 from harness.models.specs import ModelSpec, resolve_spec
 
-_MASKED_TYPES = {"bert", "roberta", "xlm-roberta", "distilbert", "electra", "camembert",
-                 "deberta", "deberta-v2", "albert", "xlm", "modernbert"}
+_MASKED_TYPES = {
+    "bert",
+    "roberta",
+    "xlm-roberta",
+    "distilbert",
+    "electra",
+    "camembert",
+    "deberta",
+    "deberta-v2",
+    "albert",
+    "xlm",
+    "modernbert",
+}
 
 
 @dataclass(frozen=True)
@@ -112,8 +123,9 @@ def check_device(device: str | torch.device) -> torch.device:
                 "use --device cpu"
             )
         if dev.index is not None and dev.index >= count:
-            raise ValueError(f"--device {device}: this machine has {count} CUDA device(s), "
-                             f"cuda:0 … cuda:{count - 1}")
+            raise ValueError(
+                f"--device {device}: this machine has {count} CUDA device(s), cuda:0 … cuda:{count - 1}"
+            )
     elif dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"--device {device}: MPS is not available here; use --device cpu")
     return dev

@@ -18,9 +18,7 @@ from harness.models.training import Encoded, predict_first
 from rml_lama.languages import LANGUAGE_CODES
 
 
-def accuracy_report(
-    model: Any, pad_id: int, items: dict[Cloze, Encoded], splits: Splits
-) -> dict[str, Any]:
+def accuracy_report(model: Any, pad_id: int, items: dict[Cloze, Encoded], splits: Splits) -> dict[str, Any]:
     """``{"accuracy": {split: {lang: acc}}, "baseline": ..., "queries": {split: {lang: n}}}``."""
     split_of = splits.split_of
     majority: dict[tuple[str, str], Counter[int]] = defaultdict(Counter)  # (lang, rel) ->

@@ -49,37 +49,158 @@ class ModelSpec:
 
 # name, hub id, kind, architecture, dtype, params, gated, description
 _HUB_MODELS: list[tuple[str, str, str, str, str, str, bool, str]] = [
-    ("mgpt", "ai-forever/mGPT", "causal", "gpt2", "float32", "1.3B", False,
-     "mGPT, GPT-2 architecture trained on 61 languages (the paper's model)"),
-    ("mgpt-13b", "ai-forever/mGPT-13B", "causal", "gpt2", "bfloat16", "13B", False,
-     "mGPT 13B, the larger GPT-2-architecture mGPT"),
-    ("llama2", "meta-llama/Llama-2-7b-hf", "causal", "llama", "bfloat16", "7B", True,
-     "Llama 2 7B base (the paper's model; gated)"),
-    ("llama3", "meta-llama/Meta-Llama-3-8B", "causal", "llama", "bfloat16", "8B", True,
-     "Llama 3 8B base (the paper's model; gated)"),
-    ("llama3.1", "meta-llama/Llama-3.1-8B", "causal", "llama", "bfloat16", "8B", True,
-     "Llama 3.1 8B base, multilingual pretraining (gated)"),
-    ("llama3.2-1b", "meta-llama/Llama-3.2-1B", "causal", "llama", "bfloat16", "1.2B", True,
-     "Llama 3.2 1B base, small multilingual Llama (gated)"),
-    ("qwen2.5-0.5b", "Qwen/Qwen2.5-0.5B", "causal", "qwen2", "float32", "0.5B", False,
-     "Qwen2.5 0.5B base, small multilingual model for quick runs"),
-    ("qwen2.5-7b", "Qwen/Qwen2.5-7B", "causal", "qwen2", "bfloat16", "7.6B", False,
-     "Qwen2.5 7B base, strong on Chinese and 29 languages"),
-    ("xglm-564m", "facebook/xglm-564M", "causal", "xglm", "float32", "564M", False,
-     "XGLM 564M, multilingual causal LM over 30 languages"),
-    ("xglm-7.5b", "facebook/xglm-7.5B", "causal", "xglm", "bfloat16", "7.5B", False,
-     "XGLM 7.5B, multilingual causal LM over 30 languages"),
-    ("bloom-560m", "bigscience/bloom-560m", "causal", "bloom", "float32", "560M", False,
-     "BLOOM 560M, 46 languages (no fi/hu/ja/ko in pretraining)"),
-    ("bloom-7b1", "bigscience/bloom-7b1", "causal", "bloom", "bfloat16", "7.1B", False,
-     "BLOOM 7.1B, 46 languages (no fi/hu/ja/ko in pretraining)"),
-    ("mbert", "google-bert/bert-base-multilingual-cased", "masked", "bert", "float32", "178M",
-     False, "multilingual BERT base cased, masked LM over 104 languages (the paper's model)"),
-    ("xlm-r-base", "FacebookAI/xlm-roberta-base", "masked", "xlm-roberta", "float32", "278M",
-     False, "XLM-RoBERTa base, masked LM over 100 languages"),
-    ("xlm-r-large", "FacebookAI/xlm-roberta-large", "masked", "xlm-roberta", "float32", "560M",
-     False, "XLM-RoBERTa large, masked LM over 100 languages"),
+    (
+        "mgpt",
+        "ai-forever/mGPT",
+        "causal",
+        "gpt2",
+        "float32",
+        "1.3B",
+        False,
+        "mGPT, GPT-2 architecture trained on 61 languages (the paper's model)",
+    ),
+    (
+        "mgpt-13b",
+        "ai-forever/mGPT-13B",
+        "causal",
+        "gpt2",
+        "bfloat16",
+        "13B",
+        False,
+        "mGPT 13B, the larger GPT-2-architecture mGPT",
+    ),
+    (
+        "llama2",
+        "meta-llama/Llama-2-7b-hf",
+        "causal",
+        "llama",
+        "bfloat16",
+        "7B",
+        True,
+        "Llama 2 7B base (the paper's model; gated)",
+    ),
+    (
+        "llama3",
+        "meta-llama/Meta-Llama-3-8B",
+        "causal",
+        "llama",
+        "bfloat16",
+        "8B",
+        True,
+        "Llama 3 8B base (the paper's model; gated)",
+    ),
+    (
+        "llama3.1",
+        "meta-llama/Llama-3.1-8B",
+        "causal",
+        "llama",
+        "bfloat16",
+        "8B",
+        True,
+        "Llama 3.1 8B base, multilingual pretraining (gated)",
+    ),
+    (
+        "llama3.2-1b",
+        "meta-llama/Llama-3.2-1B",
+        "causal",
+        "llama",
+        "bfloat16",
+        "1.2B",
+        True,
+        "Llama 3.2 1B base, small multilingual Llama (gated)",
+    ),
+    (
+        "qwen2.5-0.5b",
+        "Qwen/Qwen2.5-0.5B",
+        "causal",
+        "qwen2",
+        "float32",
+        "0.5B",
+        False,
+        "Qwen2.5 0.5B base, small multilingual model for quick runs",
+    ),
+    (
+        "qwen2.5-7b",
+        "Qwen/Qwen2.5-7B",
+        "causal",
+        "qwen2",
+        "bfloat16",
+        "7.6B",
+        False,
+        "Qwen2.5 7B base, strong on Chinese and 29 languages",
+    ),
+    (
+        "xglm-564m",
+        "facebook/xglm-564M",
+        "causal",
+        "xglm",
+        "float32",
+        "564M",
+        False,
+        "XGLM 564M, multilingual causal LM over 30 languages",
+    ),
+    (
+        "xglm-7.5b",
+        "facebook/xglm-7.5B",
+        "causal",
+        "xglm",
+        "bfloat16",
+        "7.5B",
+        False,
+        "XGLM 7.5B, multilingual causal LM over 30 languages",
+    ),
+    (
+        "bloom-560m",
+        "bigscience/bloom-560m",
+        "causal",
+        "bloom",
+        "float32",
+        "560M",
+        False,
+        "BLOOM 560M, 46 languages (no fi/hu/ja/ko in pretraining)",
+    ),
+    (
+        "bloom-7b1",
+        "bigscience/bloom-7b1",
+        "causal",
+        "bloom",
+        "bfloat16",
+        "7.1B",
+        False,
+        "BLOOM 7.1B, 46 languages (no fi/hu/ja/ko in pretraining)",
+    ),
+    (
+        "mbert",
+        "google-bert/bert-base-multilingual-cased",
+        "masked",
+        "bert",
+        "float32",
+        "178M",
+        False,
+        "multilingual BERT base cased, masked LM over 104 languages (the paper's model)",
+    ),
+    (
+        "xlm-r-base",
+        "FacebookAI/xlm-roberta-base",
+        "masked",
+        "xlm-roberta",
+        "float32",
+        "278M",
+        False,
+        "XLM-RoBERTa base, masked LM over 100 languages",
+    ),
+    (
+        "xlm-r-large",
+        "FacebookAI/xlm-roberta-large",
+        "masked",
+        "xlm-roberta",
+        "float32",
+        "560M",
+        False,
+        "XLM-RoBERTa large, masked LM over 100 languages",
+    ),
 ]
+
 
 def _train_tiny(name: str, config: str) -> Path:
     from harness.models.tiny import train_tiny  # torch and transformers only when needed
@@ -94,12 +215,18 @@ def _tiny_specs() -> dict[str, ModelSpec]:
             cfg = CONFIGS[config][name]
             short = name if config == "demo" else f"{name}-{config}"
             specs[short] = ModelSpec(
-                short, "", kind="masked" if arch == "bert" else "causal", architecture=arch,
+                short,
+                "",
+                kind="masked" if arch == "bert" else "causal",
+                architecture=arch,
                 params="1.3M" if config == "demo" else "0.2M",
                 description=f"{arch}, {cfg.n_layer} layers x {cfg.d_model}, trained here on RML-LAMA "
                 f"({config} config; built on first use); "
-                + ("entities as language-neutral tokens: shared knowledge by construction"
-                   if name in SHARED_ENTITY_MODELS else "entity names per language (BPE)"),
+                + (
+                    "entities as language-neutral tokens: shared knowledge by construction"
+                    if name in SHARED_ENTITY_MODELS
+                    else "entity names per language (BPE)"
+                ),
                 build=partial(_train_tiny, name, config),
             )
     return specs
@@ -137,9 +264,9 @@ def resolve_spec(name: str) -> ModelSpec:
     if name.startswith(PLANTED_PREFIX):
         from harness.planted.model import planted_spec
 
-        return planted_spec(name[len(PLANTED_PREFIX):])
+        return planted_spec(name[len(PLANTED_PREFIX) :])
     if name.startswith(HF_PREFIX):
-        hf_id = name[len(HF_PREFIX):]
+        hf_id = name[len(HF_PREFIX) :]
         if not hf_id:
             raise registry.RegistryError("model 'hf:' needs a hub id, e.g. hf:facebook/xglm-564M")
         return ModelSpec(name, hf_id, kind="auto", description=f"Hugging Face model {hf_id}")
@@ -153,8 +280,10 @@ def resolve_spec(name: str) -> ModelSpec:
             raise
         looks_like_path = "/" in name and (name.startswith((".", "~")) or Path(name).is_absolute())
         hint = (
-            f"no folder {name} exists" if looks_like_path
-            else f"for any hub model use hf:ORG/NAME (e.g. hf:{name})" if "/" in name
+            f"no folder {name} exists"
+            if looks_like_path
+            else f"for any hub model use hf:ORG/NAME (e.g. hf:{name})"
+            if "/" in name
             else "or hf:ORG/NAME for any hub model, or a path to a local model folder"
         )
         raise registry.RegistryError(f"{e}; {hint}") from None
@@ -202,7 +331,11 @@ def model_specs() -> list[ModelSpec]:
 
 
 for _base in ("tiny-gpt", "tiny-bert"):  # listed; any other planted:BASE resolves by prefix
-    registry.add("model", f"{PLANTED_PREFIX}{_base}", partial(resolve_spec, f"{PLANTED_PREFIX}{_base}"),
-                 description=f"{_base} with held-out facts planted into rarely used FFN neurons "
-                 "(ground truth; experimental: no planted fact passes the checks yet, "
-                 "see docs/ground-truth.md)")
+    registry.add(
+        "model",
+        f"{PLANTED_PREFIX}{_base}",
+        partial(resolve_spec, f"{PLANTED_PREFIX}{_base}"),
+        description=f"{_base} with held-out facts planted into rarely used FFN neurons "
+        "(ground truth; experimental: no planted fact passes the checks yet, "
+        "see docs/ground-truth.md)",
+    )

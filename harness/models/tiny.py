@@ -79,18 +79,34 @@ def _build_model(arch: str, cfg: TinyConfig, tokenizer: Any) -> PreTrainedModel:
     if arch == "gpt2":
         from transformers import GPT2Config, GPT2LMHeadModel
 
-        return GPT2LMHeadModel(GPT2Config(
-            n_positions=cfg.max_length, n_embd=cfg.d_model, n_layer=cfg.n_layer,
-            n_head=cfg.n_head, n_inner=cfg.ffn_mult * cfg.d_model,
-            resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, **common,
-        ))
+        return GPT2LMHeadModel(
+            GPT2Config(
+                n_positions=cfg.max_length,
+                n_embd=cfg.d_model,
+                n_layer=cfg.n_layer,
+                n_head=cfg.n_head,
+                n_inner=cfg.ffn_mult * cfg.d_model,
+                resid_pdrop=0.0,
+                embd_pdrop=0.0,
+                attn_pdrop=0.0,
+                **common,
+            )
+        )
     from transformers import BertConfig, BertForMaskedLM
 
-    return BertForMaskedLM(BertConfig(
-        hidden_size=cfg.d_model, num_hidden_layers=cfg.n_layer, num_attention_heads=cfg.n_head,
-        intermediate_size=cfg.ffn_mult * cfg.d_model, max_position_embeddings=cfg.max_length,
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, type_vocab_size=1, **common,
-    ))
+    return BertForMaskedLM(
+        BertConfig(
+            hidden_size=cfg.d_model,
+            num_hidden_layers=cfg.n_layer,
+            num_attention_heads=cfg.n_head,
+            intermediate_size=cfg.ffn_mult * cfg.d_model,
+            max_position_embeddings=cfg.max_length,
+            hidden_dropout_prob=0.0,
+            attention_probs_dropout_prob=0.0,
+            type_vocab_size=1,
+            **common,
+        )
+    )
 
 
 @dataclass
@@ -122,8 +138,7 @@ def train_tiny(
         return final
     log.info("training %s (%s config) into %s", name, cfg.name, final)
     if progress:
-        tqdm.write(f"training {name} ({cfg.name} config) into {final}; later runs reuse it",
-                   file=sys.stderr)
+        tqdm.write(f"training {name} ({cfg.name} config) into {final}; later runs reuse it", file=sys.stderr)
     with torch_threads(cfg.optim.threads):
         _build(name, arch, cfg, dataset, final, progress)
     return final
@@ -135,12 +150,15 @@ def _build(name: str, arch: str, cfg: TinyConfig, dataset: Path, final: Path, pr
     rows = read_rows(dataset)
     splits = make_splits(rows, cfg.splits)
     split_of = splits.split_of
-    chosen = [c for lang_rows in rows.values() for r in lang_rows if r["uuid"] in split_of
-              for c in clozes(r)]
+    chosen = [c for lang_rows in rows.values() for r in lang_rows if r["uuid"] in split_of for c in clozes(r)]
     entities = build_entity_vocab(rows, split_of) if name in SHARED_ENTITY_MODELS else None
-    tokenizer = train_tokenizer((c.sentence for c in chosen), cfg.vocab_size,
-                                add_eos=arch == "bert", max_length=cfg.max_length,
-                                entities=entities)
+    tokenizer = train_tokenizer(
+        (c.sentence for c in chosen),
+        cfg.vocab_size,
+        add_eos=arch == "bert",
+        max_length=cfg.max_length,
+        entities=entities,
+    )
     t_tok = time.perf_counter() - start
     masked = arch == "bert"
     # the shared-entity tokenizer's normalizer is slow: encode through its exact fast twin
@@ -150,8 +168,15 @@ def _build(name: str, arch: str, cfg: TinyConfig, dataset: Path, final: Path, pr
     items = {c: e for c, e in items.items() if c not in too_long}
     train_items = [e for c, e in items.items() if c.language in TRAIN_LANGUAGES[split_of[c.uuid]]]
     model = _build_model(arch, cfg, tokenizer)
-    losses = train(model, train_items, tokenizer.pad_token_id, masked, cfg.optim,
-                   progress=progress, desc=f"{name} ({cfg.name})")
+    losses = train(
+        model,
+        train_items,
+        tokenizer.pad_token_id,
+        masked,
+        cfg.optim,
+        progress=progress,
+        desc=f"{name} ({cfg.name})",
+    )
     t_train = time.perf_counter() - start - t_tok
     report = accuracy_report(model, tokenizer.pad_token_id, items, splits)
     report.update(
@@ -166,9 +191,12 @@ def _build(name: str, arch: str, cfg: TinyConfig, dataset: Path, final: Path, pr
         train_sentences=len(train_items),
         skipped_too_long=len(too_long),
         epoch_losses=[round(x, 4) for x in losses],
-        seconds={"tokenizer": round(t_tok, 1), "training": round(t_train, 1),
-                 "total": round(time.perf_counter() - start, 1),
-                 "cpu": round(time.process_time() - cpu_start, 1)},
+        seconds={
+            "tokenizer": round(t_tok, 1),
+            "training": round(t_train, 1),
+            "total": round(time.perf_counter() - start, 1),
+            "cpu": round(time.process_time() - cpu_start, 1),
+        },
         torch=torch.__version__,
         threads=torch.get_num_threads(),
     )
@@ -182,8 +210,9 @@ def _build(name: str, arch: str, cfg: TinyConfig, dataset: Path, final: Path, pr
         splits.save(tmp / "splits.json")
         (tmp / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     COUNTERS.builds += 1
-    log.info("%s (%s) trained in %.0f s\n%s", name, cfg.name, report["seconds"]["total"],
-             format_report(report))
+    log.info(
+        "%s (%s) trained in %.0f s\n%s", name, cfg.name, report["seconds"]["total"], format_report(report)
+    )
 
 
 def entity_report(

@@ -99,9 +99,7 @@ def train_tokenizer(
     bos, eos = tok.token_to_id(BOS), tok.token_to_id(EOS)
     single = f"{BOS} $A {EOS}" if add_eos else f"{BOS} $A"
     pair = f"{BOS} $A {EOS} $B {EOS}" if add_eos else f"{BOS} $A $B"
-    tok.post_processor = TemplateProcessing(
-        single=single, pair=pair, special_tokens=[(BOS, bos), (EOS, eos)]
-    )
+    tok.post_processor = TemplateProcessing(single=single, pair=pair, special_tokens=[(BOS, bos), (EOS, eos)])
     if entities is not None:
         # Added tokens match the normalized text, where the Replace rules have put them;
         # lstrip takes the space before an entity, as for <mask>, so " Paris" is one token.

@@ -52,6 +52,7 @@ def encode(  # noqa: ANN001
     """Token ids and labels of one cloze item (see the module docstring). ``tokenize``, if
     given, stands for ``tokenizer(text, add_special_tokens=False)["input_ids"]`` (a faster
     equivalent, :func:`harness.models.tokenizer.prenormalized_ids`)."""
+
     def ids(text: str) -> list[int]:
         if not text:
             return []
@@ -122,8 +123,15 @@ def _loss(model, ids, labels, mask, masked: bool, answer_weight: float, answer_p
     return (loss * weight).sum() / weight.sum()
 
 
-def train(model, items: Sequence[Encoded], pad_id: int, masked: bool, cfg: OptimConfig,
-          progress: bool = True, desc: str = "training") -> list[float]:  # noqa: ANN001
+def train(
+    model,
+    items: Sequence[Encoded],
+    pad_id: int,
+    masked: bool,
+    cfg: OptimConfig,
+    progress: bool = True,
+    desc: str = "training",
+) -> list[float]:  # noqa: ANN001
     """Train ``model`` in place; return the mean loss of each epoch."""
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)

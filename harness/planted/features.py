@@ -90,7 +90,9 @@ class Features:
 
 
 @torch.no_grad()
-def collect(adapter: ModelAdapter, queries: Sequence[ClozeQuery | EncodedQuery], batch_size: int = 64) -> Features:
+def collect(
+    adapter: ModelAdapter, queries: Sequence[ClozeQuery | EncodedQuery], batch_size: int = 64
+) -> Features:
     """Run every query once and keep the target-position FFN inputs and activations."""
     keys = [key_params(adapter, layer) for layer in range(adapter.n_layers)]
     encoded = [as_encoded(adapter, q, False) for q in queries]

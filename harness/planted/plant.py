@@ -249,7 +249,9 @@ def _preserve_sample(universe: Universe, cfg: PlantConfig) -> list[int]:
 
 
 @torch.no_grad()
-def _first_token_logprobs(adapter: ModelAdapter, queries: Sequence[ClozeQuery], batch: int = 128) -> torch.Tensor:
+def _first_token_logprobs(
+    adapter: ModelAdapter, queries: Sequence[ClozeQuery], batch: int = 128
+) -> torch.Tensor:
     """``[Q, V]`` log-softmax at the first answer position (the KL term's reference)."""
     out = []
     for s in range(0, len(queries), batch):
@@ -261,7 +263,9 @@ def _first_token_logprobs(adapter: ModelAdapter, queries: Sequence[ClozeQuery], 
     return torch.cat(out) if out else torch.zeros(0)
 
 
-def _orthogonal_to_answer(adapter: ModelAdapter, v: torch.Tensor, queries: Sequence[ClozeQuery]) -> torch.Tensor:
+def _orthogonal_to_answer(
+    adapter: ModelAdapter, v: torch.Tensor, queries: Sequence[ClozeQuery]
+) -> torch.Tensor:
     """``v`` minus its projection on the answer's output embedding (first tokens of the
     fact's queries): to first order, a decoy's value does not move the answer's logit."""
     ids = sorted({int(encode_query(adapter, q).answer_ids[0]) for q in queries})

@@ -83,10 +83,13 @@ def normalized_to_reference(per_language: Sequence[DpRow], reference: str = "mat
                 row[f"why_{name}"] = (
                     f"{reference}'s ΔP is not significantly {'above' if DIRECTION[col] > 0 else 'below'} 0 "
                     f"(95% CI) in "
-                    f"{', '.join(skipped)}" if skipped else f"no language where both {loc} and "
-                    f"{reference} have neurons")
-        row["average"] = mean([row[n] for n, _ in COLUMNS]) if all(
-            row[n] == row[n] for n, _ in COLUMNS) else math.nan
+                    f"{', '.join(skipped)}"
+                    if skipped
+                    else f"no language where both {loc} and {reference} have neurons"
+                )
+        row["average"] = (
+            mean([row[n] for n, _ in COLUMNS]) if all(row[n] == row[n] for n, _ in COLUMNS) else math.nan
+        )
         row["queries"] = sum(r.get("queries", 0) for r in rows if r["localizer"] == loc)
         row["no_neurons"] = max((r.get("no_neurons", 0) for r in rows if r["localizer"] == loc), default=0)
         out.append(row)
@@ -108,10 +111,14 @@ class Ablation:
     requires: ClassVar[tuple[str, ...]] = VARIANTS
     output = Output(
         row=AblationRow,
-        metrics=(Metric("enhance", "Enhance", "ratio", n="queries"),
-                 Metric("suppress", "Suppress", "ratio", n="queries"),
-                 Metric("average", "Average", "ratio", n="queries")),
-        columns=None, title="Ablation (Table II)", row_header="Method",
+        metrics=(
+            Metric("enhance", "Enhance", "ratio", n="queries"),
+            Metric("suppress", "Suppress", "ratio", n="queries"),
+            Metric("average", "Average", "ratio", n="queries"),
+        ),
+        columns=None,
+        title="Ablation (Table II)",
+        row_header="Method",
         caption="Mean ΔP of each variant divided by MATRICE's, per language, averaged over the "
         "languages where MATRICE's ΔP is significantly non-zero in the expected direction (95% CI "
         "over facts); Average is the mean of Enhance and Suppress (MATRICE = 1.000); – where no "

@@ -77,8 +77,9 @@ def build_task(name: str, options: Mapping[str, Any] | None = None) -> Task:
     except TypeError as e:  # a plain class refusing its keyword arguments
         raise ValueError(f"--task-option: task {name!r}: {e}") from None
     if not isinstance(getattr(type(task), "output", None), Output):
-        raise ValueError(f"task {name!r}: {type(task).__name__} declares no `output = Output(...)` "
-                         "(see docs/tasks.md)")
+        raise ValueError(
+            f"task {name!r}: {type(task).__name__} declares no `output = Output(...)` (see docs/tasks.md)"
+        )
     return task
 
 
@@ -88,8 +89,12 @@ def flat_option_hint(key: str) -> str:
     from harness.options import option_fields
     from harness.registry import entries
 
-    found = [f"{e.name}.{opt}" for e in entries("task") for opt in option_fields(e.obj)
-             if key == opt or key.endswith(f"_{opt}")]
+    found = [
+        f"{e.name}.{opt}"
+        for e in entries("task")
+        for opt in option_fields(e.obj)
+        if key == opt or key.endswith(f"_{opt}")
+    ]
     return f"; did you mean {' or '.join(found)}?" if found else ""
 
 

@@ -87,8 +87,7 @@ def ranking(ctx: TaskContext, fact: Fact, name: str, nset: NeuronSet, k_max: int
     return neuron_pairs(nset)[:k_max]  # a NeuronSet is best first
 
 
-def at_budget(ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet], k: int
-              ) -> dict[str, NeuronSet]:
+def at_budget(ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet], k: int) -> dict[str, NeuronSet]:
     """Each chosen localizer's top ``k`` neurons (an empty set where its ranking has fewer),
     for the tasks that take a ``budget`` option (the edit tasks)."""
     from harness.tasks.suppress_enhance import as_neuron_set
@@ -132,8 +131,10 @@ def _console(rows: Sequence[Mapping[str, Any]]) -> str:
     return budgets(rows)
 
 
-_NOTE = ("; [95% CI over facts]; * beats k random neurons at 5% (paired test); n = facts/queries; – "
-         "where fewer than k neurons are ranked; area: the mean of the curve over log2 k.")
+_NOTE = (
+    "; [95% CI over facts]; * beats k random neurons at 5% (paired test); n = facts/queries; – "
+    "where fewer than k neurons are ranked; area: the mean of the curve over log2 k."
+)
 
 
 @register("task", "suppress-enhance-k")
@@ -148,21 +149,46 @@ class SuppressEnhanceK:
     output = Output(
         row=BudgetRow,
         metrics=(
-            Metric("dp_suppress", "ΔP at a fixed budget of k neurons, suppressed", "pct_change",
-                   n="queries", slug="suppress", ci=True, facts="facts", better="lower",
-                   caption="ΔP (Eq. 14) with each localizer's top k neurons (by its own scores) "
-                   "zeroed" + _NOTE),
-            Metric("dp_enhance", "ΔP at a fixed budget of k neurons, enhanced", "pct_change",
-                   n="queries", slug="enhance", ci=True, facts="facts", better="higher",
-                   caption="ΔP (Eq. 14) with each localizer's top k neurons (by its own scores) "
-                   "doubled" + _NOTE),
+            Metric(
+                "dp_suppress",
+                "ΔP at a fixed budget of k neurons, suppressed",
+                "pct_change",
+                n="queries",
+                slug="suppress",
+                ci=True,
+                facts="facts",
+                better="lower",
+                caption="ΔP (Eq. 14) with each localizer's top k neurons (by its own scores) zeroed" + _NOTE,
+            ),
+            Metric(
+                "dp_enhance",
+                "ΔP at a fixed budget of k neurons, enhanced",
+                "pct_change",
+                n="queries",
+                slug="enhance",
+                ci=True,
+                facts="facts",
+                better="higher",
+                caption="ΔP (Eq. 14) with each localizer's top k neurons (by its own scores) doubled" + _NOTE,
+            ),
         ),
-        columns="k", column_label="{k_label}", average=False,
-        figures=(Figure("delta-p-vs-k", "ΔP against the number of neurons k (each localizer's top "
-                        "k by its own scores; Random: k random neurons), with 95% intervals over "
-                        "facts", "lines", x="k",
-                        panels=(("dp_suppress", "LAKNs suppressed"), ("dp_enhance", "LAKNs enhanced")),
-                        ylabel="ΔP (%)", log_x=True, xlabel="k (neurons)"),),
+        columns="k",
+        column_label="{k_label}",
+        average=False,
+        figures=(
+            Figure(
+                "delta-p-vs-k",
+                "ΔP against the number of neurons k (each localizer's top "
+                "k by its own scores; Random: k random neurons), with 95% intervals over "
+                "facts",
+                "lines",
+                x="k",
+                panels=(("dp_suppress", "LAKNs suppressed"), ("dp_enhance", "LAKNs enhanced")),
+                ylabel="ΔP (%)",
+                log_x=True,
+                xlabel="k (neurons)",
+            ),
+        ),
         console=_console,
     )
 
@@ -178,8 +204,9 @@ class SuppressEnhanceK:
                 top = ranked[:k] if len(ranked) >= k else []  # fewer than k: no neurons
                 recs = measure(ctx, fact, loc, top)
                 if top and not is_random(loc, nset):
-                    recs += measure(ctx, fact, loc, random_pairs(ctx, fact, k), condition="random",
-                                    keep_excluded=False)
+                    recs += measure(
+                        ctx, fact, loc, random_pairs(ctx, fact, k), condition="random", keep_excluded=False
+                    )
                 out += [dict(r, k=k) for r in recs]
         return out
 
@@ -189,15 +216,17 @@ class SuppressEnhanceK:
             by_k[int(r["k"])].append(r)
         rows: list[dict[str, Any]] = []
         for k in sorted(by_k):
-            rows += [dict(r, k=k, k_label=f"k={k}") for r in summarize_dp(by_k[k], METRICS)
-                     if r["language"] == ALL]
+            rows += [
+                dict(r, k=k, k_label=f"k={k}") for r in summarize_dp(by_k[k], METRICS) if r["language"] == ALL
+            ]
         for loc in sorted({r["localizer"] for r in rows}):
             mine = sorted((r for r in rows if r["localizer"] == loc), key=lambda r: r["k"])
             area: dict[str, Any] = {"localizer": loc, "language": ALL, "k": "area", "k_label": "area"}
             for m in METRICS:
                 area[m] = area_under_curve([r["k"] for r in mine], [r[m] for r in mine])
                 if all(f"random_{m}" in r for r in mine):
-                    area[f"random_{m}"] = area_under_curve([r["k"] for r in mine],
-                                                           [r[f"random_{m}"] for r in mine])
+                    area[f"random_{m}"] = area_under_curve(
+                        [r["k"] for r in mine], [r[f"random_{m}"] for r in mine]
+                    )
             rows.append(area)
         return rows  # type: ignore[return-value]

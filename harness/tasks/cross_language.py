@@ -71,21 +71,33 @@ class CrossLanguage:
     requires: ClassVar[tuple[str, ...]] = ()
     output = Output(
         row=CrossRow,
-        metrics=(Metric("dp_suppress", "Cross-language: ΔP when neurons found from one language "
-                        "are suppressed", "pct_change", n="queries", ci=True, facts="facts",
-                        slug="suppress",
-                        caption="Neurons localized from each language's queries alone, zeroed on "
-                        "the queries of the same language and of the other languages (pooled over "
-                        "source languages); [95% CI over facts]; n = facts/queries. The full "
-                        "source × target matrix is in summary.json and on the console."),),
-        columns="language", average=False, where={"source": ALL},
+        metrics=(
+            Metric(
+                "dp_suppress",
+                "Cross-language: ΔP when neurons found from one language are suppressed",
+                "pct_change",
+                n="queries",
+                ci=True,
+                facts="facts",
+                slug="suppress",
+                caption="Neurons localized from each language's queries alone, zeroed on "
+                "the queries of the same language and of the other languages (pooled over "
+                "source languages); [95% CI over facts]; n = facts/queries. The full "
+                "source × target matrix is in summary.json and on the console.",
+            ),
+        ),
+        columns="language",
+        average=False,
+        where={"source": ALL},
         console=_console,
     )
 
     def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet]) -> list[dict]:
         if ctx.provider is None:
-            raise ValueError("cross-language needs the run's attribution provider and localizers "
-                             "(TaskContext.provider, .localizers; rml-eval sets them)")
+            raise ValueError(
+                "cross-language needs the run's attribution provider and localizers "
+                "(TaskContext.provider, .localizers; rml-eval sets them)"
+            )
         out = []
         for loc, nset in chosen(ctx, neurons).items():
             if is_random(loc, nset) or loc not in ctx.localizers:

@@ -173,17 +173,27 @@ class EditRow(TypedDict):
 
 
 def edit_output(kind: str) -> Output:
-    caption = ("Edits made in English through the localizer's neurons (Eq. 15), tested in each "
-               "language: the mean over facts of the share of queries that pass; n is the "
-               "number of queries.")
+    caption = (
+        "Edits made in English through the localizer's neurons (Eq. 15), tested in each "
+        "language: the mean over facts of the share of queries that pass; n is the "
+        "number of queries."
+    )
     return Output(
         row=EditRow,
         metrics=tuple(
-            Metric(m, f"Knowledge {kind}: {m} (Eq. {eq})", "rate", n=f"{m}_queries", caption=caption,
-                   slug=m)
+            Metric(m, f"Knowledge {kind}: {m} (Eq. {eq})", "rate", n=f"{m}_queries", caption=caption, slug=m)
             for m, eq in (("reliability", 16), ("generality", 17), ("locality", 18))
-        ) + (Metric("mean", f"Knowledge {kind}: mean of reliability, generality and locality", "rate",
-                    n="facts", caption="n is the number of facts.", slug="mean"),),
+        )
+        + (
+            Metric(
+                "mean",
+                f"Knowledge {kind}: mean of reliability, generality and locality",
+                "rate",
+                n="facts",
+                caption="n is the number of facts.",
+                slug="mean",
+            ),
+        ),
         column_label="{edit_language}→{language}",
     )
 
@@ -230,16 +240,18 @@ class _EditTask:
         model = id(ctx.adapter.model)
         missing = [f for f in facts if (model, f.uuid, lang) not in self._locality_top1]
         if missing:
-            preds = predict_batch(ctx.adapter, [f.queries[lang][0] for f in missing],
-                                  batch_size=ctx.batch_size)
+            preds = predict_batch(
+                ctx.adapter, [f.queries[lang][0] for f in missing], batch_size=ctx.batch_size
+            )
             for f, p in zip(missing, preds, strict=True):
                 self._locality_top1[(model, f.uuid, lang)] = p.top_token_id
         return [self._locality_top1[(model, f.uuid, lang)] for f in facts]
 
     # ---- the edit ------------------------------------------------------------------------
 
-    def row_fn(self, ctx: TaskContext, fact: Fact, edit_query: ClozeQuery
-               ) -> tuple[RowFn, dict[str, Any]] | None:
+    def row_fn(
+        self, ctx: TaskContext, fact: Fact, edit_query: ClozeQuery
+    ) -> tuple[RowFn, dict[str, Any]] | None:
         """The edit and the record fields it adds; None to skip the fact."""
         raise NotImplementedError
 
@@ -279,7 +291,7 @@ class _EditTask:
                     judged = self.targets(queries, lang, extra)
                     probe = judged + [f.queries[lang][0] for f in local]
                     preds = predict_batch(ctx.adapter, probe, batch_size=ctx.batch_size)
-                    mine, theirs = preds[: len(judged)], preds[len(judged):]
+                    mine, theirs = preds[: len(judged)], preds[len(judged) :]
                     include = [b.correct or not ctx.correct_only for b in base[lang]]
                     ok = [self.passes(p.top_token_id, p.target_token_id) for p in mine]
                     kept = [p.top_token_id == b for p, b in zip(theirs, before[lang], strict=True)]
@@ -311,8 +323,12 @@ def summarize_edit(records: Sequence[dict]) -> list[EditRow]:
         groups[(r["localizer"], r["language"])].append(r)
     rows: list[EditRow] = []
     for (loc, lang), rs in sorted(groups.items()):
-        row: Any = {"localizer": loc, "language": lang, "edit": rs[0]["edit"],
-                               "edit_language": rs[0]["edit_language"]}
+        row: Any = {
+            "localizer": loc,
+            "language": lang,
+            "edit": rs[0]["edit"],
+            "edit_language": rs[0]["edit_language"],
+        }
         for m in ("reliability", "generality", "locality"):
             row[m] = nanmean(ratio(r[f"{m}_ok"], r[f"{m}_n"]) for r in rs)
         row["mean"] = (row["reliability"] + row["generality"] + row["locality"]) / 3
@@ -334,8 +350,9 @@ class EditErasure(_EditTask):
     edit: ClassVar[str] = "erasure"
     output = edit_output("erasure")
 
-    def row_fn(self, ctx: TaskContext, fact: Fact, edit_query: ClozeQuery
-               ) -> tuple[RowFn, dict[str, Any]] | None:
+    def row_fn(
+        self, ctx: TaskContext, fact: Fact, edit_query: ClozeQuery
+    ) -> tuple[RowFn, dict[str, Any]] | None:
         return erase, {}
 
     def targets(self, queries: Sequence[ClozeQuery], lang: str, extra: dict[str, Any]) -> list[ClozeQuery]:
@@ -357,8 +374,9 @@ class EditUpdate(_EditTask):
     lambda1: float = option(DEFAULT_LAMBDA1, "weight λ1 of the removed old-object embedding E(o)")
     lambda2: float = option(DEFAULT_LAMBDA2, "weight λ2 of the added new-object embedding E(o')")
 
-    def row_fn(self, ctx: TaskContext, fact: Fact, edit_query: ClozeQuery
-               ) -> tuple[RowFn, dict[str, Any]] | None:
+    def row_fn(
+        self, ctx: TaskContext, fact: Fact, edit_query: ClozeQuery
+    ) -> tuple[RowFn, dict[str, Any]] | None:
         drawn = new_object(ctx, fact, edit_query)
         if drawn is None:
             log.warning("edit-update: no other object of %s for fact %s", fact.relation, fact.uuid)

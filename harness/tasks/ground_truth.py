@@ -67,9 +67,7 @@ def score_fact(
     for loc, nset in neurons.items():
         selected = list(dict.fromkeys(neuron_pairs(nset)))  # best first
         chosen = set(selected)
-        ranking = selected + [
-            pair for i in tail if (pair := (i // n_neurons, i % n_neurons)) not in chosen
-        ]
+        ranking = selected + [pair for i in tail if (pair := (i // n_neurons, i % n_neurons)) not in chosen]
         p, r, f1 = precision_recall_f1(selected, agnostic)
         k = len(selected)
 

@@ -127,7 +127,11 @@ def _batch(adapter: ModelAdapter, queries: Sequence[ClozeQuery]) -> tuple[torch.
 
 
 def finetune(
-    adapter: ModelAdapter, queries: Sequence[ClozeQuery], trainable: Trainable, steps: int, lr: float,
+    adapter: ModelAdapter,
+    queries: Sequence[ClozeQuery],
+    trainable: Trainable,
+    steps: int,
+    lr: float,
     seed: int = 0,
 ) -> list[float]:
     """Full-batch Adam on the object tokens of ``queries``, only ``trainable`` changing (and
@@ -167,8 +171,14 @@ def finetune(
 
 
 def _rate(metric: str, title: str, n: str, caption: str) -> Metric:
-    return Metric(metric, f"Knowledge injection: {title} (Table V)", "rate", n=n, caption=caption,
-                  slug=metric.removesuffix("_accuracy"))
+    return Metric(
+        metric,
+        f"Knowledge injection: {title} (Table V)",
+        "rate",
+        n=n,
+        caption=caption,
+        slug=metric.removesuffix("_accuracy"),
+    )
 
 
 @register("task", "inject")
@@ -182,13 +192,22 @@ class Inject:
     output = Output(
         row=InjectRow,
         metrics=(
-            _rate("new_accuracy", "accuracy on Q_new", "new_queries",
-                  "After fine-tuning only the method's neurons (Direct_FT: every parameter) on a "
-                  "new fact; n is the number of Q_new queries."),
-            _rate("old_accuracy", "accuracy on Q_old", "old_queries",
-                  "Known facts after the injection (1 before); n is |Q_old|."),
-            _rate("average", "mean of Q_new and Q_old accuracy", "facts",
-                  "n is the number of injected facts."),
+            _rate(
+                "new_accuracy",
+                "accuracy on Q_new",
+                "new_queries",
+                "After fine-tuning only the method's neurons (Direct_FT: every parameter) on a "
+                "new fact; n is the number of Q_new queries.",
+            ),
+            _rate(
+                "old_accuracy",
+                "accuracy on Q_old",
+                "old_queries",
+                "Known facts after the injection (1 before); n is |Q_old|.",
+            ),
+            _rate(
+                "average", "mean of Q_new and Q_old accuracy", "facts", "n is the number of injected facts."
+            ),
         ),
         row_header="Method",
     )
@@ -198,7 +217,8 @@ class Inject:
     old_facts: int = option(OLD_FACTS, "known facts whose queries make Q_old")
     # Q_old per (model, languages), drawn once
     _old: dict[tuple[int, tuple[str, ...]], dict[str, list[ClozeQuery]]] = field(
-        default_factory=dict, init=False, repr=False)
+        default_factory=dict, init=False, repr=False
+    )
 
     def is_new(self, ctx: TaskContext, fact: Fact) -> str | None:
         """How the fact qualifies as Q_new (``split``/``predictions``), or None."""
@@ -244,8 +264,9 @@ class Inject:
         base = unedited(ctx, fact)
         train_on = [q for qs in fact.queries.values() for q in qs]
         # no neurons: nothing to train, no record (never "0 % injected")
-        methods: dict[str, Trainable] = {loc: neuron_slices(ctx.adapter, nset)
-                                         for loc, nset in neurons.items() if len(neuron_pairs(nset))}
+        methods: dict[str, Trainable] = {
+            loc: neuron_slices(ctx.adapter, nset) for loc, nset in neurons.items() if len(neuron_pairs(nset))
+        }
         methods[DIRECT_FT] = all_parameters(ctx.adapter)
         out = []
         for method, trainable in methods.items():
@@ -254,24 +275,31 @@ class Inject:
                 losses = finetune(ctx.adapter, train_on, trainable, steps, lr, ctx.seed)
                 for lang in languages:
                     mine = predict_batch(ctx.adapter, fact.queries[lang], batch_size=ctx.batch_size)
-                    theirs = predict_batch(ctx.adapter, old[lang], batch_size=ctx.batch_size) \
-                        if old[lang] else []
-                    out.append({
-                        "localizer": method,
-                        "language": lang,
-                        "new_n": len(mine),
-                        "new_ok": sum(p.correct for p in mine),
-                        "new_ok_before": sum(p.correct for p in base[lang]),
-                        "old_n": len(theirs),
-                        "old_ok": sum(p.correct for p in theirs),
-                        "trained": int(sum(int(m.sum()) if m is not None else p.numel()
-                                           for p, m in trainable.values())),
-                        "steps": steps,
-                        "lr": lr,
-                        "loss_first": losses[0] if losses else float("nan"),
-                        "loss_last": losses[-1] if losses else float("nan"),
-                        "new_by": new_by,
-                    })
+                    theirs = (
+                        predict_batch(ctx.adapter, old[lang], batch_size=ctx.batch_size) if old[lang] else []
+                    )
+                    out.append(
+                        {
+                            "localizer": method,
+                            "language": lang,
+                            "new_n": len(mine),
+                            "new_ok": sum(p.correct for p in mine),
+                            "new_ok_before": sum(p.correct for p in base[lang]),
+                            "old_n": len(theirs),
+                            "old_ok": sum(p.correct for p in theirs),
+                            "trained": int(
+                                sum(
+                                    int(m.sum()) if m is not None else p.numel()
+                                    for p, m in trainable.values()
+                                )
+                            ),
+                            "steps": steps,
+                            "lr": lr,
+                            "loss_first": losses[0] if losses else float("nan"),
+                            "loss_last": losses[-1] if losses else float("nan"),
+                            "new_by": new_by,
+                        }
+                    )
         return out
 
     def summarize(self, records: Sequence[dict]) -> list[InjectRow]:
@@ -287,15 +315,17 @@ def summarize_inject(records: Sequence[dict]) -> list[InjectRow]:
     for (loc, lang), rs in sorted(groups.items()):
         new = nanmean(ratio(r["new_ok"], r["new_n"]) for r in rs)
         old = nanmean(ratio(r["old_ok"], r["old_n"]) for r in rs)
-        rows.append(InjectRow(
-            localizer=loc,
-            language=lang,
-            new_accuracy=new,
-            new_accuracy_before=nanmean(ratio(r["new_ok_before"], r["new_n"]) for r in rs),
-            old_accuracy=old,
-            average=(new + old) / 2,
-            facts=len(rs),
-            new_queries=sum(r["new_n"] for r in rs),
-            old_queries=max(r["old_n"] for r in rs),
-        ))
+        rows.append(
+            InjectRow(
+                localizer=loc,
+                language=lang,
+                new_accuracy=new,
+                new_accuracy_before=nanmean(ratio(r["new_ok_before"], r["new_n"]) for r in rs),
+                old_accuracy=old,
+                average=(new + old) / 2,
+                facts=len(rs),
+                new_queries=sum(r["new_n"] for r in rs),
+                old_queries=max(r["old_n"] for r in rs),
+            )
+        )
     return rows

@@ -31,13 +31,28 @@ class LayerDistribution:
     requires: ClassVar[tuple[str, ...]] = ()
     output = Output(
         row=LayerRow,
-        metrics=(Metric("share", "Layer distribution of LAKNs (Fig. 4)", "rate", n="neurons",
-                        caption="Share of the localizer's LAKNs in each layer; n is the number "
-                        "of neurons."),),
-        columns="layer", column_label="L{layer}", average=False,
-        figures=(Figure("layer-distribution", "Share of LAKNs per layer, per localizer and model "
-                        "(Fig. 4)", "lines", x="layer", panels=(("share", "share of LAKNs"),),
-                        ylabel="share of LAKNs (%)"),),
+        metrics=(
+            Metric(
+                "share",
+                "Layer distribution of LAKNs (Fig. 4)",
+                "rate",
+                n="neurons",
+                caption="Share of the localizer's LAKNs in each layer; n is the number of neurons.",
+            ),
+        ),
+        columns="layer",
+        column_label="L{layer}",
+        average=False,
+        figures=(
+            Figure(
+                "layer-distribution",
+                "Share of LAKNs per layer, per localizer and model (Fig. 4)",
+                "lines",
+                x="layer",
+                panels=(("share", "share of LAKNs"),),
+                ylabel="share of LAKNs (%)",
+            ),
+        ),
     )
 
     def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet]) -> list[dict]:
@@ -62,8 +77,13 @@ class LayerDistribution:
             per[(r["localizer"], r["layer"])] += r["count"]
             facts[r["localizer"]].add(r["fact"])
         return [
-            LayerRow(localizer=loc, layer=layer, neurons=n,
-                     # no neuron at all: no share (NaN, shown –), not a flat 0 in every layer
-                     share=n / totals[loc] if totals[loc] else float("nan"), facts=len(facts[loc]))
+            LayerRow(
+                localizer=loc,
+                layer=layer,
+                neurons=n,
+                # no neuron at all: no share (NaN, shown –), not a flat 0 in every layer
+                share=n / totals[loc] if totals[loc] else float("nan"),
+                facts=len(facts[loc]),
+            )
             for (loc, layer), n in sorted(per.items())
         ]

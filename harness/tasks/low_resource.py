@@ -72,8 +72,9 @@ def knows(flags: Sequence[bool], criterion: str = "majority") -> bool:
     return 2 * sum(flags) > len(flags)
 
 
-def q_error(ctx: TaskContext, fact: Fact, criterion: str = "majority",
-            languages: Sequence[str] = LOW_RESOURCE) -> dict[str, list[int]]:
+def q_error(
+    ctx: TaskContext, fact: Fact, criterion: str = "majority", languages: Sequence[str] = LOW_RESOURCE
+) -> dict[str, list[int]]:
     """``{language: indices of Q_error}`` for the fact's ``languages`` (empty lists when the
     model does not know the fact in English)."""
     languages = [lang for lang in languages if fact.queries.get(lang)]
@@ -97,15 +98,29 @@ class EnhanceLowResource:
     requires: ClassVar[tuple[str, ...]] = ()
     output = Output(
         row=LowResourceRow,
-        metrics=(Metric("accuracy", "Low-resource enhancement: accuracy on Q_error (Fig. 6)", "rate",
-                        n="queries", slug="accuracy",
-                        caption="Accuracy on the queries the model answers wrongly in the language "
-                        "but knows in English (0 before), with the neurons doubled; n is |Q_error|."),),
+        metrics=(
+            Metric(
+                "accuracy",
+                "Low-resource enhancement: accuracy on Q_error (Fig. 6)",
+                "rate",
+                n="queries",
+                slug="accuracy",
+                caption="Accuracy on the queries the model answers wrongly in the language "
+                "but knows in English (0 before), with the neurons doubled; n is |Q_error|.",
+            ),
+        ),
         where={"relation": "all"},
-        figures=(Figure("low-resource", "Accuracy on Q_error per low-resource language with the "
-                        "LAKNs enhanced (Fig. 6)", "bars", x="language",
-                        panels=(("accuracy", "accuracy on Q_error"),), ylabel="accuracy (%)",
-                        exclude=("matrice-no-uaq", "matrice-no-ual")),),
+        figures=(
+            Figure(
+                "low-resource",
+                "Accuracy on Q_error per low-resource language with the LAKNs enhanced (Fig. 6)",
+                "bars",
+                x="language",
+                panels=(("accuracy", "accuracy on Q_error"),),
+                ylabel="accuracy (%)",
+                exclude=("matrice-no-uaq", "matrice-no-ual"),
+            ),
+        ),
     )
 
     languages: tuple[str, ...] = option(LOW_RESOURCE, "the languages of Q_error (comma-separated)")
@@ -115,8 +130,9 @@ class EnhanceLowResource:
     def __post_init__(self) -> None:
         self.languages = tuple(check_languages(list(self.languages), "enhance-low-resource.languages"))
         if self.english not in CRITERIA:
-            raise ValueError(f"enhance-low-resource.english={self.english!r}; valid choices: "
-                             f"{', '.join(CRITERIA)}")
+            raise ValueError(
+                f"enhance-low-resource.english={self.english!r}; valid choices: {', '.join(CRITERIA)}"
+            )
 
     def evaluate(self, ctx: TaskContext, fact: Fact, neurons: Mapping[str, NeuronSet]) -> list[dict]:
         criterion, factor = self.english, self.factor
@@ -129,16 +145,18 @@ class EnhanceLowResource:
                 queries = [fact.queries[lang][i] for i in ix]
                 with manipulated(ctx.adapter, nset, "scale", factor):
                     preds = predict_batch(ctx.adapter, queries, batch_size=ctx.batch_size)
-                out.append({
-                    "localizer": loc,
-                    "language": lang,
-                    "q_error": len(ix),
-                    "fixed": sum(p.correct for p in preds),
-                    "queries": ix,
-                    "n_neurons": len(neuron_pairs(nset)),
-                    "english_criterion": criterion,
-                    "factor": factor,
-                })
+                out.append(
+                    {
+                        "localizer": loc,
+                        "language": lang,
+                        "q_error": len(ix),
+                        "fixed": sum(p.correct for p in preds),
+                        "queries": ix,
+                        "n_neurons": len(neuron_pairs(nset)),
+                        "english_criterion": criterion,
+                        "factor": factor,
+                    }
+                )
         return out
 
     def summarize(self, records: Sequence[dict]) -> list[LowResourceRow]:
@@ -159,13 +177,15 @@ def summarize_low_resource(records: Sequence[dict]) -> list[LowResourceRow]:
 
     for (loc, lang, rel), rs in sorted(groups.items(), key=lambda kv: order(kv[0])):
         n = sum(r["q_error"] for r in rs)
-        rows.append(LowResourceRow(
-            localizer=loc,
-            language=lang,
-            relation=rel,
-            accuracy_before=0.0,
-            accuracy=ratio(sum(r["fixed"] for r in rs), n),
-            queries=n,
-            facts=len({r["fact"] for r in rs}),
-        ))
+        rows.append(
+            LowResourceRow(
+                localizer=loc,
+                language=lang,
+                relation=rel,
+                accuracy_before=0.0,
+                accuracy=ratio(sum(r["fixed"] for r in rs), n),
+                queries=n,
+                facts=len({r["fact"] for r in rs}),
+            )
+        )
     return rows

@@ -66,8 +66,7 @@ def restored(tensors: Mapping[str, torch.Tensor], offload: bool = False) -> Iter
     exit, whatever happens inside: the bytes are restored exactly. ``offload`` keeps the
     copies on the CPU (a whole model's copy need not fit beside it on the GPU)."""
     saved = {
-        k: t.detach().to("cpu", copy=True) if offload else t.detach().clone()
-        for k, t in tensors.items()
+        k: t.detach().to("cpu", copy=True) if offload else t.detach().clone() for k, t in tensors.items()
     }
     try:
         yield
@@ -98,7 +97,10 @@ def nanmean(values: Iterable[float]) -> float:
 
 
 def sample_facts(
-    pool: Mapping[str, Fact], k: int, seed: int | str, keep: Callable[[Fact], bool],
+    pool: Mapping[str, Fact],
+    k: int,
+    seed: int | str,
+    keep: Callable[[Fact], bool],
     scan: int | None = None,
 ) -> list[Fact]:
     """The first ``k`` facts of the pool in seeded order that ``keep`` accepts, looking at

@@ -86,8 +86,9 @@ def as_neuron_set(pairs: Sequence[tuple[int, int]]) -> NeuronSet:
     return NeuronSet(torch.tensor(list(pairs), dtype=torch.long).reshape(-1, 2), torch.zeros(len(pairs)))
 
 
-def _after(ctx: TaskContext, fact: Fact, pairs: tuple[tuple[int, int], ...], lang: str,
-           wanted: list[int]) -> tuple[list[float], list[float]]:
+def _after(
+    ctx: TaskContext, fact: Fact, pairs: tuple[tuple[int, int], ...], lang: str, wanted: list[int]
+) -> tuple[list[float], list[float]]:
     """P after suppress and after enhance for the queries ``wanted`` of ``lang`` (cached per
     fact and neuron set: the same set measured for two localizers is measured once)."""
     key = str(("after", fact.uuid, pairs, lang, tuple(wanted)))  # ctx.cache is keyed by str
@@ -102,8 +103,16 @@ def _after(ctx: TaskContext, fact: Fact, pairs: tuple[tuple[int, int], ...], lan
     return ctx.cache[key]
 
 
-def measure(ctx: TaskContext, fact: Fact, localizer: str, nset: NeuronSet | Sequence[tuple[int, int]], *,
-            condition: str = "own", scope: str = "fact", keep_excluded: bool = True) -> list[dict]:
+def measure(
+    ctx: TaskContext,
+    fact: Fact,
+    localizer: str,
+    nset: NeuronSet | Sequence[tuple[int, int]],
+    *,
+    condition: str = "own",
+    scope: str = "fact",
+    keep_excluded: bool = True,
+) -> list[dict]:
     """One record per query of ``fact``: P before, after suppress, after enhance, ΔP (Eq. 14)
     and Δlog-odds, for the neurons ``nset``. Only the included queries are manipulated; an
     empty set gives records with ``empty=True`` and no after-values."""
@@ -115,26 +124,40 @@ def measure(ctx: TaskContext, fact: Fact, localizer: str, nset: NeuronSet | Sequ
         preds = base[lang]
         included = [p.correct or not ctx.correct_only for p in preds]
         wanted = [i for i, inc in enumerate(included) if inc]
-        after = dict(zip(wanted, zip(*_after(ctx, fact, pairs, lang, wanted), strict=True), strict=True)) \
-            if k and wanted else {}
+        after = (
+            dict(zip(wanted, zip(*_after(ctx, fact, pairs, lang, wanted), strict=True), strict=True))
+            if k and wanted
+            else {}
+        )
         for i, pred in enumerate(preds):
             if not included[i] and not keep_excluded:
                 continue
             before = pred.probability
             rec = {
-                "localizer": localizer, "condition": condition, "scope": scope,
-                "language": lang, "query": i, "correct": pred.correct, "included": included[i],
-                "empty": k == 0, "n_neurons": k, "p_before": before,
-                "p_suppress": math.nan, "p_enhance": math.nan,
+                "localizer": localizer,
+                "condition": condition,
+                "scope": scope,
+                "language": lang,
+                "query": i,
+                "correct": pred.correct,
+                "included": included[i],
+                "empty": k == 0,
+                "n_neurons": k,
+                "p_before": before,
+                "p_suppress": math.nan,
+                "p_enhance": math.nan,
                 **{m: math.nan for m in METRICS},
             }
             if i in after:
                 sup, enh = after[i]
-                rec.update(p_suppress=sup, p_enhance=enh,
-                           dp_suppress=relative_change(before, sup),
-                           dp_enhance=relative_change(before, enh),
-                           dlo_suppress=log_odds_change(before, sup),
-                           dlo_enhance=log_odds_change(before, enh))
+                rec.update(
+                    p_suppress=sup,
+                    p_enhance=enh,
+                    dp_suppress=relative_change(before, sup),
+                    dp_enhance=relative_change(before, enh),
+                    dlo_suppress=log_odds_change(before, sup),
+                    dlo_enhance=log_odds_change(before, enh),
+                )
             out.append(rec)
     return out
 
@@ -183,8 +206,9 @@ def other_facts(ctx: TaskContext, fact: Fact, count: int, scan: int = 40) -> lis
         other = pool[uuid]
         if other.uuid == fact.uuid or other.relation == fact.relation:
             continue
-        other = dataclasses.replace(other, queries={lang: tuple(other.queries[lang])
-                                                    for lang in fact.queries})
+        other = dataclasses.replace(
+            other, queries={lang: tuple(other.queries[lang]) for lang in fact.queries}
+        )
         if any(q.answer in objects for qs in other.queries.values() for q in qs):
             continue
         if not ctx.correct_only or any(p.correct for ps in unedited(ctx, other).values() for p in ps):
@@ -251,12 +275,18 @@ def estimate(records: Sequence[dict], metric: str, seed: str) -> tuple[Any, dict
 def versus(own: dict[str, tuple[float, int]], control: dict[str, tuple[float, int]], seed: str) -> float:
     """Paired p-value over the facts both have: per-fact means of own vs control."""
     facts = sorted(set(own) & set(control))
-    return paired_p_value([own[f][0] / own[f][1] for f in facts],
-                          [control[f][0] / control[f][1] for f in facts], seed=seed)
+    return paired_p_value(
+        [own[f][0] / own[f][1] for f in facts], [control[f][0] / control[f][1] for f in facts], seed=seed
+    )
 
 
-def summary_row(recs: Sequence[dict], controls: Sequence[dict], others: Sequence[dict],
-                key: str, metrics: Sequence[str] = METRICS) -> dict:
+def summary_row(
+    recs: Sequence[dict],
+    controls: Sequence[dict],
+    others: Sequence[dict],
+    key: str,
+    metrics: Sequence[str] = METRICS,
+) -> dict:
     """Values, intervals, counts and paired p-values of one cell."""
     included = [r for r in recs if r.get("included", True)]
     # records of runs made before empty sets were marked: an empty set has n_neurons 0
@@ -297,15 +327,16 @@ def summarize_dp(records: Sequence[dict], metrics: Sequence[str] = METRICS) -> l
         for lang in (r["language"], ALL):
             groups[(r["localizer"], lang, cond, scope)].append(r)
     rows = []
-    keys = sorted({(loc, lang) for loc, lang, cond, scope in groups if cond == "own" and scope == "fact"},
-                  key=lambda k: (k[0], k[1] == ALL, k[1]))
+    keys = sorted(
+        {(loc, lang) for loc, lang, cond, scope in groups if cond == "own" and scope == "fact"},
+        key=lambda k: (k[0], k[1] == ALL, k[1]),
+    )
     for loc, lang in keys:
         if not any(r.get("included", True) for r in groups[(loc, lang, "own", "fact")]):
             continue  # no query to measure (none answered correctly): no row, not a row of NaN
         controls = [r for r in groups.get((loc, lang, "random", "fact"), []) if r.get("included", True)]
         others = [r for r in groups.get((loc, lang, "own", "other"), []) if r.get("included", True)]
-        values = summary_row(groups[(loc, lang, "own", "fact")], controls, others, f"{loc}:{lang}",
-                             metrics)
+        values = summary_row(groups[(loc, lang, "own", "fact")], controls, others, f"{loc}:{lang}", metrics)
         rows.append(cast(DpRow, {"localizer": loc, "language": lang, **values}))
     return rows
 
@@ -325,9 +356,11 @@ def _console(rows: Sequence[Mapping[str, Any]]) -> str:
     return suppress_enhance(rows)
 
 
-_NOTE = ("; [95% CI over facts]; * beats the localizer's own Random (as many random neurons, same "
-         "queries) at 5% in a paired test; n = facts/queries; – where the localizer selected no neuron "
-         "(never shown as 0). The all column pools every language.")
+_NOTE = (
+    "; [95% CI over facts]; * beats the localizer's own Random (as many random neurons, same "
+    "queries) at 5% in a paired test; n = facts/queries; – where the localizer selected no neuron "
+    "(never shown as 0). The all column pools every language."
+)
 
 
 @register("task", "suppress-enhance")
@@ -343,28 +376,68 @@ class SuppressEnhance:
     output = Output(
         row=DpRow,
         metrics=(
-            Metric("dp_enhance", "ΔP when the LAKNs are enhanced (Fig. 5)", "pct_change", n="queries",
-                   caption="Relative change of the correct answer's probability (Eq. 14) with the "
-                   "neurons doubled" + _NOTE, slug="enhance", ci=True, facts="facts", better="higher"),
-            Metric("dp_suppress", "ΔP when the LAKNs are suppressed (Fig. 5)", "pct_change", n="queries",
-                   caption="Relative change of the correct answer's probability (Eq. 14) with the "
-                   "neurons zeroed" + _NOTE, slug="suppress", ci=True, facts="facts", better="lower"),
-            Metric("dp_suppress_other", "Specificity: ΔP on other facts' queries when a fact's LAKNs "
-                   "are suppressed", "pct_change", n="queries_other", slug="suppress-other", ci=True,
-                   facts="facts_other", caption="The fact's neurons zeroed on the queries of unrelated "
-                   "facts the model knows; compare with the own-fact ΔP. [95% CI over facts]."),
-            Metric("dlo_enhance", "Δlog-odds of the answer when the LAKNs are enhanced", "num",
-                   n="queries", slug="enhance-log-odds", ci=True, facts="facts",
-                   caption="logit(P_after) − logit(P_before) over the same queries as ΔP: correct "
-                   "answers have P near 1, so ΔP has little headroom and the log-odds show the "
-                   "effect. [95% CI over facts]."),
+            Metric(
+                "dp_enhance",
+                "ΔP when the LAKNs are enhanced (Fig. 5)",
+                "pct_change",
+                n="queries",
+                caption="Relative change of the correct answer's probability (Eq. 14) with the "
+                "neurons doubled" + _NOTE,
+                slug="enhance",
+                ci=True,
+                facts="facts",
+                better="higher",
+            ),
+            Metric(
+                "dp_suppress",
+                "ΔP when the LAKNs are suppressed (Fig. 5)",
+                "pct_change",
+                n="queries",
+                caption="Relative change of the correct answer's probability (Eq. 14) with the "
+                "neurons zeroed" + _NOTE,
+                slug="suppress",
+                ci=True,
+                facts="facts",
+                better="lower",
+            ),
+            Metric(
+                "dp_suppress_other",
+                "Specificity: ΔP on other facts' queries when a fact's LAKNs are suppressed",
+                "pct_change",
+                n="queries_other",
+                slug="suppress-other",
+                ci=True,
+                facts="facts_other",
+                caption="The fact's neurons zeroed on the queries of unrelated "
+                "facts the model knows; compare with the own-fact ΔP. [95% CI over facts].",
+            ),
+            Metric(
+                "dlo_enhance",
+                "Δlog-odds of the answer when the LAKNs are enhanced",
+                "num",
+                n="queries",
+                slug="enhance-log-odds",
+                ci=True,
+                facts="facts",
+                caption="logit(P_after) − logit(P_before) over the same queries as ΔP: correct "
+                "answers have P near 1, so ΔP has little headroom and the log-odds show the "
+                "effect. [95% CI over facts].",
+            ),
         ),
         prefix="dp",
         pooled=ALL,  # the "all" column pools every language, with its interval (not a mean of cells)
-        figures=(Figure("delta-p", "Mean ΔP per language when the LAKNs are enhanced or "
-                        "suppressed (Fig. 5; all: every language pooled)", "bars", x="language",
-                        panels=(("dp_enhance", "enhance"), ("dp_suppress", "suppress")),
-                        ylabel="ΔP (%)", exclude=("matrice-no-uaq", "matrice-no-ual")),),
+        figures=(
+            Figure(
+                "delta-p",
+                "Mean ΔP per language when the LAKNs are enhanced or "
+                "suppressed (Fig. 5; all: every language pooled)",
+                "bars",
+                x="language",
+                panels=(("dp_enhance", "enhance"), ("dp_suppress", "suppress")),
+                ylabel="ΔP (%)",
+                exclude=("matrice-no-uaq", "matrice-no-ual"),
+            ),
+        ),
         console=_console,
     )
 
@@ -379,8 +452,9 @@ class SuppressEnhance:
             out += measure(ctx, fact, loc, nset)
             k = len(neuron_pairs(nset))
             if k and not is_random(loc, nset):
-                out += measure(ctx, fact, loc, random_pairs(ctx, fact, k), condition="random",
-                               keep_excluded=False)
+                out += measure(
+                    ctx, fact, loc, random_pairs(ctx, fact, k), condition="random", keep_excluded=False
+                )
             for other in others:
                 recs = measure(ctx, other, loc, nset, scope="other", keep_excluded=False)
                 out += [dict(r, other_fact=other.uuid) for r in recs]

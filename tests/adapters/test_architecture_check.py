@@ -32,8 +32,9 @@ def test_local_folder_without_adapter_is_refused_before_loading(monkeypatch, tmp
 
 def test_registered_model_without_adapter_is_refused_and_marked_in_list(monkeypatch):
     spec = ModelSpec("no-adapter-lm", "org/none", kind="causal", architecture="rwkv", description="x")
-    monkeypatch.setitem(registry._REGISTRY.entries["model"], spec.name,
-                        registry.Entry("model", spec.name, spec, "x", "test"))
+    monkeypatch.setitem(
+        registry._REGISTRY.entries["model"], spec.name, registry.Entry("model", spec.name, spec, "x", "test")
+    )
     with pytest.raises(UnsupportedModelError, match="model 'no-adapter-lm'.*'rwkv'"):
         check_config(EvalConfig(model=spec.name, localizers=["matrice"], languages=["en"]))
     out = CliRunner().invoke(cli, ["list"]).output

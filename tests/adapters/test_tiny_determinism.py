@@ -29,9 +29,7 @@ print(json.dumps(out))
 
 
 def _fingerprints() -> str:
-    run = subprocess.run(
-        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, cwd=REPO, check=True
-    )
+    run = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, cwd=REPO, check=True)
     return run.stdout
 
 

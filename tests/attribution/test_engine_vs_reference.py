@@ -65,8 +65,10 @@ def test_batched_steps_reference_matches_the_plain_one(make_adapter, family):
     """The benchmark's second reference computes the same scores."""
     adapter = make_adapter(family)
     enc = encode_query(adapter, MULTI, full_object=True)
-    assert_close_rel(batched_steps_attribution(adapter, enc, "saig", STEPS),
-                     reference_attribution(adapter, enc, "saig", STEPS))
+    assert_close_rel(
+        batched_steps_attribution(adapter, enc, "saig", STEPS),
+        reference_attribution(adapter, enc, "saig", STEPS),
+    )
 
 
 def test_comparison_is_sharp(make_adapter):

@@ -149,8 +149,11 @@ def test_predict_counts_any_valid_object_as_correct(make_adapter):
     adapter = make_adapter("gpt2")
     top = predict(adapter, SINGLE).top_token_id
     argmax = adapter.tokenizer.decode([top])
-    wrong = next(w for w in ("zebra", "quartz", "olive") if
-                 encode_query(adapter, ClozeQuery(SINGLE.prefix, w, space=False)).object_ids[0] != top)
+    wrong = next(
+        w
+        for w in ("zebra", "quartz", "olive")
+        if encode_query(adapter, ClozeQuery(SINGLE.prefix, w, space=False)).object_ids[0] != top
+    )
     plain = ClozeQuery(SINGLE.prefix, wrong, space=False)
     other = ClozeQuery(SINGLE.prefix, wrong, space=False, alternatives=("kiwi", argmax))
     enc = encode_query(adapter, other)

@@ -68,11 +68,15 @@ def test_memo_follows_weight_edits_and_hooks(make_adapter):
     with torch.no_grad():
         adapter.neuron_input_parameters(0)[0].parameter.mul_(2.0)  # an in-place edit of layer 0
     after = shared.baseline_activations(adapter, enc)
-    fresh = torch.stack([
-        shared._activations(adapter, s, enc.target_position)
-        for s in [enc.input_ids.clone().index_fill_(0, torch.tensor([p]), adapter.baseline_token_id)
-                  for p in enc.token_positions.tolist()]
-    ])
+    fresh = torch.stack(
+        [
+            shared._activations(adapter, s, enc.target_position)
+            for s in [
+                enc.input_ids.clone().index_fill_(0, torch.tensor([p]), adapter.baseline_token_id)
+                for p in enc.token_positions.tolist()
+            ]
+        ]
+    )
     assert not torch.allclose(before, after) and torch.equal(after, fresh)
     # under an intervention the memo is bypassed: the activations are the intervened ones
     with adapter.intervene({0: (torch.arange(adapter.n_neurons), "set", 0.0)}, positions=None):

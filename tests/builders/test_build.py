@@ -23,8 +23,14 @@ RELS = ["P36", "P37", "P19"]
 @pytest.fixture(scope="module")
 def built(sources_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("ds") / "rml_lama"
-    cfg = BuildConfig(sources=sources_dir, out=out, languages=LANGS, relations=RELS,
-                      max_facts_per_relation=25, progress=False)
+    cfg = BuildConfig(
+        sources=sources_dir,
+        out=out,
+        languages=LANGS,
+        relations=RELS,
+        max_facts_per_relation=25,
+        progress=False,
+    )
     build(cfg)
     return out
 
@@ -82,8 +88,16 @@ def test_report_lists_every_rejection_with_reason(built):
 
 def test_two_builds_are_identical(built, sources_dir, tmp_path):
     out = tmp_path / "again"
-    build(BuildConfig(sources=sources_dir, out=out, languages=LANGS, relations=RELS,
-                      max_facts_per_relation=25, progress=False))
+    build(
+        BuildConfig(
+            sources=sources_dir,
+            out=out,
+            languages=LANGS,
+            relations=RELS,
+            max_facts_per_relation=25,
+            progress=False,
+        )
+    )
     m1 = json.loads((built / "manifest.json").read_text())
     m2 = json.loads((out / "manifest.json").read_text())
     assert m1["content_hash"] == m2["content_hash"]
@@ -106,14 +120,19 @@ def _write_bank(folder: Path, entries: dict) -> Path:
     return folder
 
 
-GOOD_EN = {"P36": ["The capital of [X] is [Y].", "[X]'s capital is [Y].",
-                   "The capital city of [X] is [Y]."]}
+GOOD_EN = {"P36": ["The capital of [X] is [Y].", "[X]'s capital is [Y].", "The capital city of [X] is [Y]."]}
 
 
 def test_bank_entry_failing_validation_is_named(sources_dir, tmp_path):
     bank = _write_bank(tmp_path / "bank", {"en": {"P36": GOOD_EN["P36"] + ["[Y] is [X]'s capital."]}})
-    cfg = BuildConfig(sources=sources_dir, out=tmp_path / "out", languages=["en"],
-                      relations=["P36"], bank_dir=bank, progress=False)
+    cfg = BuildConfig(
+        sources=sources_dir,
+        out=tmp_path / "out",
+        languages=["en"],
+        relations=["P36"],
+        bank_dir=bank,
+        progress=False,
+    )
     with pytest.raises(BuildError, match=r"en\.yaml: P36\[3\].*fails rule y_final"):
         build(cfg)
     assert not (tmp_path / "out" / "data").exists()
@@ -121,8 +140,13 @@ def test_bank_entry_failing_validation_is_named(sources_dir, tmp_path):
 
 def test_false_provenance_is_named(sources_dir, tmp_path):
     entries = {"en": {"P36": GOOD_EN["P36"] + [{"template": "[X] has capital [Y].", "origin": "mlama"}]}}
-    cfg = BuildConfig(sources=sources_dir, languages=["en"], relations=["P36"],
-                      bank_dir=_write_bank(tmp_path / "bank", entries), progress=False)
+    cfg = BuildConfig(
+        sources=sources_dir,
+        languages=["en"],
+        relations=["P36"],
+        bank_dir=_write_bank(tmp_path / "bank", entries),
+        progress=False,
+    )
     with pytest.raises(BuildError, match=r"P36\[3\]: claims origin 'mlama'"):
         build_rows(cfg)
 
@@ -138,16 +162,22 @@ def test_malformed_bank_names_file(tmp_path):
 
 def test_too_few_templates_is_an_error(sources_dir, tmp_path):
     bank = _write_bank(tmp_path / "bank", {"en": {"P36": GOOD_EN["P36"][:2]}})
-    cfg = BuildConfig(sources=sources_dir, languages=["en"], relations=["P36"],
-                      bank_dir=bank, progress=False)
+    cfg = BuildConfig(sources=sources_dir, languages=["en"], relations=["P36"], bank_dir=bank, progress=False)
     with pytest.raises(BuildError, match="at least 3 valid templates; too few for P36/en: 2"):
         build_rows(cfg)
 
 
 def test_failed_write_leaves_previous_build_intact(sources_dir, tmp_path, monkeypatch):
     bank = _write_bank(tmp_path / "bank", {"en": GOOD_EN})
-    cfg = BuildConfig(sources=sources_dir, out=tmp_path / "out", languages=["en"],
-                      relations=["P36"], max_facts_per_relation=5, bank_dir=bank, progress=False)
+    cfg = BuildConfig(
+        sources=sources_dir,
+        out=tmp_path / "out",
+        languages=["en"],
+        relations=["P36"],
+        max_facts_per_relation=5,
+        bank_dir=bank,
+        progress=False,
+    )
     build(cfg)
     before = (tmp_path / "out" / "manifest.json").read_text()
     n_rows = len(pq.read_table(tmp_path / "out" / "data" / "en" / "test.parquet"))
@@ -166,6 +196,7 @@ def test_failed_write_leaves_previous_build_intact(sources_dir, tmp_path, monkey
 
 # -- v2: every valid object, zh in Simplified, labels kept, the measures ---------------------
 
+
 def _mlama_objects(sources_dir: Path, lang: str, rel: str) -> dict[str, list[str]]:
     """subject uri -> object labels, read straight from the source file."""
     out: dict[str, list[str]] = {}
@@ -177,8 +208,13 @@ def _mlama_objects(sources_dir: Path, lang: str, rel: str) -> dict[str, list[str
 
 @pytest.fixture(scope="module")
 def many(sources_dir):
-    cfg = BuildConfig(sources=sources_dir, languages=["en", "zh", "ja"], relations=["P47", "P530"],
-                      max_facts_per_relation=30, progress=False)
+    cfg = BuildConfig(
+        sources=sources_dir,
+        languages=["en", "zh", "ja"],
+        relations=["P47", "P530"],
+        max_facts_per_relation=30,
+        progress=False,
+    )
     return build_rows(cfg).rows
 
 
@@ -223,8 +259,9 @@ def test_no_query_shows_any_valid_object_or_a_label_of_another_language(many):
 
 
 def test_facts_per_subject_can_be_capped(sources_dir):
-    cfg = BuildConfig(sources=sources_dir, languages=["en"], relations=["P530"],
-                      max_facts_per_subject=1, progress=False)
+    cfg = BuildConfig(
+        sources=sources_dir, languages=["en"], relations=["P530"], max_facts_per_subject=1, progress=False
+    )
     rows = build_rows(cfg).rows["en"]
     subjects = [r["subject_uri"] for r in rows]
     assert len(subjects) == len(set(subjects)) > 50
@@ -243,9 +280,19 @@ def test_card_reports_measures_and_passes_the_hub_conventions(built):
     assert q["leaking_queries"] == 0 and q["rows_with_objects"] == q["rows"] > 0
     assert f"| {q['fi_colon_endings']} of {q['fi_queries']} |" in card
     assert check_card(card, built, tuple(LANGS)) == []
-    for needle in ("### An example row", "## Scoring", "ByT5", "elsahar2018trex", "elazar2021pararel",
-                   "fierro2022mpararel", "kassner2021mlama", "cao2024onemind", "## Known issues",
-                   "bc51dee", "| `P36` | capital |"):
+    for needle in (
+        "### An example row",
+        "## Scoring",
+        "ByT5",
+        "elsahar2018trex",
+        "elazar2021pararel",
+        "fierro2022mpararel",
+        "kassner2021mlama",
+        "cao2024onemind",
+        "## Known issues",
+        "bc51dee",
+        "| `P36` | capital |",
+    ):
         assert needle in card, needle
     header = yaml.safe_load(card.split("---")[1])
     assert header["source_datasets"] == ["extended|cis-lmu/m_lama"]
@@ -260,11 +307,23 @@ def test_byt5_token_count_is_the_tokenizer_s():
 
 
 def test_template_shared_by_two_relations_is_an_error(sources_dir, tmp_path):
-    entries = {"en": {"P36": GOOD_EN["P36"],
-                      "P1376": ["[X] is the capital of [Y].", "The capital of [X] is [Y].",
-                                "[X] is the capital city of [Y]."]}}
-    cfg = BuildConfig(sources=sources_dir, languages=["en"], relations=["P36", "P1376"],
-                      bank_dir=_write_bank(tmp_path / "bank", entries), progress=False)
+    entries = {
+        "en": {
+            "P36": GOOD_EN["P36"],
+            "P1376": [
+                "[X] is the capital of [Y].",
+                "The capital of [X] is [Y].",
+                "[X] is the capital city of [Y].",
+            ],
+        }
+    }
+    cfg = BuildConfig(
+        sources=sources_dir,
+        languages=["en"],
+        relations=["P36", "P1376"],
+        bank_dir=_write_bank(tmp_path / "bank", entries),
+        progress=False,
+    )
     with pytest.raises(BuildError, match=r"'The capital of \[X\] is \[Y\]\.' is used by P36 and P1376"):
         build_rows(cfg)
 
@@ -277,8 +336,20 @@ def test_rebuild_with_new_content_notes_the_datasets_cache(sources_dir, tmp_path
     out = tmp_path / "rml_lama"
 
     def build_cli(n: int):
-        args = ["build", "--sources", str(sources_dir), "--languages", "en,fi", "--relations", "P36",
-                "--max-facts", str(n), "--out", str(out), "--quiet"]
+        args = [
+            "build",
+            "--sources",
+            str(sources_dir),
+            "--languages",
+            "en,fi",
+            "--relations",
+            "P36",
+            "--max-facts",
+            str(n),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 0, res.output
         return res

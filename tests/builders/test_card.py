@@ -35,13 +35,23 @@ def test_a_conventional_card_passes(tmp_path: Path):
 
 
 def test_each_breach_is_named(tmp_path: Path):
-    bad = (GOOD.replace("1K<n<10K", "about 5000").replace("extended|cis-lmu/m_lama", "extended|m lama")
-           .replace("- fill-mask", "- probing").replace("- fi\n", "- finnish\n")
-           .replace("pretty_name: Demo\n", ""))
+    bad = (
+        GOOD.replace("1K<n<10K", "about 5000")
+        .replace("extended|cis-lmu/m_lama", "extended|m lama")
+        .replace("- fill-mask", "- probing")
+        .replace("- fi\n", "- finnish\n")
+        .replace("pretty_name: Demo\n", "")
+    )
     problems = "\n".join(check_card(bad, tmp_path, ("en", "ko")))
-    for needle in ("size_categories 'about 5000'", "source_datasets 'extended|m lama'",
-                   "task_categories 'probing'", "language 'finnish' is not an ISO 639-1",
-                   "language lacks ko", "'pretty_name' is missing", "matches no file"):
+    for needle in (
+        "size_categories 'about 5000'",
+        "source_datasets 'extended|m lama'",
+        "task_categories 'probing'",
+        "language 'finnish' is not an ISO 639-1",
+        "language lacks ko",
+        "'pretty_name' is missing",
+        "matches no file",
+    ):
         assert needle in problems, needle
 
 

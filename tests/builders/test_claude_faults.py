@@ -29,15 +29,26 @@ ANSWER = json.dumps({"templates": ["[X] on alue, jonka pääkaupunki on [Y]."]})
 HEALTHY = FakeClaude(lambda body: ANSWER)
 
 BAD_BODIES = {
-    "content-is-a-string": json.dumps({"id": "msg_1", "type": "message", "role": "assistant", "model": "m",
-                                       "content": "oops", "stop_reason": "end_turn",
-                                       "usage": {"input_tokens": 1, "output_tokens": 1}}),
-    "content-blocks-are-strings": json.dumps({"id": "msg_1", "type": "message", "model": "m",
-                                              "content": ["a", "b"], "usage": {}}),
-    "text-block-without-text": json.dumps({"id": "msg_1", "type": "message", "model": "m",
-                                           "content": [{"type": "text", "text": 3}]}),
-    "usage-not-numbers": json.dumps({"id": "msg_1", "type": "message", "model": "m", "content": [],
-                                     "usage": {"input_tokens": "many"}}),
+    "content-is-a-string": json.dumps(
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "m",
+            "content": "oops",
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+        }
+    ),
+    "content-blocks-are-strings": json.dumps(
+        {"id": "msg_1", "type": "message", "model": "m", "content": ["a", "b"], "usage": {}}
+    ),
+    "text-block-without-text": json.dumps(
+        {"id": "msg_1", "type": "message", "model": "m", "content": [{"type": "text", "text": 3}]}
+    ),
+    "usage-not-numbers": json.dumps(
+        {"id": "msg_1", "type": "message", "model": "m", "content": [], "usage": {"input_tokens": "many"}}
+    ),
     "truncated": '{"id": "msg_1", "type": "message", "content": [{"type": "text", "text": "[X] on',
     "not-json": "<html>502 Bad Gateway</html>",
     "not-a-message": json.dumps({"foo": 1}),
@@ -65,21 +76,27 @@ class Scripted:
         self.requests.append(request)
         self.sent += 1
         if self.sent <= self.n_bad:
-            return httpx2.Response(200, content=self.body.encode(),
-                                   headers={"content-type": "application/json"})
+            return httpx2.Response(
+                200, content=self.body.encode(), headers={"content-type": "application/json"}
+            )
         return HEALTHY(request)
 
 
 def use(monkeypatch, handler) -> None:
     import anthropic
 
-    monkeypatch.setattr(claude_client, "HTTP_CLIENT_FACTORY",
-                        lambda: anthropic.DefaultHttpxClient(transport=httpx2.MockTransport(handler)))
+    monkeypatch.setattr(
+        claude_client,
+        "HTTP_CLIENT_FACTORY",
+        lambda: anthropic.DefaultHttpxClient(transport=httpx2.MockTransport(handler)),
+    )
 
 
 def requests(n: int) -> list[Request]:
-    return [Request(message_body("claude-opus-5-5", "system", f"prompt {i}", TEMPLATES_SCHEMA), f"r{i}")
-            for i in range(n)]
+    return [
+        Request(message_body("claude-opus-5-5", "system", f"prompt {i}", TEMPLATES_SCHEMA), f"r{i}")
+        for i in range(n)
+    ]
 
 
 def sender(tmp_path) -> Sender:
@@ -107,11 +124,16 @@ def test_a_malformed_200_fails_that_request_only_and_is_not_cached(kind, monkeyp
     assert all(answer_text(v) == ANSWER for v in again.values())
 
 
-@pytest.mark.parametrize("response", [
-    "oops", [1], {"type": "message", "model": "m", "content": "oops"},
-    {"type": "message", "model": "m", "content": [{"type": "text"}]},
-    {"type": "message", "content": []},
-])
+@pytest.mark.parametrize(
+    "response",
+    [
+        "oops",
+        [1],
+        {"type": "message", "model": "m", "content": "oops"},
+        {"type": "message", "model": "m", "content": [{"type": "text"}]},
+        {"type": "message", "content": []},
+    ],
+)
 def test_a_poisoned_cache_entry_is_a_miss_and_is_replaced(response, monkeypatch, tmp_path):
     """An entry written by an older version (which cached a wrong-shaped 200), or damaged."""
     use(monkeypatch, HEALTHY)
@@ -139,8 +161,10 @@ def test_import_refuses_wrong_shaped_entries(tmp_path):
 
     body = {"model": "m", "messages": []}
     good = {"type": "message", "model": "m", "content": [{"type": "text", "text": "{}"}]}
-    lines = [json.dumps({"key": request_key(body), "request": body, "response": {"content": "oops"}}),
-             json.dumps({"key": request_key(body), "request": body, "response": good})]
+    lines = [
+        json.dumps({"key": request_key(body), "request": body, "response": {"content": "oops"}}),
+        json.dumps({"key": request_key(body), "request": body, "response": good}),
+    ]
     added, present, problems = ResponseCache(tmp_path).import_(lines)
     assert (added, present) == (1, 0) and len(problems) == 1 and "line 1" in problems[0]
 
@@ -165,8 +189,12 @@ def test_batch_item_with_a_malformed_message_is_resubmitted_not_cached(monkeypat
 
     fake.message = message
     use(monkeypatch, fake)
-    s = Sender(ResponseCache(tmp_path / "cache"), lambda: make_client(KEY, max_retries=0), batch=True,
-               poll_interval=0)
+    s = Sender(
+        ResponseCache(tmp_path / "cache"),
+        lambda: make_client(KEY, max_retries=0),
+        batch=True,
+        poll_interval=0,
+    )
     out = s.fetch(requests(2))
     assert all(isinstance(v, dict) for v in out.values())
     assert len([r for r in fake.requests if r.method == "POST"]) == 2  # one resubmission
@@ -176,26 +204,51 @@ def test_batch_item_with_a_malformed_message_is_resubmitted_not_cached(monkeypat
 def test_generate_with_a_truncated_body_fails_that_pair_in_one_line_and_resumes(monkeypatch, tmp_path):
     """Before: "Unterminated string…" aborted the whole run (exit 2). Now: that pair fails
     (exit 1, one line per failure), and the rerun completes it from a healthy endpoint."""
-    good = json.dumps({"templates": ["[X] on alue, jonka hallintokeskus on [Y].",
-                                     "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
-                                     "[X] on alue, jonka hallinnollinen pääkaupunki on [Y]."]})
+    good = json.dumps(
+        {
+            "templates": [
+                "[X] on alue, jonka hallintokeskus on [Y].",
+                "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
+                "[X] on alue, jonka hallinnollinen pääkaupunki on [Y].",
+            ]
+        }
+    )
     healthy = FakeClaude(lambda body: good)
     state = {"bad": 1}
 
     def handler(request):
         if request.method == "POST" and state["bad"]:
             state["bad"] -= 1
-            return httpx2.Response(200, content=BAD_BODIES["truncated"].encode(),
-                                   headers={"content-type": "application/json"})
+            return httpx2.Response(
+                200, content=BAD_BODIES["truncated"].encode(), headers={"content-type": "application/json"}
+            )
         return healthy(request)
 
     use(monkeypatch, handler)
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     (tmp_path / "bank").mkdir()
     (tmp_path / "bank" / "fi.yaml").write_text('P36:\n  - "[X] on alue, jonka pääkaupunki on [Y]."\n')
-    args = ["generate", "--sources", str(SOURCES), "--languages", "fi", "--relations", "P36,P37",
-            "--per-relation", "3", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "gen"),
-            "--bank", str(tmp_path / "bank"), "--max-retries", "0", "--workers", "1"]
+    args = [
+        "generate",
+        "--sources",
+        str(SOURCES),
+        "--languages",
+        "fi",
+        "--relations",
+        "P36,P37",
+        "--per-relation",
+        "3",
+        "--cache",
+        str(tmp_path / "cache"),
+        "--out",
+        str(tmp_path / "gen"),
+        "--bank",
+        str(tmp_path / "bank"),
+        "--max-retries",
+        "0",
+        "--workers",
+        "1",
+    ]
     first = CliRunner().invoke(main, args)
     assert first.exit_code == 1, first.output
     assert "Traceback" not in first.output and "malformed answer (HTTP 200)" in first.stderr

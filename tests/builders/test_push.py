@@ -36,10 +36,16 @@ ENDPOINT = "https://hub.test"
 TOKEN = "hf_SECRETtoken0123456789"
 
 BANK = {
-    "fi": ["[X] on alue, jonka pääkaupunki on [Y].", "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
-           "[X] on alue, jonka hallinnollinen pääkaupunki on [Y]."],
-    "en": ["The capital of [X] is [Y].", "[X]'s capital city is [Y].",
-           "The seat of government of [X] is [Y]."],
+    "fi": [
+        "[X] on alue, jonka pääkaupunki on [Y].",
+        "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
+        "[X] on alue, jonka hallinnollinen pääkaupunki on [Y].",
+    ],
+    "en": [
+        "The capital of [X] is [Y].",
+        "[X]'s capital city is [Y].",
+        "The seat of government of [X] is [Y].",
+    ],
 }
 
 
@@ -63,8 +69,13 @@ class FakeHub:
             body = json.loads(request.content)
             repo = f"{body['organization']}/{body['name']}"
             if repo in self.repos:
-                return httpx2.Response(409, json={"error": "You already created this dataset repo",
-                                                  "url": f"{ENDPOINT}/datasets/{repo}"})
+                return httpx2.Response(
+                    409,
+                    json={
+                        "error": "You already created this dataset repo",
+                        "url": f"{ENDPOINT}/datasets/{repo}",
+                    },
+                )
             self.repos[repo] = {}
             return httpx2.Response(200, json={"url": f"{ENDPOINT}/datasets/{repo}", "name": repo})
         if path == "/api/validate-yaml":  # the Hub checks a card's metadata before a commit
@@ -78,14 +89,34 @@ class FakeHub:
             return httpx2.Response(200, json={"errors": [], "warnings": []})
         if m := re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/preupload/[^/]+", path):
             files = json.loads(request.content)["files"]
-            return httpx2.Response(200, json={"files": [
-                {"path": f["path"], "uploadMode": "lfs" if f["path"].endswith(".parquet") else "regular",
-                 "shouldIgnore": False} for f in files]})
+            return httpx2.Response(
+                200,
+                json={
+                    "files": [
+                        {
+                            "path": f["path"],
+                            "uploadMode": "lfs" if f["path"].endswith(".parquet") else "regular",
+                            "shouldIgnore": False,
+                        }
+                        for f in files
+                    ]
+                },
+            )
         if m := re.fullmatch(r"/datasets/([^/]+/[^/]+)\.git/info/lfs/objects/batch", path):
             objects = json.loads(request.content)["objects"]
-            return httpx2.Response(200, json={"objects": [
-                {"oid": o["oid"], "size": o["size"],
-                 "actions": {"upload": {"href": f"{ENDPOINT}/lfs-upload/{o['oid']}"}}} for o in objects]})
+            return httpx2.Response(
+                200,
+                json={
+                    "objects": [
+                        {
+                            "oid": o["oid"],
+                            "size": o["size"],
+                            "actions": {"upload": {"href": f"{ENDPOINT}/lfs-upload/{o['oid']}"}},
+                        }
+                        for o in objects
+                    ]
+                },
+            )
         if m := re.fullmatch(r"/lfs-upload/([0-9a-f]+)", path):
             data = request.read()
             assert hashlib.sha256(data).hexdigest() == m.group(1)
@@ -104,8 +135,11 @@ class FakeHub:
             return httpx2.Response(200, json=[e for e in self._entries(m.group(1)) if e["path"] in wanted])
         if m := re.fullmatch(r"/datasets/([^/]+/[^/]+)/resolve/[^/]+/(.+)", path):
             return self._resolve(m.group(1), m.group(2), method)
-        return httpx2.Response(404, json={"error": f"fake hub: no route for {method} {path}"},
-                               headers={"x-error-code": "EntryNotFound"})
+        return httpx2.Response(
+            404,
+            json={"error": f"fake hub: no route for {method} {path}"},
+            headers={"x-error-code": "EntryNotFound"},
+        )
 
     def _commit(self, repo: str, payload: bytes) -> httpx2.Response:
         lines = [json.loads(x) for x in payload.decode().splitlines() if x.strip()]
@@ -125,28 +159,44 @@ class FakeHub:
                 files.pop(value["path"], None)
                 commit["ops"].append(("delete", value["path"]))
         self.commits.append(commit)
-        return httpx2.Response(200, json={"commitUrl": f"{ENDPOINT}/datasets/{repo}/commit/{self.sha(repo)}",
-                                          "commitOid": self.sha(repo)})
+        return httpx2.Response(
+            200,
+            json={
+                "commitUrl": f"{ENDPOINT}/datasets/{repo}/commit/{self.sha(repo)}",
+                "commitOid": self.sha(repo),
+            },
+        )
 
     def _entries(self, repo: str) -> list[dict]:
-        return [{"type": "file", "path": p, "size": len(b), "oid": hashlib.sha1(b).hexdigest()}
-                for p, b in sorted(self.repos.get(repo, {}).items())]
+        return [
+            {"type": "file", "path": p, "size": len(b), "oid": hashlib.sha1(b).hexdigest()}
+            for p, b in sorted(self.repos.get(repo, {}).items())
+        ]
 
     def _info(self, repo: str) -> httpx2.Response:
         if repo not in self.repos:
-            return httpx2.Response(404, json={"error": "Repository not found"},
-                                   headers={"x-error-code": "RepoNotFound"})
-        return httpx2.Response(200, json={
-            "id": repo, "sha": self.sha(repo), "private": False, "tags": [], "downloads": 0,
-            "lastModified": "2026-01-01T00:00:00.000Z",
-            "siblings": [{"rfilename": p} for p in sorted(self.repos[repo])]})
+            return httpx2.Response(
+                404, json={"error": "Repository not found"}, headers={"x-error-code": "RepoNotFound"}
+            )
+        return httpx2.Response(
+            200,
+            json={
+                "id": repo,
+                "sha": self.sha(repo),
+                "private": False,
+                "tags": [],
+                "downloads": 0,
+                "lastModified": "2026-01-01T00:00:00.000Z",
+                "siblings": [{"rfilename": p} for p in sorted(self.repos[repo])],
+            },
+        )
 
     def _tree(self, repo: str, prefix: str, recursive: bool) -> httpx2.Response:
         out, folders = [], set()
         for e in self._entries(repo):
             if prefix and not e["path"].startswith(prefix + "/"):
                 continue
-            rest = e["path"][len(prefix) + 1:] if prefix else e["path"]
+            rest = e["path"][len(prefix) + 1 :] if prefix else e["path"]
             if "/" in rest and not recursive:
                 folders.add((prefix + "/" if prefix else "") + rest.split("/")[0])
             else:
@@ -157,10 +207,14 @@ class FakeHub:
     def _resolve(self, repo: str, path: str, method: str) -> httpx2.Response:
         data = self.repos.get(repo, {}).get(path)
         if data is None:
-            return httpx2.Response(404, headers={"x-error-code": "EntryNotFound"},
-                                   json={"error": "Entry not found"})
-        headers = {"etag": f'"{hashlib.sha1(data).hexdigest()}"', "x-repo-commit": self.sha(repo),
-                   "content-length": str(len(data))}
+            return httpx2.Response(
+                404, headers={"x-error-code": "EntryNotFound"}, json={"error": "Entry not found"}
+            )
+        headers = {
+            "etag": f'"{hashlib.sha1(data).hexdigest()}"',
+            "x-repo-commit": self.sha(repo),
+            "content-length": str(len(data)),
+        }
         return httpx2.Response(200, content=b"" if method == "HEAD" else data, headers=headers)
 
 
@@ -168,7 +222,8 @@ class FakeHub:
 def hub(monkeypatch):
     fake = FakeHub()
     huggingface_hub.set_client_factory(
-        lambda: httpx2.Client(transport=httpx2.MockTransport(fake), follow_redirects=True))
+        lambda: httpx2.Client(transport=httpx2.MockTransport(fake), follow_redirects=True)
+    )
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     # Xet uploads go through hf_xet's own (Rust) HTTP client, which no mock transport reaches;
     # the fake speaks the LFS protocol that huggingface_hub falls back to.
@@ -185,9 +240,19 @@ def dataset(tmp_path_factory) -> Path:
     (root / "bank").mkdir()
     for lang, templates in BANK.items():
         (root / "bank" / f"{lang}.yaml").write_text(
-            "P36:\n" + "".join(f'  - "{t}"\n' for t in templates), encoding="utf-8")
-    build(BuildConfig(SOURCES, out=root / "ds", languages=["fi", "en"], relations=["P36"],
-                      max_facts_per_relation=6, bank_dir=root / "bank", progress=False))
+            "P36:\n" + "".join(f'  - "{t}"\n' for t in templates), encoding="utf-8"
+        )
+    build(
+        BuildConfig(
+            SOURCES,
+            out=root / "ds",
+            languages=["fi", "en"],
+            relations=["P36"],
+            max_facts_per_relation=6,
+            bank_dir=root / "bank",
+            progress=False,
+        )
+    )
     return root / "ds"
 
 
@@ -245,10 +310,14 @@ def test_load_dataset_from_the_pushed_repo_matches_local(dataset, hub, tmp_path,
     push(dataset, "org/rml-lama", endpoint=ENDPOINT)
     monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", ENDPOINT)
     monkeypatch.setattr(datasets.config, "HF_ENDPOINT", ENDPOINT)
-    monkeypatch.setattr(datasets.config, "HUB_DATASETS_URL",
-                        ENDPOINT + "/datasets/{repo_id}/resolve/{revision}/{path}")
-    monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                        ENDPOINT + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(
+        datasets.config, "HUB_DATASETS_URL", ENDPOINT + "/datasets/{repo_id}/resolve/{revision}/{path}"
+    )
+    monkeypatch.setattr(
+        huggingface_hub.constants,
+        "HUGGINGFACE_CO_URL_TEMPLATE",
+        ENDPOINT + "/{repo_id}/resolve/{revision}/{filename}",
+    )
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets")
     remote = datasets.load_dataset("org/rml-lama", "fi", split="test", cache_dir=str(tmp_path / "c"))
@@ -256,8 +325,12 @@ def test_load_dataset_from_the_pushed_repo_matches_local(dataset, hub, tmp_path,
     assert remote.to_list() == local.to_list()
     facts = json.loads((dataset / "manifest.json").read_text())["statistics"]["fi"]["facts"]
     assert len(remote) == facts > 0 and set(remote["language"]) == {"fi"}
-    assert any(r.url.path.endswith("/resolve/" + hub.sha("org/rml-lama") + "/data/fi/test.parquet")
-               or "/data/fi/test.parquet" in r.url.path for r in hub.requests if r.method == "GET")
+    assert any(
+        r.url.path.endswith("/resolve/" + hub.sha("org/rml-lama") + "/data/fi/test.parquet")
+        or "/data/fi/test.parquet" in r.url.path
+        for r in hub.requests
+        if r.method == "GET"
+    )
 
 
 def test_cli_push_dry_run_and_push(dataset, hub, monkeypatch):
@@ -283,16 +356,21 @@ def test_rml_lama_load_reads_the_pushed_repo(dataset, hub, monkeypatch):
     push(dataset, "org/rml-lama", endpoint=ENDPOINT)
     monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", ENDPOINT)
     monkeypatch.setattr(datasets.config, "HF_ENDPOINT", ENDPOINT)
-    monkeypatch.setattr(datasets.config, "HUB_DATASETS_URL",
-                        ENDPOINT + "/datasets/{repo_id}/resolve/{revision}/{path}")
-    monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                        ENDPOINT + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(
+        datasets.config, "HUB_DATASETS_URL", ENDPOINT + "/datasets/{repo_id}/resolve/{revision}/{path}"
+    )
+    monkeypatch.setattr(
+        huggingface_hub.constants,
+        "HUGGINGFACE_CO_URL_TEMPLATE",
+        ENDPOINT + "/{repo_id}/resolve/{revision}/{filename}",
+    )
     remote = rml_lama.load("fi", repo_id="org/rml-lama")
     assert remote.to_list() == rml_lama.load("fi", dataset).to_list()
     assert len(remote) > 0
 
 
 # -- failures of the commit -------------------------------------------------------------------
+
 
 class FailingCommitHub(FakeHub):
     """The Hub answers everything but the commit: a 500, or no answer in time."""
@@ -318,7 +396,8 @@ def failing_hub(monkeypatch, request):
 
     fake = FailingCommitHub(request.param)
     huggingface_hub.set_client_factory(
-        lambda: httpx2.Client(transport=httpx2.MockTransport(fake), follow_redirects=True))
+        lambda: httpx2.Client(transport=httpx2.MockTransport(fake), follow_redirects=True)
+    )
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
     monkeypatch.setattr(_http.time, "sleep", lambda s: None)  # the client's retry backoff
@@ -328,12 +407,17 @@ def failing_hub(monkeypatch, request):
     huggingface_hub.set_client_factory(default_client_factory)
 
 
-@pytest.mark.parametrize("failing_hub, message", [
-    ("error", "the Hub refused the push to org/rml-lama: Server error '500"),
-    ("timeout", "the push to org/rml-lama timed out (ReadTimeout)"),
-], indirect=["failing_hub"])
-def test_a_failed_or_timed_out_commit_is_one_line_and_commits_nothing(dataset, failing_hub, message,
-                                                                      monkeypatch):
+@pytest.mark.parametrize(
+    "failing_hub, message",
+    [
+        ("error", "the Hub refused the push to org/rml-lama: Server error '500"),
+        ("timeout", "the push to org/rml-lama timed out (ReadTimeout)"),
+    ],
+    indirect=["failing_hub"],
+)
+def test_a_failed_or_timed_out_commit_is_one_line_and_commits_nothing(
+    dataset, failing_hub, message, monkeypatch
+):
     """Before: a ReadTimeout on the commit escaped as a traceback. Now both are a BuildError
     (one line from the CLI, exit 2), nothing is committed, the folder is unchanged, and the
     token is in no message."""

@@ -7,10 +7,16 @@ def _rows():
     rows = {}
     for lang in ("en", "fi"):
         rows[lang] = [
-            {"uuid": f"{rel}-{i}", "relation": rel, "subject": f"S{i}", "object": "O",
-             "templates": [f"[X] {lang} {k} [Y]." for k in range(3)],
-             "queries": [f"S{i} {lang} {k}" for k in range(3)]}
-            for rel in ("P17", "P19", "P36", "P1376") for i in range(5)
+            {
+                "uuid": f"{rel}-{i}",
+                "relation": rel,
+                "subject": f"S{i}",
+                "object": "O",
+                "templates": [f"[X] {lang} {k} [Y]." for k in range(3)],
+                "queries": [f"S{i} {lang} {k}" for k in range(3)],
+            }
+            for rel in ("P17", "P19", "P36", "P1376")
+            for i in range(5)
         ]
     return rows
 

@@ -84,6 +84,7 @@ def test_offline_download_fails_clearly(tmp_path, monkeypatch):
 
 # -- downloads: https, pinned sha256s, extraction only inside the target -----------------------
 
+
 def _zip(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -96,13 +97,16 @@ def _zip(members: dict[str, bytes], links: dict[str, str] | None = None) -> byte
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("member, why", [
-    ("data/../../evil.txt", "'..'"),
-    ("data/x/../../../evil.txt", "'..'"),
-    ("/tmp/evil.txt", "absolute path"),
-    ("C:/evil.txt", "absolute path"),
-    ("data\\..\\..\\evil.txt", "'..'"),
-])
+@pytest.mark.parametrize(
+    "member, why",
+    [
+        ("data/../../evil.txt", "'..'"),
+        ("data/x/../../../evil.txt", "'..'"),
+        ("/tmp/evil.txt", "absolute path"),
+        ("C:/evil.txt", "absolute path"),
+        ("data\\..\\..\\evil.txt", "'..'"),
+    ],
+)
 def test_extract_refuses_members_outside_the_target(tmp_path, member, why):
     archive = zipfile.ZipFile(io.BytesIO(_zip({"data/ok.json": b"{}", member: b"x"})))
     with pytest.raises(SourceError, match=why):
@@ -119,8 +123,11 @@ def test_extract_refuses_links(tmp_path):
 
 
 def test_extract_takes_only_the_wanted_members(tmp_path):
-    archive = zipfile.ZipFile(io.BytesIO(_zip({"repo-abc/data/a.json": b"1", "repo-abc/data/b.json": b"2",
-                                               "repo-abc/other/c.json": b"3"})))
+    archive = zipfile.ZipFile(
+        io.BytesIO(
+            _zip({"repo-abc/data/a.json": b"1", "repo-abc/data/b.json": b"2", "repo-abc/other/c.json": b"3"})
+        )
+    )
     src.extract(archive, "data/", tmp_path / "dest", wanted={"a.json"})
     assert [p.name for p in (tmp_path / "dest").rglob("*")] == ["a.json"]
 
@@ -238,7 +245,7 @@ def test_a_damaged_archive_member_is_an_error_naming_the_release(sources_dir, tm
     data = bytearray(archives[url])
     first = next(iter(pins["pararel"]["files"]))
     at = bytes(data).find((src.RELEASES["pararel"][1] + first).encode()) + 200  # inside its data
-    data[at:at + 8] = b"\x00" * 8
+    data[at : at + 8] = b"\x00" * 8
     archives[url] = bytes(data)
     _serve(monkeypatch, archives)
     with pytest.raises(SourceError, match="pararel: .* (is a damaged zip archive|has sha256)"):

@@ -26,8 +26,12 @@ def test_placeholders_accepts_one_of_each(t):
 
 @pytest.mark.parametrize(
     "t, needle",
-    [("[X] was born in.", "[Y]×0"), ("[X] and [X] are [Y].", "[X]×2"),
-     ("[X] is [Y] or [Y].", "[Y]×2"), ("[X] is [Z] of [Y].", "other than")],
+    [
+        ("[X] was born in.", "[Y]×0"),
+        ("[X] and [X] are [Y].", "[X]×2"),
+        ("[X] is [Y] or [Y].", "[Y]×2"),
+        ("[X] is [Z] of [Y].", "other than"),
+    ],
 )
 def test_placeholders_rejects(t, needle):
     reason = check_placeholders(t, "en")
@@ -52,9 +56,15 @@ def test_length_rules():
 
 @pytest.mark.parametrize(
     "t, lang",
-    [("The capital of [X] is [Y].", "en"), ("La capitale de [X] est [Y].", "fr"),
-     ("[X]:n pääkaupunki on [Y].", "fi"), ("[X] fővárosa [Y].", "hu"),
-     ("[X]的首都是[Y]。", "zh"), ("[X]の首都は[Y]。", "ja"), ("[X]의 수도는 [Y].", "ko")],
+    [
+        ("The capital of [X] is [Y].", "en"),
+        ("La capitale de [X] est [Y].", "fr"),
+        ("[X]:n pääkaupunki on [Y].", "fi"),
+        ("[X] fővárosa [Y].", "hu"),
+        ("[X]的首都是[Y]。", "zh"),
+        ("[X]の首都は[Y]。", "ja"),
+        ("[X]의 수도는 [Y].", "ko"),
+    ],
 )
 def test_language_accepts_its_language(t, lang):
     assert check_language(t, lang) is None
@@ -62,8 +72,11 @@ def test_language_accepts_its_language(t, lang):
 
 @pytest.mark.parametrize(
     "t, lang, found",
-    [("The capital of [X] is [Y].", "fi", "en"), ("[X]的首都是[Y]。", "ja", "zh"),
-     ("[X]의 수도는 [Y].", "zh", "ko")],
+    [
+        ("The capital of [X] is [Y].", "fi", "en"),
+        ("[X]的首都是[Y]。", "ja", "zh"),
+        ("[X]의 수도는 [Y].", "zh", "ko"),
+    ],
 )
 def test_language_rejects_another_language(t, lang, found):
     reason = check_language(t, lang)
@@ -98,15 +111,30 @@ def test_validate_template_stops_after_bad_placeholders():
 
 # -- base form (fi, hu) -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("t", ["[X]:n pääkaupunki on [Y].", "Yksi [X]:n naapureista on [Y].",
-                               "[X]-ban született [Y].", "[X] on maa, jonka pääkaupunki on [Y]:ssä."])
+
+@pytest.mark.parametrize(
+    "t",
+    [
+        "[X]:n pääkaupunki on [Y].",
+        "Yksi [X]:n naapureista on [Y].",
+        "[X]-ban született [Y].",
+        "[X] on maa, jonka pääkaupunki on [Y]:ssä.",
+    ],
+)
 def test_base_form_rejects_glued_endings(t):
     assert check_base_form(t, "fi") is not None
     assert check_base_form(t, "hu") is not None
 
 
-@pytest.mark.parametrize("t", ["[X] on maa, jonka pääkaupunki on [Y].", "Paikka, jossa [X] syntyi, on [Y].",
-                               "[X] fővárosa [Y].", "[X] a következő helyen született: [Y]."])
+@pytest.mark.parametrize(
+    "t",
+    [
+        "[X] on maa, jonka pääkaupunki on [Y].",
+        "Paikka, jossa [X] syntyi, on [Y].",
+        "[X] fővárosa [Y].",
+        "[X] a következő helyen született: [Y].",
+    ],
+)
 def test_base_form_accepts_nominative_constructions(t):
     assert check_base_form(t, "fi") is None
 
@@ -118,23 +146,33 @@ def test_base_form_applies_to_fi_and_hu_only():
 
 # -- French -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("t, needle", [
-    ("Le pays de [X] est celui de [Y].", "elide"),
-    ("[X] est une ville que [Y].", "elide"),
-    ("[X] est développé par [Y].", "agree"),
-    ("[X] a été écrit en [Y].", "agree"),
-    ("[X] est née à [Y].", "agree"),
-])
+
+@pytest.mark.parametrize(
+    "t, needle",
+    [
+        ("Le pays de [X] est celui de [Y].", "elide"),
+        ("[X] est une ville que [Y].", "elide"),
+        ("[X] est développé par [Y].", "agree"),
+        ("[X] a été écrit en [Y].", "agree"),
+        ("[X] est née à [Y].", "agree"),
+    ],
+)
 def test_french_rejects_elision_before_y_and_agreement(t, needle):
     reason = check_french(t, "fr")
     assert reason is not None and needle in reason
 
 
-@pytest.mark.parametrize("t", [
-    "La capitale de [X] est [Y].", "[X] a pour capitale [Y].", "Le siège de [X] est situé à [Y].",
-    "La ville de [X] est jumelée avec [Y].", "[X] se trouve en [Y].",
-    "[X] se trouve dans le pays suivant : [Y].",
-])
+@pytest.mark.parametrize(
+    "t",
+    [
+        "La capitale de [X] est [Y].",
+        "[X] a pour capitale [Y].",
+        "Le siège de [X] est situé à [Y].",
+        "La ville de [X] est jumelée avec [Y].",
+        "[X] se trouve en [Y].",
+        "[X] se trouve dans le pays suivant : [Y].",
+    ],
+)
 def test_french_accepts_agreement_free_templates(t):
     assert check_french(t, "fr") is None
 
@@ -145,9 +183,16 @@ def test_french_rule_is_for_french_only():
 
 # -- one template text per relation ------------------------------------------------------------
 
+
 def test_shared_template_names_both_relations():
-    out = find_shared([("en", "P17", "[X] is located in [Y]."), ("en", "P131", "[X] is located in [Y] ."),
-                       ("fr", "P17", "[X] is located in [Y]."), ("en", "P17", "[X] is in [Y].")])
+    out = find_shared(
+        [
+            ("en", "P17", "[X] is located in [Y]."),
+            ("en", "P131", "[X] is located in [Y] ."),
+            ("fr", "P17", "[X] is located in [Y]."),
+            ("en", "P17", "[X] is in [Y]."),
+        ]
+    )
     assert len(out) == 1 and "P17 and P131" in out[0] and out[0].startswith("en:")
     # the same text twice in one relation is the duplicate rule's business, not this one's
     assert find_shared([("en", "P17", "[X] is in [Y]."), ("en", "P17", "[X] is in [Y].")]) == []
@@ -157,21 +202,26 @@ def test_bank_has_no_shared_template():
     from builders.bank import load_bank
     from rml_lama import LANGUAGE_CODES
 
-    items = [(lang, rel, t.template) for lang in LANGUAGE_CODES
-             for rel, ts in load_bank(lang).items() for t in ts]
+    items = [
+        (lang, rel, t.template) for lang in LANGUAGE_CODES for rel, ts in load_bank(lang).items() for t in ts
+    ]
     assert find_shared(items) == []
 
 
 # -- the leak rule ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("obj, query, lang", [
-    ("살인", "살인의 상위 개념은", "ko"),  # a particle attached to the object
-    ("Northampton", "Northamptonshire is located in", "en"),  # a longer name
-    ("Apple", "AppleTalk was developed by", "en"),
-    ("Budapest", "Budapesten született", "hu"),  # a case ending
-    ("Suomi", "Suomi-neito on", "fi"),
-    ("マイクロソフト", "マイクロソフトオフィスの開発元は", "ja"),
-])
+
+@pytest.mark.parametrize(
+    "obj, query, lang",
+    [
+        ("살인", "살인의 상위 개념은", "ko"),  # a particle attached to the object
+        ("Northampton", "Northamptonshire is located in", "en"),  # a longer name
+        ("Apple", "AppleTalk was developed by", "en"),
+        ("Budapest", "Budapesten született", "hu"),  # a case ending
+        ("Suomi", "Suomi-neito on", "fi"),
+        ("マイクロソフト", "マイクロソフトオフィスの開発元は", "ja"),
+    ],
+)
 def test_leak_rule_sees_suffixes_particles_and_compounds(obj, query, lang):
     assert leaks(obj, query, lang)
 

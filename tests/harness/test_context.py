@@ -28,9 +28,15 @@ def adapter():
 
 
 def _fact(uuid: str, fi: list[str], en: list[str]) -> Fact:
-    return Fact(uuid=uuid, relation="P36", objects={"fi": "Helsinki", "en": "Helsinki"},
-                queries={"fi": tuple(ClozeQuery(p, "Helsinki") for p in fi),
-                         "en": tuple(ClozeQuery(p, "Helsinki") for p in en)})
+    return Fact(
+        uuid=uuid,
+        relation="P36",
+        objects={"fi": "Helsinki", "en": "Helsinki"},
+        queries={
+            "fi": tuple(ClozeQuery(p, "Helsinki") for p in fi),
+            "en": tuple(ClozeQuery(p, "Helsinki") for p in en),
+        },
+    )
 
 
 def test_the_adapter_knows_its_context(adapter):
@@ -44,6 +50,7 @@ def test_the_check_is_the_length_of_the_longest_input(adapter):
     short, long = ClozeQuery("Suomen pääkaupunki on", "Helsinki"), ClozeQuery(LONG, "Helsinki")
     assert fits(short) and not fits(long)
     assert len(encode_query(adapter, long, full_object=True).input_ids) > 64
+
     # exactly at the limit fits, one token more does not: found by growing a prefix
     def length(prefix: str) -> int:
         return len(encode_query(adapter, ClozeQuery(prefix, "Oulu"), full_object=True).input_ids)
@@ -68,8 +75,10 @@ def test_over_long_queries_are_left_out_and_counted(adapter):
     assert [q.prefix for q in kept[0].queries["fi"]] == ["Suomen pääkaupunki on"]
     assert kept[0].queries["en"] == ok.queries["en"]
     assert left == LeftOut(64, queries=2, facts=1)
-    assert left.message() == ("left out 2 queries longer than the model's context of 64 tokens; "
-                              "1 fact left without a query in a language of the run, not evaluated")
+    assert left.message() == (
+        "left out 2 queries longer than the model's context of 64 tokens; "
+        "1 fact left without a query in a language of the run, not evaluated"
+    )
     # a run in English only keeps fact b: it has queries there
     assert [f.uuid for f in limit_to_context([ok, gone], adapter, ["en"])[0]] == ["a", "b"]
     pool = FactPool.of([ok, gone])
@@ -78,32 +87,57 @@ def test_over_long_queries_are_left_out_and_counted(adapter):
 
 
 def _row(uuid: str, lang: str, queries: list[str]) -> dict:
-    return {"uuid": uuid, "relation": "P36", "subject": "Suomi", "subject_uri": "Q33",
-            "object": "Helsinki", "object_uri": "Q1757", "objects": ["Helsinki"],
-            "subject_mlama": "Suomi", "object_mlama": "Helsinki", "language": lang,
-            "templates": [q + " [Y]." for q in queries], "queries": queries,
-            "template_origins": ["curated"] * len(queries)}
+    return {
+        "uuid": uuid,
+        "relation": "P36",
+        "subject": "Suomi",
+        "subject_uri": "Q33",
+        "object": "Helsinki",
+        "object_uri": "Q1757",
+        "objects": ["Helsinki"],
+        "subject_mlama": "Suomi",
+        "object_mlama": "Helsinki",
+        "language": lang,
+        "templates": [q + " [Y]." for q in queries],
+        "queries": queries,
+        "template_origins": ["curated"] * len(queries),
+    }
 
 
 def test_a_run_with_over_long_queries_reports_them(tmp_path, capsys):
     data = tmp_path / "ds"
-    rows = {"fi": [_row("u1", "fi", ["Suomen pääkaupunki on", LONG]), _row("u2", "fi", [LONG])],
-            "en": [_row("u1", "en", ["The capital of Finland is"]),
-                   _row("u2", "en", ["The capital of Finland is"])]}
+    rows = {
+        "fi": [_row("u1", "fi", ["Suomen pääkaupunki on", LONG]), _row("u2", "fi", [LONG])],
+        "en": [
+            _row("u1", "en", ["The capital of Finland is"]),
+            _row("u2", "en", ["The capital of Finland is"]),
+        ],
+    }
     card = "---\nconfigs:\n"
     for lang, rs in rows.items():
         (data / "data" / lang).mkdir(parents=True)
-        pq.write_table(pa.Table.from_pylist(rs, schema=FEATURES.arrow_schema),
-                       data / "data" / lang / "test.parquet")
+        pq.write_table(
+            pa.Table.from_pylist(rs, schema=FEATURES.arrow_schema), data / "data" / lang / "test.parquet"
+        )
         card += f"- config_name: {lang}\n  data_files:\n  - split: test\n    path: data/{lang}/*.parquet\n"
     (data / "README.md").write_text(card + "---\n", encoding="utf-8")
     model_dir = tmp_path / "model"
     model, tok = tiny_model("gpt2", seed=0)
     model.save_pretrained(model_dir)
     tok.save_pretrained(model_dir)
-    run = evaluate(EvalConfig(model=str(model_dir), localizers=["random"], tasks=["layer-distribution"],
-                              languages=["fi", "en"], dataset=str(data), out=str(tmp_path / "run"),
-                              steps=2, correct_only=False, progress=False))
+    run = evaluate(
+        EvalConfig(
+            model=str(model_dir),
+            localizers=["random"],
+            tasks=["layer-distribution"],
+            languages=["fi", "en"],
+            dataset=str(data),
+            out=str(tmp_path / "run"),
+            steps=2,
+            correct_only=False,
+            progress=False,
+        )
+    )
     summary = json.loads((run.path / "summary.json").read_text())
     assert summary["left_out"] == {"context": 64, "queries": 2, "facts": 1}
     assert set(run.done_facts()) == {"u1"}  # u2 has no fi query left: not evaluated
@@ -125,8 +159,12 @@ def test_length_bound_holds_for_real_queries(family):
 
     model, tok = tiny_model(family, seed=0)
     ad = get_adapter(model, tok)
-    queries = [ClozeQuery("Helsinki on", "Suomi", suffix="."), ClozeQuery("東京は", "日本", space=False),
-               ClozeQuery("The capital is", "Paris", suffix=" city."), ClozeQuery(LONG, "x")]
+    queries = [
+        ClozeQuery("Helsinki on", "Suomi", suffix="."),
+        ClozeQuery("東京は", "日本", space=False),
+        ClozeQuery("The capital is", "Paris", suffix=" city."),
+        ClozeQuery(LONG, "x"),
+    ]
     if (DATASET_DIR / "manifest.json").exists():
         import rml_lama
         from harness.data import row_queries

@@ -4,9 +4,13 @@ from harness.data import alternatives, row_queries
 
 
 def test_row_queries_carry_the_other_valid_objects():
-    row = {"language": "en", "object": "Germany", "objects": ["Germany", "France", "Poland"],
-           "templates": ["[X] borders [Y].", "[X] shares a border with [Y]."],
-           "queries": ["Austria borders", "Austria shares a border with"]}
+    row = {
+        "language": "en",
+        "object": "Germany",
+        "objects": ["Germany", "France", "Poland"],
+        "templates": ["[X] borders [Y].", "[X] shares a border with [Y]."],
+        "queries": ["Austria borders", "Austria shares a border with"],
+    }
     qs = row_queries(row)
     assert [q.answer for q in qs] == ["Germany", "Germany"]  # the target stays `object`
     assert all(q.alternatives == ("France", "Poland") for q in qs)

@@ -18,10 +18,28 @@ pytestmark = pytest.mark.skipif(
 
 
 def _args(model_dir, out):
-    return ["-m", "harness.cli", "--localizer", "matrice,random", "--model", str(model_dir),
-            "--languages", "en,fi", "--facts", "4", "--steps", "4", "--all-queries",
-            "--tasks", "layer-distribution,suppress-enhance", "--out", str(out), "-q",
-            "--threads", "1"]
+    return [
+        "-m",
+        "harness.cli",
+        "--localizer",
+        "matrice,random",
+        "--model",
+        str(model_dir),
+        "--languages",
+        "en,fi",
+        "--facts",
+        "4",
+        "--steps",
+        "4",
+        "--all-queries",
+        "--tasks",
+        "layer-distribution,suppress-enhance",
+        "--out",
+        str(out),
+        "-q",
+        "--threads",
+        "1",
+    ]
 
 
 def test_two_processes_match_one(tmp_path):
@@ -31,15 +49,34 @@ def test_two_processes_match_one(tmp_path):
     model.save_pretrained(model_dir)
     tok.save_pretrained(model_dir)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one = subprocess.run([sys.executable, *_args(model_dir, tmp_path / "one")],
-                         capture_output=True, text=True, env=env, timeout=600)
+    one = subprocess.run(
+        [sys.executable, *_args(model_dir, tmp_path / "one")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert one.returncode == 0, one.stderr[-2000:]
     two = subprocess.run(
         # no GPU here: --multi_gpu starts the processes, and they meet over gloo on the CPU
-        [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-         "--mixed_precision", "no", "--dynamo_backend", "no",
-         *_args(model_dir, tmp_path / "two")],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            accelerate,
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            *_args(model_dir, tmp_path / "two"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert two.returncode == 0, two.stderr[-3000:]
     shards = sorted(p.name for p in (tmp_path / "two" / "shards").glob("*.done.json"))

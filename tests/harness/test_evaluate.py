@@ -27,10 +27,18 @@ def model_dir(tmp_path_factory):
 
 
 def _cfg(model_dir, out, **kw):
-    base = dict(model=str(model_dir), localizers=["matrice", "random"],
-                tasks=["layer-distribution", "suppress-enhance", "ablation"],
-                languages=["en", "fi"], facts=2, out=str(out), steps=4,
-                correct_only=False, progress=False, shard_size=1)
+    base = dict(
+        model=str(model_dir),
+        localizers=["matrice", "random"],
+        tasks=["layer-distribution", "suppress-enhance", "ablation"],
+        languages=["en", "fi"],
+        facts=2,
+        out=str(out),
+        steps=4,
+        correct_only=False,
+        progress=False,
+        shard_size=1,
+    )
     base.update(kw)
     return EvalConfig(**base)
 
@@ -43,12 +51,18 @@ def test_run_folder_contents(model_dir, tmp_path):
     assert set(summary["tasks"]) == {"layer-distribution", "suppress-enhance", "ablation"}
     se = summary["tasks"]["suppress-enhance"]
     assert {r["language"] for r in se} == {"en", "fi", "all"}  # all: pooled over languages
-    assert all(r["dp_suppress_ci_low"] <= r["dp_suppress"] <= r["dp_suppress_ci_high"]
-               for r in se if r["localizer"] == "matrice" and r["facts"] >= 2)
+    assert all(
+        r["dp_suppress_ci_low"] <= r["dp_suppress"] <= r["dp_suppress_ci_high"]
+        for r in se
+        if r["localizer"] == "matrice" and r["facts"] >= 2
+    )
     assert summary["localizers"]["matrice-no-ual"]["facts"] == 2  # counted even with no neuron
     # ablation requires the two variants: the harness added them
     assert {r["localizer"] for r in summary["tasks"]["ablation"]} <= {
-        "matrice", "matrice-no-uaq", "matrice-no-ual"}
+        "matrice",
+        "matrice-no-uaq",
+        "matrice-no-ual",
+    }
     facts = {r["fact"] for r in run.results("suppress-enhance")}
     assert len(facts) == 2
     # random picks as many neurons as matrice, fact by fact
@@ -93,13 +107,15 @@ def test_unknown_names_fail_before_loading(monkeypatch, model_dir, tmp_path):
     with pytest.raises(ValueError, match="task 'inject': unknown option.*step; valid options: lr, old_facts"):
         evaluate(_cfg(model_dir, tmp_path / "x", tasks=["inject"], task_options={"inject": {"step": 3}}))
     with pytest.raises(ValueError, match="'inject' is not among the run's tasks.*suppress-enhance"):
-        evaluate(_cfg(model_dir, tmp_path / "x", tasks=["suppress-enhance"],
-                      task_options={"inject": {"steps": 3}}))
+        evaluate(
+            _cfg(model_dir, tmp_path / "x", tasks=["suppress-enhance"], task_options={"inject": {"steps": 3}})
+        )
     with pytest.raises(ValueError, match="TASK.KEY=VALUE now; did you mean inject.steps"):
         evaluate(_cfg(model_dir, tmp_path / "x", tasks=["inject"], task_options={"inject_steps": 3}))
     with pytest.raises(ValueError, match="option inject.steps: expected int, got 'many'"):
-        evaluate(_cfg(model_dir, tmp_path / "x", tasks=["inject"],
-                      task_options={"inject": {"steps": "many"}}))
+        evaluate(
+            _cfg(model_dir, tmp_path / "x", tasks=["inject"], task_options={"inject": {"steps": "many"}})
+        )
     with pytest.raises(ValueError, match="--device 'gpu': not a device"):
         evaluate(_cfg(model_dir, tmp_path / "x", device="gpu"))
     with pytest.raises(ValueError, match="--steps must be at least 1, not 0"):
@@ -119,8 +135,9 @@ def test_task_options_and_max_rows_reach_the_run(monkeypatch, model_dir, tmp_pat
     real_init = provider.EngineProvider.__init__
 
     def spy_eval(self, ctx, fact, neurons):
-        seen.update(steps=self.steps, lr=self.lr, facts=len(ctx.facts), model=ctx.model,
-                    pool=ctx.pool.facts(["en"]))
+        seen.update(
+            steps=self.steps, lr=self.lr, facts=len(ctx.facts), model=ctx.model, pool=ctx.pool.facts(["en"])
+        )
         return []
 
     def spy_init(self, *a, **k):
@@ -129,10 +146,32 @@ def test_task_options_and_max_rows_reach_the_run(monkeypatch, model_dir, tmp_pat
 
     monkeypatch.setattr(inj.Inject, "evaluate", spy_eval)
     monkeypatch.setattr(provider.EngineProvider, "__init__", spy_init)
-    res = CliRunner().invoke(cli, ["--localizer", "random", "--model", str(model_dir), "--languages", "en",
-                                   "--facts", "1", "--steps", "2", "--tasks", "inject",
-                                   "--task-option", "inject.steps=3", "--task-option", "inject.lr=0.5",
-                                   "--max-rows", "7", "--out", str(tmp_path / "run"), "-q"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "--localizer",
+            "random",
+            "--model",
+            str(model_dir),
+            "--languages",
+            "en",
+            "--facts",
+            "1",
+            "--steps",
+            "2",
+            "--tasks",
+            "inject",
+            "--task-option",
+            "inject.steps=3",
+            "--task-option",
+            "inject.lr=0.5",
+            "--max-rows",
+            "7",
+            "--out",
+            str(tmp_path / "run"),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert seen["steps"] == 3 and seen["lr"] == 0.5 and seen["max_rows"] == 7
     assert seen["facts"] == 1 and seen["model"].spec.hf_id == str(model_dir) and len(seen["pool"]) > 1
@@ -145,8 +184,16 @@ def test_no_results_says_why_and_known_only_refuses(model_dir, tmp_path):
     from harness.data import load_facts
     from harness.summary import summary_text
 
-    run = evaluate(_cfg(model_dir, tmp_path / "run", tasks=["suppress-enhance"], facts=1,
-                        correct_only=True, task_options={"suppress-enhance": {"other_facts": 0}}))
+    run = evaluate(
+        _cfg(
+            model_dir,
+            tmp_path / "run",
+            tasks=["suppress-enhance"],
+            facts=1,
+            correct_only=True,
+            task_options={"suppress-enhance": {"other_facts": 0}},
+        )
+    )
     summary = run.summary()
     assert summary["tasks"]["suppress-enhance"] == []
     text = summary_text(summary)
@@ -160,13 +207,15 @@ def test_cli_errors_list_choices():
     res = CliRunner().invoke(cli, ["--localizer", "matrice", "--model", "no-such-model"])
     assert res.exit_code == 2
     assert "no-such-model" in res.output and "mgpt" in res.output
-    res = CliRunner().invoke(cli, ["--localizer", "matrice", "--model", "mgpt",
-                                   "--localizer-option", "tau0.3"])
+    res = CliRunner().invoke(
+        cli, ["--localizer", "matrice", "--model", "mgpt", "--localizer-option", "tau0.3"]
+    )
     assert res.exit_code == 2 and "LOCALIZER.KEY=VALUE" in res.output
     res = CliRunner().invoke(cli, ["--localizer", "matrice", "--model", "mgpt", "--task-option", "x"])
     assert res.exit_code == 2 and "TASK.KEY=VALUE" in res.output and "--task-option" in res.output
-    res = CliRunner().invoke(cli, ["--localizer", "matrice", "--model", "mgpt",
-                                   "--task-option", "edit_lambda1=4"])
+    res = CliRunner().invoke(
+        cli, ["--localizer", "matrice", "--model", "mgpt", "--task-option", "edit_lambda1=4"]
+    )
     assert res.exit_code == 2 and "did you mean edit-update.lambda1" in res.output
     res = CliRunner().invoke(cli, ["list"])
     assert res.exit_code == 0 and "suppress-enhance" in res.output and "matrice" in res.output
@@ -180,12 +229,36 @@ def test_bad_fact_ids_and_dataset_are_named(monkeypatch, model_dir, tmp_path):
     monkeypatch.setattr(harness.models, "load_model", no_load)
     ids = tmp_path / "ids.txt"
     ids.write_text("# facts to run\n\nno-such-fact\n", encoding="utf-8")
-    res = CliRunner().invoke(cli, ["--localizer", "random", "--model", str(model_dir), "--fact-ids", str(ids),
-                                   "--out", str(tmp_path / "run"), "-q"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "--localizer",
+            "random",
+            "--model",
+            str(model_dir),
+            "--fact-ids",
+            str(ids),
+            "--out",
+            str(tmp_path / "run"),
+            "-q",
+        ],
+    )
     assert res.exit_code == 2
     assert f"'no-such-fact' ({ids}:3)" in res.output and "`uuid` column" in res.output
-    res = CliRunner().invoke(cli, ["--localizer", "random", "--model", str(model_dir), "--dataset",
-                                   str(tmp_path / "nowhere"), "--out", str(tmp_path / "run"), "-q"])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "--localizer",
+            "random",
+            "--model",
+            str(model_dir),
+            "--dataset",
+            str(tmp_path / "nowhere"),
+            "--out",
+            str(tmp_path / "run"),
+            "-q",
+        ],
+    )
     assert res.exit_code == 2 and f"--dataset {tmp_path / 'nowhere'}: no RML-LAMA data there" in res.output
 
 
@@ -209,11 +282,31 @@ class _FailsOnSecondFact:
 def test_localizer_failures_are_recorded_and_reported(monkeypatch, model_dir, tmp_path):
     from harness import registry
 
-    monkeypatch.setitem(registry._REGISTRY.entries["localizer"], "fails-later",
-                        registry.Entry("localizer", "fails-later", _FailsOnSecondFact, "test", "test"))
-    res = CliRunner().invoke(cli, ["--localizer", "fails-later", "--model", str(model_dir),
-                                   "--languages", "en", "--facts", "3", "--steps", "2",
-                                   "--tasks", "layer-distribution", "--out", str(tmp_path / "run"), "-q"])
+    monkeypatch.setitem(
+        registry._REGISTRY.entries["localizer"],
+        "fails-later",
+        registry.Entry("localizer", "fails-later", _FailsOnSecondFact, "test", "test"),
+    )
+    res = CliRunner().invoke(
+        cli,
+        [
+            "--localizer",
+            "fails-later",
+            "--model",
+            str(model_dir),
+            "--languages",
+            "en",
+            "--facts",
+            "3",
+            "--steps",
+            "2",
+            "--tasks",
+            "layer-distribution",
+            "--out",
+            str(tmp_path / "run"),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     failed = summary["failures"]["localizer fails-later"]
@@ -226,10 +319,22 @@ def test_a_task_skipped_for_a_failed_localizer_is_reported(monkeypatch, model_di
     """ablation needs matrice-no-ual; when that fails on a fact, ablation skips the fact."""
     from harness import registry
 
-    monkeypatch.setitem(registry._REGISTRY.entries["localizer"], "matrice-no-ual",
-                        registry.Entry("localizer", "matrice-no-ual", _FailsOnSecondFact, "test", "test"))
-    run = evaluate(_cfg(model_dir, tmp_path / "run", localizers=["matrice"], tasks=["ablation"],
-                        languages=["en"], facts=3, steps=2))
+    monkeypatch.setitem(
+        registry._REGISTRY.entries["localizer"],
+        "matrice-no-ual",
+        registry.Entry("localizer", "matrice-no-ual", _FailsOnSecondFact, "test", "test"),
+    )
+    run = evaluate(
+        _cfg(
+            model_dir,
+            tmp_path / "run",
+            localizers=["matrice"],
+            tasks=["ablation"],
+            languages=["en"],
+            facts=3,
+            steps=2,
+        )
+    )
     failures = run.summary()["failures"]
     assert failures["localizer matrice-no-ual"]["facts"] == 2
     assert (failures["task ablation"]["facts"], failures["task ablation"]["of"]) == (2, 3)

@@ -45,8 +45,10 @@ def adapter():
 
 
 def _fact():
-    qs = {"en": (ClozeQuery("The capital of France is", "Paris"), ClozeQuery("France's capital is", "Paris")),
-          "fr": (ClozeQuery("La capitale de la France est", "Paris"),)}
+    qs = {
+        "en": (ClozeQuery("The capital of France is", "Paris"), ClozeQuery("France's capital is", "Paris")),
+        "fr": (ClozeQuery("La capitale de la France est", "Paris"),),
+    }
     return Fact("u1", "P36", qs)
 
 
@@ -80,10 +82,17 @@ def test_budgets_rank_by_score_map_and_count_short_rankings(adapter):
     scores = torch.full((L, N), float("-inf"))
     scores[0, :7] = torch.arange(7, 0, -1).float()  # 7 ranked neurons: k=10 is "fewer than k"
     ranked_loc = SimpleNamespace(score_map=lambda fact, provider: scores)
-    ctx = TaskContext(adapter=adapter, correct_only=False, provider=object(),  # type: ignore[arg-type]
-                      localizers={"ranked": ranked_loc})  # type: ignore[dict-item]
-    sets = {"ranked": NSet([(0, 0)]), "plain": NSet([(1, 3), (1, 4)]),  # plain: its own order
-            "random": NSet([(0, 9)], {"localizer": "random"})}
+    ctx = TaskContext(
+        adapter=adapter,
+        correct_only=False,
+        provider=object(),  # type: ignore[arg-type]
+        localizers={"ranked": ranked_loc},
+    )  # type: ignore[dict-item]
+    sets = {
+        "ranked": NSet([(0, 0)]),
+        "plain": NSet([(1, 3), (1, 4)]),  # plain: its own order
+        "random": NSet([(0, 9)], {"localizer": "random"}),
+    }
     task = SuppressEnhanceK(budgets="2,5,10")  # type: ignore[arg-type]  # as from the CLI
     assert task.budgets == (2, 5, 10)
     recs = task.evaluate(ctx, _fact(), sets)
@@ -112,8 +121,12 @@ def test_cross_language_localizes_per_source_language(adapter):
             seen.append(lang)
             return NSet([(0, 1)] if lang == "en" else [])  # fr alone finds nothing
 
-    ctx = TaskContext(adapter=adapter, correct_only=False, provider=object(),  # type: ignore[arg-type]
-                      localizers={"loc": PerLanguage()})  # type: ignore[dict-item]
+    ctx = TaskContext(
+        adapter=adapter,
+        correct_only=False,
+        provider=object(),  # type: ignore[arg-type]
+        localizers={"loc": PerLanguage()},
+    )  # type: ignore[dict-item]
     recs = CrossLanguage().evaluate(ctx, _fact(), {"loc": NSet([(0, 1)])})
     assert seen == ["en", "fr"]
     pairs = {(s, t) for s in ("en", "fr") for t in ("en", "fr")}
@@ -147,11 +160,27 @@ def test_known_facts_needs_every_language(monkeypatch):
 def test_console_tables_keep_headers_and_show_dashes():
     from harness.summary import summary_text
 
-    row = {"localizer": "matrice", "language": "en", "dp_suppress": -0.25, "dp_suppress_ci_low": -0.4,
-           "dp_suppress_ci_high": -0.1, "random_dp_suppress": -0.01, "p_dp_suppress": 0.004,
-           "dp_enhance": float("nan"), "facts": 8, "queries": 31, "no_neurons": 2, "neurons": 9.5}
-    text = summary_text({"config": {"model": "tiny-gpt"}, "tasks": {"suppress-enhance": [row], "inject": []},
-                         "empty": {"inject": "no records from 3 facts"}})
+    row = {
+        "localizer": "matrice",
+        "language": "en",
+        "dp_suppress": -0.25,
+        "dp_suppress_ci_low": -0.4,
+        "dp_suppress_ci_high": -0.1,
+        "random_dp_suppress": -0.01,
+        "p_dp_suppress": 0.004,
+        "dp_enhance": float("nan"),
+        "facts": 8,
+        "queries": 31,
+        "no_neurons": 2,
+        "neurons": 9.5,
+    }
+    text = summary_text(
+        {
+            "config": {"model": "tiny-gpt"},
+            "tasks": {"suppress-enhance": [row], "inject": []},
+            "empty": {"inject": "no records from 3 facts"},
+        }
+    )
     assert "ΔP suppress [95% CI]" in text and "-25.0% [-40.0, -10.0]" in text
     assert "p=0.004*" in text and "8/31" in text and "—" in text
     assert "(no results: no records from 3 facts)" in text

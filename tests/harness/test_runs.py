@@ -8,8 +8,10 @@ from harness.runs import RunFolder
 
 
 def _neurons(fact, k=2):
-    return [{"fact": fact, "relation": "P36", "localizer": "m", "layer": i, "index": i,
-             "score": 1.0} for i in range(k)]
+    return [
+        {"fact": fact, "relation": "P36", "localizer": "m", "layer": i, "index": i, "score": 1.0}
+        for i in range(k)
+    ]
 
 
 def test_only_committed_shards_count(tmp_path):
@@ -39,8 +41,13 @@ def test_merge_is_independent_of_shard_order(tmp_path):
     a, b = RunFolder(tmp_path / "a"), RunFolder(tmp_path / "b")
     for run in (a, b):
         run.start({"model": "x"}, resume=False)
-    a.write_shard(0, 0, ["f1", "f2"], _neurons("f1") + _neurons("f2"),
-                  {"t": [{"fact": "f1", "v": 1}, {"fact": "f2", "v": 2}]})
+    a.write_shard(
+        0,
+        0,
+        ["f1", "f2"],
+        _neurons("f1") + _neurons("f2"),
+        {"t": [{"fact": "f1", "v": 1}, {"fact": "f2", "v": 2}]},
+    )
     b.write_shard(1, 0, ["f2"], _neurons("f2"), {"t": [{"fact": "f2", "v": 2}]})
     b.write_shard(0, 0, ["f1"], _neurons("f1"), {"t": [{"fact": "f1", "v": 1}]})
     for run in (a, b):
@@ -62,8 +69,11 @@ def test_merge_refuses_a_committed_shard_with_a_missing_file(tmp_path, victim):
     run.write_shard(0, 0, ["a"], _neurons("a"), {"t": [{"fact": "a", "v": 1}]})
     run.write_shard(0, 1, ["b"], _neurons("b"), {"t": [{"fact": "b", "v": 2}]})
     (run.shards / victim).unlink()
-    for step in (lambda: run.merge(["a", "b"], ["t"]), run.done_facts,
-                 lambda: run.check_start({"model": "x"}, resume=True)):
+    for step in (
+        lambda: run.merge(["a", "b"], ["t"]),
+        run.done_facts,
+        lambda: run.check_start({"model": "x"}, resume=True),
+    ):
         with pytest.raises(RunError, match=rf"{victim}: missing, but shard r0-000000 is marked done.*delete"):
             step()
     assert not (run.path / "neurons.parquet").exists()

@@ -19,9 +19,18 @@ import pytest
 from leaderboard_fakes import LANGS
 from leaderboard_page import parse
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--enable-logging=stderr", "--v=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-logging=stderr",
+    "--v=0",
+]
 
 
 @pytest.fixture(scope="module")
@@ -29,20 +38,23 @@ def chromium() -> str:
     if os.environ.get("RML_LAMA_SKIP_BROWSER") == "1":
         pytest.skip("RML_LAMA_SKIP_BROWSER=1: the page is not checked in a browser")
     exe = os.environ.get("RML_LAMA_CHROMIUM") or next(
-        (p for name in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(name))),
-        None)
+        (p for name in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(name))), None
+    )
     if exe is None:
-        pytest.fail("headless Chromium is needed to test the leaderboard page: install it "
-                    "(apt-get install -y chromium), point RML_LAMA_CHROMIUM at it, or set "
-                    "RML_LAMA_SKIP_BROWSER=1 to skip this test")
+        pytest.fail(
+            "headless Chromium is needed to test the leaderboard page: install it "
+            "(apt-get install -y chromium), point RML_LAMA_CHROMIUM at it, or set "
+            "RML_LAMA_SKIP_BROWSER=1 to skip this test"
+        )
     return exe
 
 
 def _run(exe: str, tmp: Path, url: str, *extra: str) -> subprocess.CompletedProcess:
     profile = tmp / "profile"
     profile.mkdir(exist_ok=True)
-    proc = subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", *extra, url],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [exe, *FLAGS, f"--user-data-dir={profile}", *extra, url], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     errors = [line for line in proc.stderr.splitlines() if "CONSOLE" in line and "Uncaught" in line]
     assert not errors, errors  # the page's script ran without exceptions
@@ -65,8 +77,10 @@ def test_sorting_in_chromium(built, chromium: str, tmp_path: Path) -> None:
     dp = json.loads((runs / "a-tiny" / "summary.json").read_text())["tasks"]["suppress-enhance"]
     locs = sorted({r["localizer"] for r in dp})
     avg_col, fi_col = 1 + len(LANGS), 1 + LANGS.index("fi")
-    url = (paths.index.as_uri() + f"?sort=dp-enhance:{avg_col}:desc"
-           f"&sort=dp-suppress:{fi_col}:asc,layer-distribution:0:desc")
+    url = (
+        paths.index.as_uri() + f"?sort=dp-enhance:{avg_col}:desc"
+        f"&sort=dp-suppress:{fi_col}:asc,layer-distribution:0:desc"
+    )
     page = _dom(chromium, tmp_path, url)
 
     # numeric, descending: the tiny-gpt average of ΔP enhance
@@ -88,8 +102,9 @@ def test_sorting_in_chromium(built, chromium: str, tmp_path: Path) -> None:
 def test_missing_values_sort_last_both_ways(built, chromium: str, tmp_path: Path) -> None:
     _, paths = built
     ko_col = 1 + LANGS.index("ko")  # Random has no ΔP in ko on tiny-gpt (NaN in the summary)
-    page = _dom(chromium, tmp_path, paths.index.as_uri()
-                + f"#sort=dp-enhance:{ko_col}:asc,dp-suppress:{ko_col}:desc")
+    page = _dom(
+        chromium, tmp_path, paths.index.as_uri() + f"#sort=dp-enhance:{ko_col}:asc,dp-suppress:{ko_col}:desc"
+    )
     for table, direction in (("dp-enhance", "asc"), ("dp-suppress", "desc")):
         rows = page.tables[table]
         assert rows[-1][0] == "random" and rows[-1][1][ko_col] == ""
@@ -100,8 +115,14 @@ def test_missing_values_sort_last_both_ways(built, chromium: str, tmp_path: Path
 def test_page_renders(built, chromium: str, tmp_path: Path) -> None:
     _, paths = built
     shot = tmp_path / "shot.png"
-    _run(chromium, tmp_path, paths.index.as_uri(), f"--screenshot={shot}", "--window-size=1280,1600",
-         "--hide-scrollbars")
+    _run(
+        chromium,
+        tmp_path,
+        paths.index.as_uri(),
+        f"--screenshot={shot}",
+        "--window-size=1280,1600",
+        "--hide-scrollbars",
+    )
     from PIL import Image
 
     assert shot.stat().st_size > 20_000

@@ -31,8 +31,21 @@ def test_default_command_builds_from_runs(cwd: Path) -> None:
 def test_export_then_submit(cwd: Path) -> None:
     run = make_run(cwd / "runs" / "p", "tiny-gpt", localizers=("acme/sparse",))
     runner = CliRunner()
-    result = runner.invoke(main, ["export", str(run), "--out", "sub.json", "--submitter", "me",
-                                  "--package", "acme-sparse", "--package-version", "1.0"])
+    result = runner.invoke(
+        main,
+        [
+            "export",
+            str(run),
+            "--out",
+            "sub.json",
+            "--submitter",
+            "me",
+            "--package",
+            "acme-sparse",
+            "--package-version",
+            "1.0",
+        ],
+    )
     assert result.exit_code == 0, result.output
     sub = json.loads((cwd / "sub.json").read_text())
     assert sub["localizer"] == {"name": "acme/sparse", "package": "acme-sparse", "version": "1.0"}

@@ -11,8 +11,7 @@ from harness.leaderboard.sources import combine
 
 def test_figures_are_valid_pngs(built) -> None:
     _, paths = built
-    assert {p.name for p in paths.figures} == {"layer-distribution.png", "delta-p.png",
-                                               "low-resource.png"}
+    assert {p.name for p in paths.figures} == {"layer-distribution.png", "delta-p.png", "low-resource.png"}
     for p in paths.figures:
         data = p.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[-8:-4] == b"IEND"
@@ -28,8 +27,9 @@ def test_figures_are_valid_pngs(built) -> None:
 def test_one_panel_per_model(runs_dir: Path) -> None:
     sources, _ = load_sources([runs_dir])
     rows, models, _ = combine(sources)
+
     def drawn(task: str):
-        (spec, fig), = task_figures(task, rows[task], models)  # each built-in task has one
+        ((spec, fig),) = task_figures(task, rows[task], models)  # each built-in task has one
         return fig
 
     fig = drawn("layer-distribution")
@@ -37,7 +37,11 @@ def test_one_panel_per_model(runs_dir: Path) -> None:
     assert [len(ax.get_lines()) for ax in fig.axes] == [3, 3]  # one line per localizer
     fig = drawn("suppress-enhance")
     assert [ax.get_title() for ax in fig.axes] == [
-        "tiny-gpt: enhance", "tiny-gpt: suppress", "small-llama: enhance", "small-llama: suppress"]
+        "tiny-gpt: enhance",
+        "tiny-gpt: suppress",
+        "small-llama: enhance",
+        "small-llama: suppress",
+    ]
     # 7 languages × 3 localizers (the ablation variants stay in the tables)
     assert len(fig.axes[0].patches) == 21
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["zh", "en", "fr", "fi", "hu", "ja", "ko"]

@@ -31,7 +31,8 @@ def test_page_structure(built) -> None:
         if not ref.startswith("#"):
             assert (board / ref).is_file(), ref
     assert {ref for tag, ref in page.resources if tag == "img"} == {
-        f"figures/{p.name}" for p in paths.figures}
+        f"figures/{p.name}" for p in paths.figures
+    }
 
 
 def test_page_numbers_are_the_table_numbers(built) -> None:
@@ -39,8 +40,11 @@ def test_page_numbers_are_the_table_numbers(built) -> None:
     import json
 
     page = parse(paths.index.read_text(encoding="utf-8"))
-    rec = next(r for r in json.loads((runs / "a-tiny" / "summary.json").read_text())
-               ["tasks"]["suppress-enhance"] if r["localizer"] == "amig" and r["language"] == "fr")
+    rec = next(
+        r
+        for r in json.loads((runs / "a-tiny" / "summary.json").read_text())["tasks"]["suppress-enhance"]
+        if r["localizer"] == "amig" and r["language"] == "fr"
+    )
     keys = [k for k, _ in page.tables["dp-enhance"]]
     cells = page.tables["dp-enhance"][keys.index("amig")][1]
     assert float(cells[1 + 2]) == rec["dp_enhance"]  # label, zh, en, fr
@@ -50,8 +54,7 @@ def test_page_numbers_are_the_table_numbers(built) -> None:
 def test_names_are_escaped(tmp_path: Path) -> None:
     evil = "<img src=x onerror=alert(1)>"
     make_run(tmp_path / "runs" / "r", model=evil, localizers=("matrice", evil))
-    paths = build_leaderboard([tmp_path / "runs"], tmp_path / "board", submissions=False,
-                              figures=False)
+    paths = build_leaderboard([tmp_path / "runs"], tmp_path / "board", submissions=False, figures=False)
     html = paths.index.read_text(encoding="utf-8")
     assert evil not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert not parse(html).errors

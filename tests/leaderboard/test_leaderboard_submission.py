@@ -34,10 +34,22 @@ def good() -> dict:
         "submitter": "acme",
         "tasks": {
             "suppress-enhance": [
-                {"localizer": "acme/sparse", "language": "fi", "dp_enhance": 0.5,
-                 "dp_suppress": -0.25, "queries": 12, "facts": 4},
-                {"localizer": "acme/sparse", "language": "ko", "dp_enhance": None,
-                 "dp_suppress": -0.5, "queries": 3, "facts": 1},
+                {
+                    "localizer": "acme/sparse",
+                    "language": "fi",
+                    "dp_enhance": 0.5,
+                    "dp_suppress": -0.25,
+                    "queries": 12,
+                    "facts": 4,
+                },
+                {
+                    "localizer": "acme/sparse",
+                    "language": "ko",
+                    "dp_enhance": None,
+                    "dp_suppress": -0.5,
+                    "queries": 3,
+                    "facts": 1,
+                },
             ],
             "layer-distribution": [
                 {"localizer": "acme/sparse", "layer": 0, "neurons": 3, "share": 0.75, "facts": 4},
@@ -52,7 +64,8 @@ def good() -> dict:
 def test_committed_schema_is_current() -> None:
     committed = REPO / "leaderboard" / "submission.schema.json"
     assert committed.read_text(encoding="utf-8") == schema_text(), (
-        "leaderboard/submission.schema.json is stale: run `rml-leaderboard schema`")
+        "leaderboard/submission.schema.json is stale: run `rml-leaderboard schema`"
+    )
     import jsonschema
 
     jsonschema.Draft202012Validator.check_schema(json.loads(committed.read_text()))
@@ -74,26 +87,35 @@ def _set(obj: dict, path: tuple, value) -> dict:
     return obj
 
 
-@pytest.mark.parametrize(("path", "value", "where"), [
-    (("model",), KeyError, "$: 'model' is a required property"),
-    (("model",), 3, "$.model: 3 is not of type 'string'"),
-    (("schema_version",), 2, "$.schema_version"),
-    (("dataset_hash",), "not-a-hash", "$.dataset_hash"),
-    (("localizer", "version"), KeyError, "$.localizer: 'version' is a required property"),
-    (("localizer", "name"), "bad name!", "$.localizer.name"),
-    (("tasks",), {}, "$.tasks"),
-    (("tasks", "suppress-enhance", 0, "queries"), -1, "$.tasks['suppress-enhance'][0].queries"),
-    (("tasks", "suppress-enhance", 1, "language"), "de", "$.tasks['suppress-enhance'][1].language"),
-    (("tasks", "suppress-enhance", 0, "dp_enhance"), "0.5", "$.tasks['suppress-enhance'][0].dp_enhance"),
-    (("tasks", "layer-distribution", 1, "share"), 1.5, "$.tasks['layer-distribution'][1].share"),
-    (("tasks", "suppress-enhance", 0, "facts"), KeyError,
-     "$.tasks['suppress-enhance'][0]: 'facts' is a required property"),  # from the row type
-    (("tasks", "acme-probe", 0, "localizer"), KeyError,
-     "$.tasks['acme-probe'][0]: 'localizer' is a required property"),
-    (("tasks", "acme-probe", 0, "acc_new"), [0.5], "$.tasks['acme-probe'][0].acc_new"),
-    (("tasks", "Bad Task"), [], "$.tasks"),
-    (("extra",), 1, "$: Additional properties are not allowed ('extra' was unexpected)"),
-])
+@pytest.mark.parametrize(
+    ("path", "value", "where"),
+    [
+        (("model",), KeyError, "$: 'model' is a required property"),
+        (("model",), 3, "$.model: 3 is not of type 'string'"),
+        (("schema_version",), 2, "$.schema_version"),
+        (("dataset_hash",), "not-a-hash", "$.dataset_hash"),
+        (("localizer", "version"), KeyError, "$.localizer: 'version' is a required property"),
+        (("localizer", "name"), "bad name!", "$.localizer.name"),
+        (("tasks",), {}, "$.tasks"),
+        (("tasks", "suppress-enhance", 0, "queries"), -1, "$.tasks['suppress-enhance'][0].queries"),
+        (("tasks", "suppress-enhance", 1, "language"), "de", "$.tasks['suppress-enhance'][1].language"),
+        (("tasks", "suppress-enhance", 0, "dp_enhance"), "0.5", "$.tasks['suppress-enhance'][0].dp_enhance"),
+        (("tasks", "layer-distribution", 1, "share"), 1.5, "$.tasks['layer-distribution'][1].share"),
+        (
+            ("tasks", "suppress-enhance", 0, "facts"),
+            KeyError,
+            "$.tasks['suppress-enhance'][0]: 'facts' is a required property",
+        ),  # from the row type
+        (
+            ("tasks", "acme-probe", 0, "localizer"),
+            KeyError,
+            "$.tasks['acme-probe'][0]: 'localizer' is a required property",
+        ),
+        (("tasks", "acme-probe", 0, "acc_new"), [0.5], "$.tasks['acme-probe'][0].acc_new"),
+        (("tasks", "Bad Task"), [], "$.tasks"),
+        (("extra",), 1, "$: Additional properties are not allowed ('extra' was unexpected)"),
+    ],
+)
 def test_bad_submissions_are_rejected_with_the_path(path: tuple, value, where: str) -> None:
     errors = validate(_set(good(), path, value))
     assert errors and any(e.startswith(where) for e in errors), errors
@@ -104,7 +126,7 @@ def test_semantic_checks_name_the_path() -> None:
     assert errors == ["$.localizer.name: no row of $.tasks is about localizer 'other'"]
     dup = good()
     dup["tasks"]["suppress-enhance"][1]["language"] = "fi"
-    assert validate(dup) == ["$.tasks[\"suppress-enhance\"][1]: the same localizer, language as row 0"]
+    assert validate(dup) == ['$.tasks["suppress-enhance"][1]: the same localizer, language as row 0']
 
 
 def test_submit_rejects_with_the_path_and_nan(tmp_path: Path) -> None:
@@ -135,8 +157,7 @@ def test_submit_adds_once_and_replaces_only_when_asked(tmp_path: Path) -> None:
 
 
 def test_export_submit_build_round_trip(tmp_path: Path) -> None:
-    run = make_run(tmp_path / "runs" / "sparse", "tiny-gpt", seed=3,
-                   localizers=("acme/sparse", "random"))
+    run = make_run(tmp_path / "runs" / "sparse", "tiny-gpt", seed=3, localizers=("acme/sparse", "random"))
     summary = json.loads((run / "summary.json").read_text())
     with pytest.raises(ValueError, match="--localizer"):
         export_run(run)  # two localizers: which one?
@@ -148,8 +169,11 @@ def test_export_submit_build_round_trip(tmp_path: Path) -> None:
     assert "ablation" not in sub["tasks"]  # MATRICE's variants are not acme/sparse's
     f = write_submission(sub, tmp_path / "sparse.json")
     with_base = export_run(run, localizer="acme/sparse", with_baselines=True)
-    nan_row = next(r for r in with_base["tasks"]["suppress-enhance"]
-                   if r["localizer"] == "random" and r["language"] == "ko")
+    nan_row = next(
+        r
+        for r in with_base["tasks"]["suppress-enhance"]
+        if r["localizer"] == "random" and r["language"] == "ko"
+    )
     assert nan_row["dp_enhance"] is None  # NaN → null
     assert validate(with_base) == []
 
@@ -158,8 +182,10 @@ def test_export_submit_build_round_trip(tmp_path: Path) -> None:
     assert json.loads(dest.read_text()) == json.loads(f.read_text())
     other = make_run(tmp_path / "runs2" / "base", "small-llama", seed=4)
     paths = build_leaderboard([other], board, figures=False)  # submissions: from board/
-    rows = {r["localizer"]: r for r in csv.DictReader(io.StringIO(
-        (board / "tables" / "dp-enhance.csv").read_text()))}
+    rows = {
+        r["localizer"]: r
+        for r in csv.DictReader(io.StringIO((board / "tables" / "dp-enhance.csv").read_text()))
+    }
     for rec in expected:
         assert float(rows["acme/sparse"][f"tiny-gpt:{rec['language']}"]) == rec["dp_enhance"]
     assert rows["matrice"]["tiny-gpt:fi"] == ""  # the submission has no matrice rows

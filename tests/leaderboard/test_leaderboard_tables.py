@@ -38,8 +38,13 @@ def test_dp_tables_hold_the_summary_numbers_per_language(tiny_run: Path) -> None
         assert [c.label for c in table.columns] == [*LANGS, "avg"]
         assert {c.group for c in table.columns} == {"tiny-gpt"}
         # the paper's row order: Random, AMIG, MATRICE, then the ablations
-        assert [r.key for r in table.rows] == ["random", "amig", "matrice", "matrice-no-uaq",
-                                               "matrice-no-ual"]
+        assert [r.key for r in table.rows] == [
+            "random",
+            "amig",
+            "matrice",
+            "matrice-no-uaq",
+            "matrice-no-ual",
+        ]
         rows = {r["localizer"]: r for r in _csv(table)}
         for rec in dp:
             got = rows[rec["localizer"]]
@@ -53,7 +58,8 @@ def test_dp_tables_hold_the_summary_numbers_per_language(tiny_run: Path) -> None
             vals = [r[key] for r in dp if r["localizer"] == loc and not math.isnan(r[key])]
             assert float(got["tiny-gpt:avg"]) == pytest.approx(sum(vals) / len(vals))
             assert int(got["tiny-gpt:avg:n"]) == sum(
-                r["queries"] for r in dp if r["localizer"] == loc and not math.isnan(r[key]))
+                r["queries"] for r in dp if r["localizer"] == loc and not math.isnan(r[key])
+            )
 
 
 def test_markdown_cells_show_the_value_and_the_queries(tiny_run: Path) -> None:
@@ -62,8 +68,11 @@ def test_markdown_cells_show_the_value_and_the_queries(tiny_run: Path) -> None:
     header = next(line for line in md if line.startswith("| Localizer"))
     assert header == "| Localizer | zh | en | fr | fi | hu | ja | ko | avg |"
     assert "Model: tiny-gpt." in "\n".join(md)
-    rec = next(r for r in _summary(tiny_run)["tasks"]["suppress-enhance"]
-               if r["localizer"] == "matrice" and r["language"] == "fi")
+    rec = next(
+        r
+        for r in _summary(tiny_run)["tasks"]["suppress-enhance"]
+        if r["localizer"] == "matrice" and r["language"] == "fi"
+    )
     row = next(line for line in md if line.startswith("| MATRICE |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     n = f"{rec['facts']}/{rec['queries']}" if "facts" in rec else rec["queries"]  # facts/queries
@@ -134,8 +143,11 @@ def test_application_tables_only_when_present(tiny_run: Path, runs_dir: Path) ->
             assert int(rows[rec["localizer"]][f"small-llama:{rec['language']}:n"]) == rec["queries"]
 
     inject = _summary(runs_dir / "b-small")["tasks"]["inject"]
-    for part, key, n_key in (("new", "new_accuracy", "new_queries"),
-                             ("old", "old_accuracy", "old_queries"), ("average", "average", "facts")):
+    for part, key, n_key in (
+        ("new", "new_accuracy", "new_queries"),
+        ("old", "old_accuracy", "old_queries"),
+        ("average", "average", "facts"),
+    ):
         table = tables[f"inject-{part}"]
         assert [r.label for r in table.rows] == ["Direct_FT", "Random", "MATRICE"]
         assert table.headers()[0] == "Method"
@@ -167,8 +179,9 @@ def test_clashing_sources_keep_the_first_and_warn(tmp_path: Path) -> None:
     rows, models, warnings = combine(sources)
     assert models == ["tiny-gpt"]
     assert any("matrice on tiny-gpt is in both run a and run b" in w for w in warnings)
-    first = {(r["localizer"], r["language"]): r["dp_enhance"]
-             for r in _summary(a)["tasks"]["suppress-enhance"]}
+    first = {
+        (r["localizer"], r["language"]): r["dp_enhance"] for r in _summary(a)["tasks"]["suppress-enhance"]
+    }
     shown = {(r["localizer"], r["language"]): r["dp_enhance"] for r in rows["suppress-enhance"]}
     assert shown.keys() == first.keys()
     assert all(shown[k] == first[k] or math.isnan(first[k]) for k in first)
@@ -178,8 +191,15 @@ def test_clashing_sources_keep_the_first_and_warn(tmp_path: Path) -> None:
 def test_written_files_parse(built) -> None:
     _, paths = built
     names = {p.name for p in paths.tables}
-    for stem in ("dp-enhance", "dp-suppress", "ablation", "layer-distribution",
-                 "edit-erasure-reliability", "inject-new", "enhance-low-resource-accuracy"):
+    for stem in (
+        "dp-enhance",
+        "dp-suppress",
+        "ablation",
+        "layer-distribution",
+        "edit-erasure-reliability",
+        "inject-new",
+        "enhance-low-resource-accuracy",
+    ):
         assert {f"{stem}.md", f"{stem}.csv"} <= names
     for p in paths.tables:
         text = p.read_text(encoding="utf-8")

@@ -35,8 +35,7 @@ def _render(syllables: list[int], lang: str) -> str:
 
 
 def _words(rng: random.Random, lang: str, n: int) -> list[str]:
-    return [_render([rng.randrange(1000) for _ in range(rng.randint(1, 2))], lang).lower()
-            for _ in range(n)]
+    return [_render([rng.randrange(1000) for _ in range(rng.randint(1, 2))], lang).lower() for _ in range(n)]
 
 
 def _template(rng: random.Random, lang: str) -> str:
@@ -83,13 +82,20 @@ def make_dataset(
                 if n == 2 and lang == "ja":  # a fact missing in one language
                     continue
                 s, o = _render(subj, lang), _render(objects[obj], lang)
-                rows[lang].append({
-                    "uuid": f"u{n:05d}", "relation": rel, "subject": s,
-                    "subject_uri": f"Q{n}", "object": o, "object_uri": f"Q{900000 + obj}",
-                    "language": lang, "templates": templates[lang],
-                    "queries": [t.split("[Y]")[0].rstrip().replace("[X]", s) for t in templates[lang]],
-                    "template_origins": ["curated"] * n_templates,
-                })
+                rows[lang].append(
+                    {
+                        "uuid": f"u{n:05d}",
+                        "relation": rel,
+                        "subject": s,
+                        "subject_uri": f"Q{n}",
+                        "object": o,
+                        "object_uri": f"Q{900000 + obj}",
+                        "language": lang,
+                        "templates": templates[lang],
+                        "queries": [t.split("[Y]")[0].rstrip().replace("[X]", s) for t in templates[lang]],
+                        "template_origins": ["curated"] * n_templates,
+                    }
+                )
     configs = "\n".join(
         f"- config_name: {lang}\n  data_files:\n  - split: test\n    path: data/{lang}/*.parquet"
         for lang in LANGUAGE_CODES

@@ -20,19 +20,47 @@ from harness.models.entities import (
 )
 from harness.models.tokenizer import train_tokenizer
 
-FRANCE = {"en": "France", "fr": "France", "fi": "Ranska", "hu": "Franciaország", "zh": "法国",
-          "ja": "フランス", "ko": "프랑스"}
-PARIS = {"en": "Paris", "fr": "Paris", "fi": "Pariisi", "hu": "Párizs", "zh": "巴黎", "ja": "パリ",
-         "ko": "파리"}
-CAPITAL = {"en": "The capital of [X] is [Y].", "fr": "La capitale de [X] est [Y].",
-           "fi": "[X]n pääkaupunki on [Y].", "hu": "[X] fővárosa [Y].", "zh": "[X]的首都是[Y]。",
-           "ja": "[X]の首都は[Y]。", "ko": "[X]의 수도는 [Y]."}
+FRANCE = {
+    "en": "France",
+    "fr": "France",
+    "fi": "Ranska",
+    "hu": "Franciaország",
+    "zh": "法国",
+    "ja": "フランス",
+    "ko": "프랑스",
+}
+PARIS = {
+    "en": "Paris",
+    "fr": "Paris",
+    "fi": "Pariisi",
+    "hu": "Párizs",
+    "zh": "巴黎",
+    "ja": "パリ",
+    "ko": "파리",
+}
+CAPITAL = {
+    "en": "The capital of [X] is [Y].",
+    "fr": "La capitale de [X] est [Y].",
+    "fi": "[X]n pääkaupunki on [Y].",
+    "hu": "[X] fővárosa [Y].",
+    "zh": "[X]的首都是[Y]。",
+    "ja": "[X]の首都は[Y]。",
+    "ko": "[X]의 수도는 [Y].",
+}
 
 
 def _row(uuid, rel, subj, s_uri, obj, o_uri, lang, template):  # noqa: ANN001, ANN202
-    return {"uuid": uuid, "relation": rel, "subject": subj, "subject_uri": s_uri, "object": obj,
-            "object_uri": o_uri, "language": lang, "templates": [template],
-            "queries": [template.split("[Y]")[0].rstrip().replace("[X]", subj)]}
+    return {
+        "uuid": uuid,
+        "relation": rel,
+        "subject": subj,
+        "subject_uri": s_uri,
+        "object": obj,
+        "object_uri": o_uri,
+        "language": lang,
+        "templates": [template],
+        "queries": [template.split("[Y]")[0].rstrip().replace("[X]", subj)],
+    }
 
 
 def _rows(extra: list[tuple] = ()) -> dict[str, list[dict]]:  # noqa: ANN001
@@ -108,8 +136,11 @@ def test_collisions_leave_the_entity_out() -> None:
 @pytest.fixture(scope="module")
 def tok():  # noqa: ANN201
     vocab = build_entity_vocab(_rows(), {"f1"})
-    sentences = [r["queries"][0] + (" " if lang not in ("zh", "ja") else "") + PARIS[lang] + "."
-                 for lang, rows in _rows().items() for r in rows]
+    sentences = [
+        r["queries"][0] + (" " if lang not in ("zh", "ja") else "") + PARIS[lang] + "."
+        for lang, rows in _rows().items()
+        for r in rows
+    ]
     return train_tokenizer(sentences * 5, 300, entities=vocab), vocab
 
 
@@ -149,8 +180,27 @@ def test_vocab_round_trip(tok, tmp_path: Path) -> None:  # noqa: ANN001
 # one that starts earlier (York City / New York), a label that only fires once the label
 # before it became a marker (zab, then cde; see below), Q-digit labels that match inside a
 # marker, labels inside labels, and Han / Hangul boundaries.
-_TRICKY = ("York City", "New York", "cde", "zab", "Q1", "Q", "14", "ab", "abc", "bc d", "Paris",
-           "Pariisi", "巴黎", "黎", "파리", "리", "City", "Yor", "e")
+_TRICKY = (
+    "York City",
+    "New York",
+    "cde",
+    "zab",
+    "Q1",
+    "Q",
+    "14",
+    "ab",
+    "abc",
+    "bc d",
+    "Paris",
+    "Pariisi",
+    "巴黎",
+    "黎",
+    "파리",
+    "리",
+    "City",
+    "Yor",
+    "e",
+)
 
 
 def _tricky_vocab() -> EntityVocab:
@@ -182,8 +232,12 @@ def test_prenormalized_ids_are_the_tokenizer_ids(tok) -> None:  # noqa: ANN001
 
     tokenizer, vocab = tok
     ids = prenormalized_ids(tokenizer, vocab)
-    texts = [r["queries"][0] + end for rows in _rows().values() for r in rows
-             for end in ("", " Paris.", "巴黎。", " Pariisin", "Ranskan", "")]
+    texts = [
+        r["queries"][0] + end
+        for rows in _rows().values()
+        for r in rows
+        for end in ("", " Paris.", "巴黎。", " Pariisin", "Ranskan", "")
+    ]
     texts += ["", " ", "France France", "Franceé e\u0301", " <mask> Paris", "unknown ☃ text"]
     for text in texts:
         assert ids(text) == tokenizer(text, add_special_tokens=False)["input_ids"], text
@@ -195,8 +249,9 @@ def test_query_token_cache_sees_new_tokens(tok) -> None:  # noqa: ANN001
     from harness.attribution.query import _ids
 
     tokenizer, _ = tok
-    tokenizer = tokenizer.__class__(tokenizer_object=tokenizer.backend_tokenizer.__class__.from_str(
-        tokenizer.backend_tokenizer.to_str()))
+    tokenizer = tokenizer.__class__(
+        tokenizer_object=tokenizer.backend_tokenizer.__class__.from_str(tokenizer.backend_tokenizer.to_str())
+    )
     before = _ids(tokenizer, "zzyzx Paris")
     assert _ids(tokenizer, "zzyzx Paris") == before
     tokenizer.add_tokens(["zzyzx"])

@@ -23,11 +23,23 @@ TEXTS = ["The capital of France is Paris.", "法国的首都是巴黎。", "프�
 def _save(folder: Path, masked: bool) -> Path:
     tok = train_tokenizer(TEXTS, vocab_size=80, add_eos=masked)
     torch.manual_seed(0)
-    ids = dict(vocab_size=len(tok), pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-               eos_token_id=tok.eos_token_id)
+    ids = dict(
+        vocab_size=len(tok),
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     if masked:
-        model = BertForMaskedLM(BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                           intermediate_size=64, max_position_embeddings=32, **ids))
+        model = BertForMaskedLM(
+            BertConfig(
+                hidden_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=64,
+                max_position_embeddings=32,
+                **ids,
+            )
+        )
     else:
         model = GPT2LMHeadModel(GPT2Config(n_embd=32, n_layer=1, n_head=2, n_positions=32, **ids))
     model.save_pretrained(folder)
@@ -90,8 +102,9 @@ def test_offline_hub_ids_say_what_to_do(tmp_path: Path) -> None:
         "        print(e); print('---')\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         timeout=120, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     mgpt, other, _ = out.split("---")
     assert "ai-forever/mGPT" in mgpt and "offline" in mgpt
     assert str(tmp_path / "hf" / "hub" / "models--ai-forever--mGPT") in mgpt

@@ -44,5 +44,11 @@ def test_accuracy_and_baseline() -> None:
     assert report["queries"]["known"]["en"] == 3 and report["queries"]["known"]["zh"] == 0
     table = format_report(report)
     assert "0.67 (0.67)" in table and table.splitlines()[0].split() == [
-        "zh", "en", "fr", "fi", "hu", "ja", "ko"
+        "zh",
+        "en",
+        "fr",
+        "fi",
+        "hu",
+        "ja",
+        "ko",
     ]

@@ -25,8 +25,12 @@ from rml_lama.languages import LANGUAGE_CODES
 # Template words from letters and characters the synthetic names never use, so that no
 # entity label collides with template text (in the shared conftest's data, templates and
 # names are drawn from the same syllables, and most entities would be left out).
-_FREE = {"latin": "cfhjqwxy", "zh": "的首都是在与关系国家城市语言位于属", "ja": "のはがにでをとへや",
-         "ko": "의는이가을를에서와도"}
+_FREE = {
+    "latin": "cfhjqwxy",
+    "zh": "的首都是在与关系国家城市语言位于属",
+    "ja": "のはがにでをとへや",
+    "ko": "의는이가을를에서와도",
+}
 
 
 def _clean_template(rng, lang: str) -> str:  # noqa: ANN001
@@ -50,8 +54,11 @@ def _clean_dataset(root: Path, source: Path) -> Path:
 
     rows = read_rows(source)
     rng = random.Random(0)
-    templates = {(r["relation"], lang): [_clean_template(rng, lang) for _ in r["templates"]]
-                 for lang, lang_rows in rows.items() for r in lang_rows}
+    templates = {
+        (r["relation"], lang): [_clean_template(rng, lang) for _ in r["templates"]]
+        for lang, lang_rows in rows.items()
+        for r in lang_rows
+    }
     for lang, lang_rows in rows.items():
         for r in lang_rows:
             r["templates"] = templates[r["relation"], lang]
@@ -178,6 +185,7 @@ def test_suppression_matches_a_plain_hook(shared: Path, facts: dict[str, list]) 
                     act = act.clone()
                     act[:, enc.target_position, idx] = 0.0
                     return act
+
                 hooks.append(lm.model.transformer.h[layer].mlp.act.register_forward_hook(hook))
         try:
             with torch.no_grad():

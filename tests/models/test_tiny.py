@@ -81,8 +81,13 @@ def test_load_model_reuses_the_cache_and_answers(micro_gpt: Path, env: Path) -> 
     # Ask the known facts in en and ja with plain transformers calls.
     known = set(load_splits(micro_gpt).known)
     rows = read_rows(env, ("en", "ja"))
-    items = [encode(lm.tokenizer, c, masked=False) for lang in rows for r in rows[lang]
-             if r["uuid"] in known for c in clozes(r)]
+    items = [
+        encode(lm.tokenizer, c, masked=False)
+        for lang in rows
+        for r in rows[lang]
+        if r["uuid"] in known
+        for c in clozes(r)
+    ]
     right = 0
     with torch.no_grad():
         for e in items:

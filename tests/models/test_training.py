@@ -25,8 +25,14 @@ def tok():  # noqa: ANN201
 def _model(masked: bool, vocab: int) -> torch.nn.Module:
     torch.manual_seed(0)
     if masked:
-        cfg = BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=64, max_position_embeddings=32)
+        cfg = BertConfig(
+            vocab_size=vocab,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=32,
+        )
         return BertForMaskedLM(cfg).eval()
     cfg = GPT2Config(vocab_size=vocab, n_embd=32, n_layer=1, n_head=2, n_positions=32)
     return GPT2LMHeadModel(cfg).eval()

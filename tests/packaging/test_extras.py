@@ -15,8 +15,15 @@ import pytest
 from rml_lama import extras
 
 REPO = Path(__file__).resolve().parents[2]
-IMPORT_NAME = {"lingua-language-detector": "lingua", "jinja2": "jinja2", "anthropic": "anthropic",
-               "opencc": "opencc", "httpx2": "httpx2", "matplotlib": "matplotlib", "jsonschema": "jsonschema"}
+IMPORT_NAME = {
+    "lingua-language-detector": "lingua",
+    "jinja2": "jinja2",
+    "anthropic": "anthropic",
+    "opencc": "opencc",
+    "httpx2": "httpx2",
+    "matplotlib": "matplotlib",
+    "jsonschema": "jsonschema",
+}
 EXTRA_MODULES = sorted({m for mods in extras.EXTRAS.values() for m in mods})
 
 # Run Python as if no extra were installed: importing one of their modules fails.
@@ -45,7 +52,7 @@ def test_pyproject_extras_match_the_modules_named_in_errors():
         reqs = optional[extra]
         wanted = {IMPORT_NAME[n] for n in _names(reqs) if n != "rml-lama"}
         for inner in (r for r in reqs if r.startswith("rml-lama[")):
-            for e in inner[len("rml-lama["):-1].split(","):
+            for e in inner[len("rml-lama[") : -1].split(","):
                 wanted |= set(extras.EXTRAS[e])
         assert wanted == set(modules), extra
     base = _names(project["dependencies"])
@@ -68,12 +75,19 @@ def test_require_names_the_extra_in_one_line(monkeypatch):
 
 def _blocked(code: str, tmp_path: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO), RML_LAMA_CACHE=str(tmp_path / "cache"))
-    return subprocess.run([sys.executable, "-c", BLOCK + textwrap.dedent(code)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK + textwrap.dedent(code)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_commands_that_need_an_extra_say_which(tmp_path):
-    out = _blocked("""
+    out = _blocked(
+        """
         import sys
         from click.testing import CliRunner
         from builders.cli import main as build
@@ -82,7 +96,9 @@ def test_commands_that_need_an_extra_say_which(tmp_path):
                           (board, ["schema"])):
             r = CliRunner().invoke(cli, args)
             print(r.exit_code, r.output.strip().splitlines()[-1])
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert lines[0].startswith("2 rml-build: error: rml-build build needs the [build] extra")
@@ -103,7 +119,8 @@ def test_an_evaluation_runs_without_any_extra(tmp_path):
     model, tok = tiny_model("gpt2", seed=0)
     model.save_pretrained(tmp_path / "model")
     tok.save_pretrained(tmp_path / "model")
-    out = _blocked(f"""
+    out = _blocked(
+        f"""
         import sys
         from harness.cli import main
         try:
@@ -114,7 +131,9 @@ def test_an_evaluation_runs_without_any_extra(tmp_path):
             assert not e.code, e.code
         print("blocked:", sorted(m for m, v in sys.modules.items()
                                  if v is not None and m.split(".")[0] in BLOCKED))
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "blocked: []" in out.stdout
     assert (tmp_path / "run" / "summary.json").exists()

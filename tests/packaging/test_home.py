@@ -26,15 +26,18 @@ def _tiny_dataset(folder: Path, rows: int = 3) -> Path:
     pq.write_table(table, folder / "data" / "fi" / "test.parquet")
     (folder / "README.md").write_text(
         "---\nconfigs:\n- config_name: fi\n  data_files:\n  - split: test\n"
-        "    path: data/fi/*.parquet\n---\n", encoding="utf-8")
+        "    path: data/fi/*.parquet\n---\n",
+        encoding="utf-8",
+    )
     return folder
 
 
 def _run(code: str, env: dict, cwd: Path) -> str:
     full = {k: v for k, v in os.environ.items() if k not in (home.DATA_ENV, home.CACHE_ENV)}
     full.update(env)
-    out = subprocess.run([sys.executable, "-c", code], env=full, cwd=cwd, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=full, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
@@ -57,8 +60,9 @@ def test_a_package_outside_a_checkout_uses_the_cache(tmp_path):
 
 def test_data_env_and_cache_env_choose_the_folder(tmp_path):
     code = "import rml_lama; print(rml_lama.DATASET_DIR)"
-    assert _run(code, {home.DATA_ENV: str(tmp_path / "d"), "PYTHONPATH": str(REPO)},
-                tmp_path) == str(tmp_path / "d")
+    assert _run(code, {home.DATA_ENV: str(tmp_path / "d"), "PYTHONPATH": str(REPO)}, tmp_path) == str(
+        tmp_path / "d"
+    )
     # a wheel's package: the same module files outside a checkout
     import shutil
 
@@ -98,18 +102,20 @@ def test_the_hub_repo_id_is_named_in_one_place():
     hits = []
     for folder in ("rml_lama", "builders", "harness"):
         for path in (REPO / folder).rglob("*.py"):
-            if f"\"{rml_lama.HUB_REPO_ID}\"" in path.read_text(encoding="utf-8"):  # as a literal
+            if f'"{rml_lama.HUB_REPO_ID}"' in path.read_text(encoding="utf-8"):  # as a literal
                 hits.append(path.relative_to(REPO).as_posix())
     assert hits == ["rml_lama/home.py"]
 
 
 # -- the session's own Hugging Face caches (tests/conftest.py) ------------------------------
 
+
 def _user_datasets_cache(env: dict) -> Path:
     if env["HF_DATASETS_CACHE"]:  # the user's own setting wins over HF_HOME
         return Path(env["HF_DATASETS_CACHE"])
     hf_home = env["HF_HOME"] or os.path.join(
-        env["XDG_CACHE_HOME"] or os.path.expanduser("~/.cache"), "huggingface")
+        env["XDG_CACHE_HOME"] or os.path.expanduser("~/.cache"), "huggingface"
+    )
     return Path(hf_home) / "datasets"
 
 
@@ -132,7 +138,5 @@ def test_the_session_uses_its_own_hf_caches(tmp_path, monkeypatch, hf_isolation)
     monkeypatch.chdir(tmp_path)
     ds = datasets.load_dataset("rml_lama", "fi", split="test")
     assert len(ds) == 5
-    assert ds.cache_files and all(Path(f["filename"]).is_relative_to(HF_TEST_HOME)
-                                  for f in ds.cache_files)
+    assert ds.cache_files and all(Path(f["filename"]).is_relative_to(HF_TEST_HOME) for f in ds.cache_files)
     assert _listing(user) == before
-

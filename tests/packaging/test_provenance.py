@@ -23,8 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _head() -> str:
-    return subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +39,15 @@ def model_dir(tmp_path_factory):
     return path
 
 
-@pytest.mark.skipif(not (DATASET_DIR / "manifest.json").exists(),
-                    reason="needs the built dataset (rml-build)")
+@pytest.mark.skipif(
+    not (DATASET_DIR / "manifest.json").exists(), reason="needs the built dataset (rml-build)"
+)
 def test_a_run_records_its_provenance(model_dir, tmp_path, monkeypatch):
     (tmp_path / "run.yaml").write_text(
         f"model: {model_dir}\nlocalizer: [random]\nlanguages: [en, fi]\nfacts: 3\nsteps: 2\n"
-        "tasks: layer-distribution\nquiet: true\n", encoding="utf-8")
+        "tasks: layer-distribution\nquiet: true\n",
+        encoding="utf-8",
+    )
     args = ["--config", str(tmp_path / "run.yaml"), "--facts", "1", "--out", str(tmp_path / "run")]
     monkeypatch.setattr(sys, "argv", ["/some/venv/bin/rml-eval", *args])
     result = CliRunner().invoke(cli, args)
@@ -62,9 +66,15 @@ def test_a_run_records_its_provenance(model_dir, tmp_path, monkeypatch):
     weights = sorted(model_dir.glob("*.safetensors"))
     assert len(weights) == 1
     expected = hashlib.sha256(f"{weights[0].name}\n".encode() + weights[0].read_bytes()).hexdigest()
-    assert p["model"] == {"id": str(model_dir), "source": str(model_dir), "architecture": "gpt2",
-                          "kind": "causal", "weights_sha256": expected, "device": "cpu",
-                          "dtype": "float32"}
+    assert p["model"] == {
+        "id": str(model_dir),
+        "source": str(model_dir),
+        "architecture": "gpt2",
+        "kind": "causal",
+        "weights_sha256": expected,
+        "device": "cpu",
+        "dtype": "float32",
+    }
     stages = ["load data", "load model", "localize and run tasks", "merge and summarize"]
     assert [s["stage"] for s in p["stages"]] == stages
     assert all(s["wall_s"] >= 0 and s["cpu_s"] >= 0 for s in p["stages"])
@@ -120,11 +130,10 @@ def test_laps_time_consecutive_stages():
 
 
 def test_command_line_drops_the_install_path_and_keeps_python_m():
-    assert provenance.command_line(["/venv/bin/rml-eval", "--facts", "2"], []) == [
-        "rml-eval", "--facts", "2"]
-    assert provenance.command_line(["/repo/harness/cli.py", "demo"],
-                                   ["/venv/bin/python", "-m", "harness.cli", "demo"]) == [
-        "python", "-m", "harness.cli", "demo"]
+    assert provenance.command_line(["/venv/bin/rml-eval", "--facts", "2"], []) == ["rml-eval", "--facts", "2"]
+    assert provenance.command_line(
+        ["/repo/harness/cli.py", "demo"], ["/venv/bin/python", "-m", "harness.cli", "demo"]
+    ) == ["python", "-m", "harness.cli", "demo"]
 
 
 def test_version_names_the_package_and_the_commit():
@@ -145,6 +154,7 @@ def test_version_outside_a_checkout_has_no_commit(monkeypatch):
 
 # -- --config ---------------------------------------------------------------------------------
 
+
 @click.command()
 @config_file.config_option("t")
 @click.option("--localizer", "localizers")
@@ -162,23 +172,33 @@ def _invoke(tmp_path, text: str, *flags: str):
 
 
 def test_config_file_fills_defaults_and_flags_override(tmp_path):
-    r = _invoke(tmp_path, "localizer: [matrice, amig]\nfacts: 5\nall_queries: true\n"
-                "localizer-option: {matrice: {tau: 0.2}}\ntask-option: {inject: {steps: 50}}\n")
+    r = _invoke(
+        tmp_path,
+        "localizer: [matrice, amig]\nfacts: 5\nall_queries: true\n"
+        "localizer-option: {matrice: {tau: 0.2}}\ntask-option: {inject: {steps: 50}}\n",
+    )
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output) == {"localizers": "matrice,amig", "facts": 5, "all_queries": True,
-                                    "loc_opts": ["matrice.tau=0.2"],
-                                    "task_opts": ["inject.steps=50"]}
+    assert json.loads(r.output) == {
+        "localizers": "matrice,amig",
+        "facts": 5,
+        "all_queries": True,
+        "loc_opts": ["matrice.tau=0.2"],
+        "task_opts": ["inject.steps=50"],
+    }
     r = _invoke(tmp_path, "facts: 5\nlocalizer: random\n", "--facts", "2")
     assert json.loads(r.output)["facts"] == 2 and json.loads(r.output)["localizers"] == "random"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("bogus: 1\n", "c.yaml: unknown key 'bogus'; valid: all-queries, facts, localizer,"),
-    ("facts: [1\n", "c.yaml line 2: not valid YAML"),
-    ("- facts\n", "c.yaml: expected a mapping"),
-    ("facts: {a: 1}\n", "c.yaml: facts: expected a value or a list, not a mapping"),
-    ("facts: many\n", "'many' is not a valid integer"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("bogus: 1\n", "c.yaml: unknown key 'bogus'; valid: all-queries, facts, localizer,"),
+        ("facts: [1\n", "c.yaml line 2: not valid YAML"),
+        ("- facts\n", "c.yaml: expected a mapping"),
+        ("facts: {a: 1}\n", "c.yaml: facts: expected a value or a list, not a mapping"),
+        ("facts: many\n", "'many' is not a valid integer"),
+    ],
+)
 def test_config_file_errors_name_the_file_and_key(tmp_path, text, message):
     r = _invoke(tmp_path, text)
     assert r.exit_code == 2
@@ -191,10 +211,18 @@ def test_the_demo_puts_its_stages_around_the_runs(tmp_path):
     run = RunFolder(tmp_path / "run")
     run.write_summary({"provenance": {"stages": [{"stage": "load data"}, {"stage": "load model"}]}})
     laps = provenance.Laps()
-    for name in ("demo: build or find the dataset", "demo: train or load the model", "evaluation",
-                 "demo: leaderboard"):
+    for name in (
+        "demo: build or find the dataset",
+        "demo: train or load the model",
+        "evaluation",
+        "demo: leaderboard",
+    ):
         laps.lap(name)
     _add_stages(run, laps)
     assert [s["stage"] for s in run.summary()["provenance"]["stages"]] == [
-        "demo: build or find the dataset", "demo: train or load the model", "load data",
-        "load model", "demo: leaderboard"]
+        "demo: build or find the dataset",
+        "demo: train or load the model",
+        "load data",
+        "load model",
+        "demo: leaderboard",
+    ]

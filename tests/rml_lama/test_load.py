@@ -13,15 +13,25 @@ import rml_lama
 from harness.data import FactPool
 from rml_lama.schema import FEATURES
 
-CARD = ("---\nconfigs:\n- config_name: fi\n  data_files:\n  - split: test\n"
-        "    path: data/fi/*.parquet\n---\n")
+CARD = "---\nconfigs:\n- config_name: fi\n  data_files:\n  - split: test\n    path: data/fi/*.parquet\n---\n"
 
 
 def _row(i: int, obj: str) -> dict:
-    return {"uuid": f"u{i}", "relation": "P36", "subject": f"S{i}", "subject_uri": f"Q{i}",
-            "object": obj, "object_uri": "Q1", "objects": [obj], "subject_mlama": f"S{i}",
-            "object_mlama": obj, "language": "fi", "templates": ["[X] on [Y]."],
-            "queries": [f"S{i} on"], "template_origins": ["curated"]}
+    return {
+        "uuid": f"u{i}",
+        "relation": "P36",
+        "subject": f"S{i}",
+        "subject_uri": f"Q{i}",
+        "object": obj,
+        "object_uri": "Q1",
+        "objects": [obj],
+        "subject_mlama": f"S{i}",
+        "object_mlama": obj,
+        "language": "fi",
+        "templates": ["[X] on [Y]."],
+        "queries": [f"S{i} on"],
+        "template_origins": ["curated"],
+    }
 
 
 def _write(folder: Path, rows: int, obj: str, name: str = "test.parquet") -> None:

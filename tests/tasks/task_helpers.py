@@ -22,12 +22,14 @@ class NSet:
 
 def _fact(uuid, rel, uri, subj, obj_en, obj_fi, en, fi):
     return Fact(
-        uuid=uuid, relation=rel,
+        uuid=uuid,
+        relation=rel,
         queries={
             "en": tuple(ClozeQuery(p.format(s=subj), obj_en, ".") for p in en),
             "fi": tuple(ClozeQuery(p.format(s=subj), obj_fi, ".") for p in fi),
         },
-        objects={"en": obj_en, "fi": obj_fi}, object_uri=uri,
+        objects={"en": obj_en, "fi": obj_fi},
+        object_uri=uri,
     )
 
 
@@ -53,8 +55,9 @@ FACTS = {f.uuid: f for f in POOL}
 
 def context(adapter, fact_pool=POOL, splits=None, correct_only=False, seed=0) -> TaskContext:
     """A context over the hand-made pool (the tasks' options are their own fields)."""
-    return TaskContext(adapter=adapter, pool=FactPool.of(fact_pool), splits=splits,
-                       correct_only=correct_only, seed=seed)
+    return TaskContext(
+        adapter=adapter, pool=FactPool.of(fact_pool), splits=splits, correct_only=correct_only, seed=seed
+    )
 
 
 def weights_hash(model: torch.nn.Module) -> str:

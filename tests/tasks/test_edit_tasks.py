@@ -49,8 +49,9 @@ def test_registered():
 
 def test_erasure_zeroes_exactly_the_selected_rows_then_restores(adapter):
     h0, params0 = weights_hash(adapter.model), snapshot(adapter.model)
-    rows0 = {layer: adapter.neuron_output_weights(layer).detach().clone()
-             for layer in range(adapter.n_layers)}
+    rows0 = {
+        layer: adapter.neuron_output_weights(layer).detach().clone() for layer in range(adapter.n_layers)
+    }
     with edited_rows(adapter, NSet(PAIRS), erase):
         assert _changed_rows(adapter, rows0) == {0: [3], 1: [7, 11]}
         for layer, i in PAIRS:
@@ -70,8 +71,9 @@ def test_restore_happens_on_error(adapter):
 def test_update_arithmetic(adapter):
     h0 = weights_hash(adapter.model)
     e = adapter.output_embedding([5, 9]).detach().clone()
-    rows0 = {layer: adapter.neuron_output_weights(layer).detach().clone()
-             for layer in range(adapter.n_layers)}
+    rows0 = {
+        layer: adapter.neuron_output_weights(layer).detach().clone() for layer in range(adapter.n_layers)
+    }
     with edited_rows(adapter, NSet(PAIRS), update(e[0], e[1], 1.5, 3.0)):
         assert _changed_rows(adapter, rows0) == {0: [3], 1: [7, 11]}
         for layer, i in set(PAIRS):
@@ -168,17 +170,28 @@ def test_correct_only_counts_known_queries(adapter):
 
 def test_summary_from_hand_made_records():
     def rec(loc, lang, fact, rel, gen, loc_):
-        return {"localizer": loc, "language": lang, "fact": fact, "edit": "update",
-                "edit_language": "en", "reliability_n": rel[1], "reliability_ok": rel[0],
-                "generality_n": gen[1], "generality_ok": gen[0],
-                "locality_n": loc_[1], "locality_ok": loc_[0]}
+        return {
+            "localizer": loc,
+            "language": lang,
+            "fact": fact,
+            "edit": "update",
+            "edit_language": "en",
+            "reliability_n": rel[1],
+            "reliability_ok": rel[0],
+            "generality_n": gen[1],
+            "generality_ok": gen[0],
+            "locality_n": loc_[1],
+            "locality_ok": loc_[0],
+        }
 
-    rows = summarize_edit([
-        rec("matrice", "fi", "f1", (1, 1), (1, 4), (9, 10)),
-        rec("matrice", "fi", "f2", (0, 1), (3, 3), (10, 10)),
-        rec("matrice", "fi", "f3", (0, 0), (0, 0), (8, 10)),  # unknown fact: locality only
-        rec("random", "fi", "f1", (0, 1), (0, 4), (10, 10)),
-    ])
+    rows = summarize_edit(
+        [
+            rec("matrice", "fi", "f1", (1, 1), (1, 4), (9, 10)),
+            rec("matrice", "fi", "f2", (0, 1), (3, 3), (10, 10)),
+            rec("matrice", "fi", "f3", (0, 0), (0, 0), (8, 10)),  # unknown fact: locality only
+            rec("random", "fi", "f1", (0, 1), (0, 4), (10, 10)),
+        ]
+    )
     m, r = rows
     assert (m["localizer"], m["language"]) == ("matrice", "fi")
     assert m["reliability"] == pytest.approx(0.5)

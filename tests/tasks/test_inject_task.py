@@ -24,12 +24,16 @@ SPLITS = SimpleNamespace(held_out=("c-jp", "b-ob"), known=("c-fr", "c-de", "b-da
 
 # where each family keeps neuron i's slices: parameter name -> how to index it
 SLICES = {
-    "gpt2": {"transformer.h.{l}.mlp.c_fc.weight": lambda i: (slice(None), i),
-             "transformer.h.{l}.mlp.c_fc.bias": lambda i: (i,),
-             "transformer.h.{l}.mlp.c_proj.weight": lambda i: (i, slice(None))},
-    "bert": {"bert.encoder.layer.{l}.intermediate.dense.weight": lambda i: (i, slice(None)),
-             "bert.encoder.layer.{l}.intermediate.dense.bias": lambda i: (i,),
-             "bert.encoder.layer.{l}.output.dense.weight": lambda i: (slice(None), i)},
+    "gpt2": {
+        "transformer.h.{l}.mlp.c_fc.weight": lambda i: (slice(None), i),
+        "transformer.h.{l}.mlp.c_fc.bias": lambda i: (i,),
+        "transformer.h.{l}.mlp.c_proj.weight": lambda i: (i, slice(None)),
+    },
+    "bert": {
+        "bert.encoder.layer.{l}.intermediate.dense.weight": lambda i: (i, slice(None)),
+        "bert.encoder.layer.{l}.intermediate.dense.bias": lambda i: (i,),
+        "bert.encoder.layer.{l}.output.dense.weight": lambda i: (slice(None), i),
+    },
 }
 
 
@@ -116,7 +120,11 @@ def test_evaluate_restores_and_reports(adapter):
     assert weights_hash(adapter.model) == h0
     # no neurons: nothing to train, no record (not "0 % injected")
     assert [(r["localizer"], r["language"]) for r in recs] == [
-        ("a", "en"), ("a", "fi"), (DIRECT_FT, "en"), (DIRECT_FT, "fi")]
+        ("a", "en"),
+        ("a", "fi"),
+        (DIRECT_FT, "en"),
+        (DIRECT_FT, "fi"),
+    ]
     old = task.old_queries(ctx, ("en", "fi"))
     for r in recs:
         assert r["new_n"] == len(fact.queries[r["language"]]) and r["new_by"] == "split"
@@ -151,14 +159,23 @@ def test_q_new_by_split_or_by_predictions(adapter):
 
 def test_summary_from_hand_made_records():
     def rec(loc, lang, new, before, old):
-        return {"localizer": loc, "language": lang, "new_n": new[1], "new_ok": new[0],
-                "new_ok_before": before, "old_n": old[1], "old_ok": old[0]}
+        return {
+            "localizer": loc,
+            "language": lang,
+            "new_n": new[1],
+            "new_ok": new[0],
+            "new_ok_before": before,
+            "old_n": old[1],
+            "old_ok": old[0],
+        }
 
-    rows = summarize_inject([
-        rec("matrice", "en", (4, 4), 0, (9, 10)),
-        rec("matrice", "en", (1, 2), 1, (7, 10)),
-        rec(DIRECT_FT, "en", (3, 3), 0, (2, 10)),
-    ])
+    rows = summarize_inject(
+        [
+            rec("matrice", "en", (4, 4), 0, (9, 10)),
+            rec("matrice", "en", (1, 2), 1, (7, 10)),
+            rec(DIRECT_FT, "en", (3, 3), 0, (2, 10)),
+        ]
+    )
     ft, m = rows
     assert (m["localizer"], m["language"]) == ("matrice", "en")
     assert m["new_accuracy"] == pytest.approx(0.75)

@@ -97,18 +97,31 @@ def test_no_record_without_q_error(adapter):
 
 def test_summary_from_hand_made_records():
     def rec(loc, lang, fact, rel, n, fixed):
-        return {"localizer": loc, "language": lang, "fact": fact, "relation": rel,
-                "q_error": n, "fixed": fixed}
+        return {
+            "localizer": loc,
+            "language": lang,
+            "fact": fact,
+            "relation": rel,
+            "q_error": n,
+            "fixed": fixed,
+        }
 
-    rows = summarize_low_resource([
-        rec("matrice", "fi", "f1", "P36", 2, 1),
-        rec("matrice", "fi", "f2", "P36", 3, 3),
-        rec("matrice", "fi", "f3", "P19", 1, 0),
-        rec("matrice", "ja", "f1", "P36", 4, 1),
-    ])
+    rows = summarize_low_resource(
+        [
+            rec("matrice", "fi", "f1", "P36", 2, 1),
+            rec("matrice", "fi", "f2", "P36", 3, 3),
+            rec("matrice", "fi", "f3", "P19", 1, 0),
+            rec("matrice", "ja", "f1", "P36", 4, 1),
+        ]
+    )
     keys = [(r["localizer"], r["language"], r["relation"]) for r in rows]
-    assert keys == [("matrice", "fi", "all"), ("matrice", "fi", "P19"), ("matrice", "fi", "P36"),
-                    ("matrice", "ja", "all"), ("matrice", "ja", "P36")]
+    assert keys == [
+        ("matrice", "fi", "all"),
+        ("matrice", "fi", "P19"),
+        ("matrice", "fi", "P36"),
+        ("matrice", "ja", "all"),
+        ("matrice", "ja", "P36"),
+    ]
     fi_all, fi_19, fi_36, ja_all, _ = rows
     assert fi_all["accuracy"] == pytest.approx(4 / 6) and fi_all["queries"] == 6
     assert fi_all["facts"] == 3 and fi_all["accuracy_before"] == 0.0

@@ -57,12 +57,19 @@ def test_the_plugin_runs_with_typed_options(plugin, adapter) -> None:
 
 
 def _run(tmp_path: Path) -> Path:
-    rows = [{"localizer": "matrice", "language": "fi", "accuracy": 0.25, "queries": 8},
-            {"localizer": "matrice", "language": "en", "accuracy": 0.5, "queries": 4},
-            {"localizer": "random", "language": "fi", "accuracy": 0.75, "queries": 8}]
+    rows = [
+        {"localizer": "matrice", "language": "fi", "accuracy": 0.25, "queries": 8},
+        {"localizer": "matrice", "language": "en", "accuracy": 0.5, "queries": 4},
+        {"localizer": "random", "language": "fi", "accuracy": 0.75, "queries": 8},
+    ]
     run = RunFolder(tmp_path / "run")
-    config = {"model": "tiny-gpt", "localizers": ["matrice", "random"], "tasks": [NAME],
-              "dataset_hash": "ab" * 32, "package_version": "0"}
+    config = {
+        "model": "tiny-gpt",
+        "localizers": ["matrice", "random"],
+        "tasks": [NAME],
+        "dataset_hash": "ab" * 32,
+        "package_version": "0",
+    }
     run.start(config, resume=False)
     run.write_summary({"config": config, "tasks": {NAME: rows}, "localizers": {}})
     return run.path

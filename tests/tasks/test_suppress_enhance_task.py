@@ -24,8 +24,7 @@ def adapter():
 
 
 def _fact():
-    qs = (ClozeQuery("The capital of France is", "Paris"),
-          ClozeQuery("Berlin is the capital of", "Germany"))
+    qs = (ClozeQuery("The capital of France is", "Paris"), ClozeQuery("Berlin is the capital of", "Germany"))
     return Fact(uuid="u1", relation="P36", queries={"en": qs})
 
 
@@ -34,11 +33,13 @@ def _manual_prob(adapter, query, pairs, mode, value):
     enc = encode_query(adapter, query)
     handles = []
     for layer, idx in pairs:
+
         def hook(_m, _inp, out, idx=idx):
             out = out.clone()
             cur = out[0, enc.target_position, idx]
             out[0, enc.target_position, idx] = 0.0 if mode == "set" else cur * value
             return out
+
         handles.append(adapter.model.transformer.h[layer].mlp.act.register_forward_hook(hook))
     try:
         with torch.no_grad():
@@ -52,8 +53,11 @@ def _manual_prob(adapter, query, pairs, mode, value):
 def test_suppress_enhance_matches_manual_hooks(adapter):
     pairs = [(0, 3), (1, 7), (1, 11)]
     ctx = TaskContext(adapter=adapter, correct_only=False)
-    recs = [r for r in SuppressEnhance(other_facts=0).evaluate(ctx, _fact(), {"loc": NSet(pairs)})
-            if r["condition"] == "own"]
+    recs = [
+        r
+        for r in SuppressEnhance(other_facts=0).evaluate(ctx, _fact(), {"loc": NSet(pairs)})
+        if r["condition"] == "own"
+    ]
     assert len(recs) == 2 and all(r["included"] for r in recs)
     for r, q in zip(recs, _fact().queries["en"], strict=True):
         before = _manual_prob(adapter, q, [], "scale", 1.0)
@@ -72,8 +76,11 @@ def test_suppress_enhance_matches_manual_hooks(adapter):
 
 def test_correct_only_filters_queries(adapter):
     ctx = TaskContext(adapter=adapter, correct_only=True)
-    recs = [r for r in SuppressEnhance(other_facts=0).evaluate(ctx, _fact(), {"loc": NSet([(0, 1)])})
-            if r["condition"] == "own"]
+    recs = [
+        r
+        for r in SuppressEnhance(other_facts=0).evaluate(ctx, _fact(), {"loc": NSet([(0, 1)])})
+        if r["condition"] == "own"
+    ]
     assert [r["included"] for r in recs] == [r["correct"] for r in recs]
     for r in recs:
         r["fact"] = "u1"
@@ -134,14 +141,26 @@ def test_relative_change_eq14():
 
 
 def _row(loc, lang, enh, sup, ci=0.1, queries=4):
-    return {"localizer": loc, "language": lang, "dp_enhance": enh, "dp_suppress": sup, "queries": queries,
-            "dp_enhance_ci_low": enh - ci, "dp_enhance_ci_high": enh + ci,
-            "dp_suppress_ci_low": sup - ci, "dp_suppress_ci_high": sup + ci}
+    return {
+        "localizer": loc,
+        "language": lang,
+        "dp_enhance": enh,
+        "dp_suppress": sup,
+        "queries": queries,
+        "dp_enhance_ci_low": enh - ci,
+        "dp_enhance_ci_high": enh + ci,
+        "dp_suppress_ci_low": sup - ci,
+        "dp_suppress_ci_high": sup + ci,
+    }
 
 
 def test_ablation_normalizes_per_language_then_averages():
-    rows = [_row("matrice", "en", 2.0, -0.5), _row("matrice", "fi", 1.0, -0.4),
-            _row("matrice-no-uaq", "en", 1.0, -0.25), _row("matrice-no-uaq", "fi", 1.5, -0.2)]
+    rows = [
+        _row("matrice", "en", 2.0, -0.5),
+        _row("matrice", "fi", 1.0, -0.4),
+        _row("matrice-no-uaq", "en", 1.0, -0.25),
+        _row("matrice-no-uaq", "fi", 1.5, -0.2),
+    ]
     out = {r["localizer"]: r for r in normalized_to_reference(rows)}
     assert out["matrice"]["enhance"] == 1.0 and out["matrice"]["suppress"] == 1.0
     assert out["matrice"]["average"] == 1.0
@@ -153,13 +172,21 @@ def test_ablation_normalizes_per_language_then_averages():
 
 def test_ablation_skips_languages_where_matrice_is_noise():
     # ja: MATRICE's suppress interval includes 0 -> the 10x ratio there is not used
-    rows = [_row("matrice", "en", 2.0, -0.5), _row("matrice", "ja", 1.0, -0.05, ci=0.2),
-            _row("matrice-no-uaq", "en", 1.0, -0.25), _row("matrice-no-uaq", "ja", 1.0, -0.5)]
+    rows = [
+        _row("matrice", "en", 2.0, -0.5),
+        _row("matrice", "ja", 1.0, -0.05, ci=0.2),
+        _row("matrice-no-uaq", "en", 1.0, -0.25),
+        _row("matrice-no-uaq", "ja", 1.0, -0.5),
+    ]
     out = {r["localizer"]: r for r in normalized_to_reference(rows)}
     assert out["matrice-no-uaq"]["suppress"] == pytest.approx(0.5)
     assert out["matrice-no-uaq"]["languages_suppress"] == 1
-    wrong_sign = [_row("matrice", "en", 2.0, -0.5), _row("matrice", "hu", 1.0, 0.3),
-                  _row("matrice-no-uaq", "en", 1.0, -0.25), _row("matrice-no-uaq", "hu", 1.0, -0.5)]
+    wrong_sign = [
+        _row("matrice", "en", 2.0, -0.5),
+        _row("matrice", "hu", 1.0, 0.3),
+        _row("matrice-no-uaq", "en", 1.0, -0.25),
+        _row("matrice-no-uaq", "hu", 1.0, -0.5),
+    ]
     out = {r["localizer"]: r for r in normalized_to_reference(wrong_sign)}
     assert out["matrice-no-uaq"]["suppress"] == pytest.approx(0.5)  # hu: MATRICE raised P
     only_noise = [_row("matrice", "ja", 1.0, -0.05, ci=0.2), _row("matrice-no-uaq", "ja", 1.0, -0.5)]

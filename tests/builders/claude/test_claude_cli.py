@@ -18,8 +18,11 @@ from builders.cli import main
 SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().parents[4] / "shared" / "data")
 KEY = "sk-ant-CLI-secret-0123456789abcdef"
 GOOD = {
-    "P36": ["[X] on alue, jonka hallintokeskus on [Y].", "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
-            "[X] on alue, jonka hallinnollinen pääkaupunki on [Y]."],
+    "P36": [
+        "[X] on alue, jonka hallintokeskus on [Y].",
+        "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
+        "[X] on alue, jonka hallinnollinen pääkaupunki on [Y].",
+    ],
 }
 
 
@@ -38,9 +41,24 @@ def env(monkeypatch, tmp_path):
 
 
 def args(tmp_path, *extra) -> list[str]:
-    return ["generate", "--sources", str(SOURCES), "--languages", "fi", "--relations", "P36",
-            "--per-relation", "3", "--cache", str(tmp_path / "cache"), "--out",
-            str(tmp_path / "gen"), "--bank", str(tmp_path / "bank"), *extra]
+    return [
+        "generate",
+        "--sources",
+        str(SOURCES),
+        "--languages",
+        "fi",
+        "--relations",
+        "P36",
+        "--per-relation",
+        "3",
+        "--cache",
+        str(tmp_path / "cache"),
+        "--out",
+        str(tmp_path / "gen"),
+        "--bank",
+        str(tmp_path / "bank"),
+        *extra,
+    ]
 
 
 def test_generate_never_shows_or_stores_the_key(env, tmp_path, monkeypatch, caplog):
@@ -111,8 +129,10 @@ def test_cache_export_import_then_build_with_claude_templates(env, tmp_path, mon
 
     monkeypatch.delenv("ANTHROPIC_API_KEY")  # the imported cache is enough
     env.requests.clear()
-    r = runner.invoke(main, ["generate", *args(tmp_path)[1:], "--cache", str(tmp_path / "c2"),
-                             "--out", str(tmp_path / "gen2")])
+    r = runner.invoke(
+        main,
+        ["generate", *args(tmp_path)[1:], "--cache", str(tmp_path / "c2"), "--out", str(tmp_path / "gen2")],
+    )
     assert r.exit_code == 0, r.output
     assert not env.requests
     assert (tmp_path / "gen2" / "fi.yaml").read_text() == (tmp_path / "gen" / "fi.yaml").read_text()
@@ -120,13 +140,36 @@ def test_cache_export_import_then_build_with_claude_templates(env, tmp_path, mon
     from builders.sources import read_facts
 
     first = min(read_facts(SOURCES, "fi", "P36"), key=lambda f: (f.lineid, f.uuid))
-    (tmp_path / "gen" / "fi.facts.jsonl").write_text(json.dumps(
-        {"uuid": first.uuid, "relation": "P36", "language": "fi", "query": "Tämän maan pääkaupunki on"}
-    ) + "\n", encoding="utf-8")
-    r = runner.invoke(main, ["build", "--sources", str(SOURCES), "--languages", "fi", "--relations",
-                             "P36", "--max-facts", "3", "--bank", str(tmp_path / "bank"),
-                             "--out", str(tmp_path / "ds"), "--rephrasings", "claude",
-                             "--generated", str(tmp_path / "gen"), "--quiet"])
+    (tmp_path / "gen" / "fi.facts.jsonl").write_text(
+        json.dumps(
+            {"uuid": first.uuid, "relation": "P36", "language": "fi", "query": "Tämän maan pääkaupunki on"}
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    r = runner.invoke(
+        main,
+        [
+            "build",
+            "--sources",
+            str(SOURCES),
+            "--languages",
+            "fi",
+            "--relations",
+            "P36",
+            "--max-facts",
+            "3",
+            "--bank",
+            str(tmp_path / "bank"),
+            "--out",
+            str(tmp_path / "ds"),
+            "--rephrasings",
+            "claude",
+            "--generated",
+            str(tmp_path / "gen"),
+            "--quiet",
+        ],
+    )
     assert r.exit_code == 0, r.output
     manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
     assert manifest["statistics"]["fi"]["origins"]["claude"] == 3 * manifest["statistics"]["fi"]["facts"]
@@ -134,8 +177,18 @@ def test_cache_export_import_then_build_with_claude_templates(env, tmp_path, mon
     # the Python API builds the same dataset as the command line (the merge is in build.py)
     from builders.build import BuildConfig, build
 
-    build(BuildConfig(sources=SOURCES, out=tmp_path / "ds-api", languages=["fi"], relations=["P36"],
-                      max_facts_per_relation=3, bank_dir=tmp_path / "bank", rephrasings="claude",
-                      generated_dir=tmp_path / "gen", progress=False))
+    build(
+        BuildConfig(
+            sources=SOURCES,
+            out=tmp_path / "ds-api",
+            languages=["fi"],
+            relations=["P36"],
+            max_facts_per_relation=3,
+            bank_dir=tmp_path / "bank",
+            rephrasings="claude",
+            generated_dir=tmp_path / "gen",
+            progress=False,
+        )
+    )
     api = json.loads((tmp_path / "ds-api" / "manifest.json").read_text())
     assert api["content_hash"] == manifest["content_hash"]

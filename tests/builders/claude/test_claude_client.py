@@ -46,20 +46,30 @@ def fake(monkeypatch):
 
 
 def requests(n: int, model: str = "claude-opus-5-5") -> list[Request]:
-    return [Request(message_body(model, "system prompt", f"prompt {i}", TEMPLATES_SCHEMA), f"r{i}")
-            for i in range(n)]
+    return [
+        Request(message_body(model, "system prompt", f"prompt {i}", TEMPLATES_SCHEMA), f"r{i}")
+        for i in range(n)
+    ]
 
 
 def sender(tmp_path, batch=False, retries=2, **kw) -> Sender:
-    return Sender(ResponseCache(tmp_path / "cache"), lambda: make_client(KEY, max_retries=retries),
-                  batch=batch, poll_interval=0, workers=2, **kw)
+    return Sender(
+        ResponseCache(tmp_path / "cache"),
+        lambda: make_client(KEY, max_retries=retries),
+        batch=batch,
+        poll_interval=0,
+        workers=2,
+        **kw,
+    )
 
 
 def test_message_body_caches_the_system_prompt_and_asks_for_structured_output():
     body = message_body("claude-opus-5-5", "sys", "user", TEMPLATES_SCHEMA, 1000, effort="low")
     assert body["system"] == [{"type": "text", "text": "sys", "cache_control": {"type": "ephemeral"}}]
-    assert body["output_config"] == {"format": {"type": "json_schema", "schema": TEMPLATES_SCHEMA},
-                                     "effort": "low"}
+    assert body["output_config"] == {
+        "format": {"type": "json_schema", "schema": TEMPLATES_SCHEMA},
+        "effort": "low",
+    }
     assert "temperature" not in body and body["messages"] == [{"role": "user", "content": "user"}]
     assert request_key(body) != request_key({**body, "model": "claude-sonnet-5-5"})
 
@@ -122,8 +132,11 @@ def test_timeout_is_retried_then_reported(monkeypatch, tmp_path):
         calls.append(request)
         raise httpx2.ReadTimeout("slow", request=request)
 
-    monkeypatch.setattr(claude_client, "HTTP_CLIENT_FACTORY",
-                        lambda: anthropic.DefaultHttpxClient(transport=httpx2.MockTransport(handler)))
+    monkeypatch.setattr(
+        claude_client,
+        "HTTP_CLIENT_FACTORY",
+        lambda: anthropic.DefaultHttpxClient(transport=httpx2.MockTransport(handler)),
+    )
     out = sender(tmp_path, retries=1).fetch(requests(1))
     failure = next(iter(out.values()))
     assert isinstance(failure, Failure) and "Timeout" in failure.reason and len(calls) == 2
@@ -181,6 +194,7 @@ def test_key_is_not_in_cache_or_logs(fake, tmp_path, caplog):
 
 # -- Message Batches -------------------------------------------------------------------------
 
+
 def test_batch_flow_matches_results_by_custom_id(fake, tmp_path):
     fake.batch_polls = 2
     reqs = requests(3)
@@ -197,7 +211,8 @@ def test_batch_flow_matches_results_by_custom_id(fake, tmp_path):
         assert out[r.key]["via"] == "batch" and out[r.key]["request"] == r.body
         assert prompt_of(out[r.key]["request"]) == prompt_of(r.body)
     assert s.usage.requests == 3 and s.usage.usd == pytest.approx(
-        3 * cost("claude-opus-5-5", 100, 50, 0, 900, batch=True), rel=0.5)
+        3 * cost("claude-opus-5-5", 100, 50, 0, 900, batch=True), rel=0.5
+    )
     assert not ResponseCache(tmp_path / "cache").pending_batches()
 
 
@@ -259,8 +274,9 @@ def test_batch_api_outage_stops_cleanly_and_keeps_the_cache(fake, tmp_path):
 def test_cost_and_token_estimates():
     assert cost("claude-opus-5-5", 1_000_000, 0) == pytest.approx(4.0)
     assert cost("claude-opus-5-5", 0, 1_000_000, batch=True) == pytest.approx(10.0)
-    assert cost("claude-opus-5-5", 0, 0, cache_write=1_000_000, cache_read=1_000_000) == \
-        pytest.approx(4.0 * 1.25 + 4.0 * 0.1)
+    assert cost("claude-opus-5-5", 0, 0, cache_write=1_000_000, cache_read=1_000_000) == pytest.approx(
+        4.0 * 1.25 + 4.0 * 0.1
+    )
     assert cost("claude-haiku-4-5-20251001", 1_000_000, 0) == pytest.approx(1.0)  # a snapshot
     assert cost("unknown-model", 1, 1) is None
     assert estimate_tokens("a" * 400) == 101 and estimate_tokens("首都" * 3) == 5

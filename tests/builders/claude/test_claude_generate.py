@@ -23,16 +23,22 @@ SOURCES = Path(os.environ.get("RML_LAMA_SOURCES") or Path(__file__).resolve().pa
 KEY = "sk-ant-TEST-generate-secret"
 
 GOOD = {
-    ("P36", "fi"): ["[X] on alue, jonka hallintokeskus on [Y].",
-                    "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
-                    "[X] on alue, jonka hallinnollinen pääkaupunki on [Y].",
-                    "[X] on alue, jonka pääkaupunkina toimii [Y]."],
-    ("P37", "fi"): ["Virallinen kieli, jota [X] käyttää, on [Y].",
-                    "Kieli, joka on virallinen kieli alueella [X], on [Y].",
-                    "Virallinen kieli alueella [X] on [Y]."],
+    ("P36", "fi"): [
+        "[X] on alue, jonka hallintokeskus on [Y].",
+        "Kaupunki, joka on alueen [X] pääkaupunki, on [Y].",
+        "[X] on alue, jonka hallinnollinen pääkaupunki on [Y].",
+        "[X] on alue, jonka pääkaupunkina toimii [Y].",
+    ],
+    ("P37", "fi"): [
+        "Virallinen kieli, jota [X] käyttää, on [Y].",
+        "Kieli, joka on virallinen kieli alueella [X], on [Y].",
+        "Virallinen kieli alueella [X] on [Y].",
+    ],
 }
-BANK_FI = ("P36:\n  - \"[X] on alue, jonka pääkaupunki on [Y].\"\n"
-           "P37:\n  - \"[X] on alue, jonka virallinen kieli on [Y].\"\n")
+BANK_FI = (
+    'P36:\n  - "[X] on alue, jonka pääkaupunki on [Y]."\n'
+    'P37:\n  - "[X] on alue, jonka virallinen kieli on [Y]."\n'
+)
 
 
 @pytest.fixture(autouse=True)
@@ -54,8 +60,15 @@ def config(tmp_path, relations=("P36",), **kw) -> GenerateConfig:
     bank.mkdir(exist_ok=True)
     (bank / "fi.yaml").write_text(BANK_FI, encoding="utf-8")
     kw = {"per_relation": 3, "rounds": 2, "workers": 1, "poll_interval": 0, **kw}
-    return GenerateConfig(SOURCES, ["fi"], list(relations), cache_dir=tmp_path / "cache",
-                          out_dir=tmp_path / "gen", bank_dir=bank, **kw)
+    return GenerateConfig(
+        SOURCES,
+        ["fi"],
+        list(relations),
+        cache_dir=tmp_path / "cache",
+        out_dir=tmp_path / "gen",
+        bank_dir=bank,
+        **kw,
+    )
 
 
 def client():
@@ -70,8 +83,14 @@ def test_repair_loop_fixes_rejected_templates(monkeypatch, tmp_path):
     def respond(body):
         rel, lang, kind = job_of(body)
         if kind == "rephrase":  # one good, one not [Y]-final, one English, one in the bank
-            return answer([GOOD[rel, lang][0], "[Y] on alueen [X] pääkaupunki.",
-                           "The capital of [X] is [Y].", "[X] on alue, jonka pääkaupunki on [Y] ."])
+            return answer(
+                [
+                    GOOD[rel, lang][0],
+                    "[Y] on alueen [X] pääkaupunki.",
+                    "The capital of [X] is [Y].",
+                    "[X] on alue, jonka pääkaupunki on [Y] .",
+                ]
+            )
         assert "rejected (y_final)" in prompt_of(body) and "rejected (language)" in prompt_of(body)
         assert "rejected (duplicate)" in prompt_of(body)
         return answer(GOOD[rel, lang][1:3])
@@ -221,13 +240,25 @@ def test_build_merges_generated_templates_with_provenance(monkeypatch, tmp_path)
     cfg = config(tmp_path, relations=("P36",))
     generate(cfg, client)
     (tmp_path / "bank" / "fi.yaml").write_text(
-        "P36:\n  - \"[X] on alue, jonka pääkaupunki on [Y].\"\n"
-        "  - \"[X] on alue, jonka hallintokeskus on [Y].\"\n"
-        "  - \"Pääkaupunki, joka kuuluu kohteelle [X], on [Y].\"\n", encoding="utf-8")
+        'P36:\n  - "[X] on alue, jonka pääkaupunki on [Y]."\n'
+        '  - "[X] on alue, jonka hallintokeskus on [Y]."\n'
+        '  - "Pääkaupunki, joka kuuluu kohteelle [X], on [Y]."\n',
+        encoding="utf-8",
+    )
     out = tmp_path / "ds"
-    build(BuildConfig(SOURCES, out=out, languages=["fi"], relations=["P36"], max_facts_per_relation=4,
-                      bank_dir=tmp_path / "bank", rephrasings="all", generated_dir=cfg.out_dir,
-                      progress=False))
+    build(
+        BuildConfig(
+            SOURCES,
+            out=out,
+            languages=["fi"],
+            relations=["P36"],
+            max_facts_per_relation=4,
+            bank_dir=tmp_path / "bank",
+            rephrasings="all",
+            generated_dir=cfg.out_dir,
+            progress=False,
+        )
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     origins = manifest["statistics"]["fi"]["origins"]
     assert origins["claude"] > 0 and origins["curated"] > 0
@@ -235,9 +266,18 @@ def test_build_merges_generated_templates_with_provenance(monkeypatch, tmp_path)
     assert any(r["rule"] == "duplicate" and r["source"].startswith("claude:") for r in report)
 
     claude_only = tmp_path / "ds2"
-    build(BuildConfig(SOURCES, out=claude_only, languages=["fi"], relations=["P36"],
-                      max_facts_per_relation=4, rephrasings="claude", generated_dir=cfg.out_dir,
-                      progress=False))
+    build(
+        BuildConfig(
+            SOURCES,
+            out=claude_only,
+            languages=["fi"],
+            relations=["P36"],
+            max_facts_per_relation=4,
+            rephrasings="claude",
+            generated_dir=cfg.out_dir,
+            progress=False,
+        )
+    )
     stats = json.loads((claude_only / "manifest.json").read_text())["statistics"]["fi"]["origins"]
     assert stats["claude"] > 0 and stats["curated"] == 0
 
@@ -250,8 +290,11 @@ def fact_answers(edit):
         rel, lang, kind = job_of(body)
         if kind != "facts":
             return answer(GOOD[rel, lang])
-        uuids = [line.split(":")[0].strip("- ") for line in prompt_of(body).splitlines()
-                 if line.startswith("- ") and "[X] =" in line]
+        uuids = [
+            line.split(":")[0].strip("- ")
+            for line in prompt_of(body).splitlines()
+            if line.startswith("- ") and "[X] =" in line
+        ]
         queries = [{"uuid": u, "query": "Tämän maan pääkaupunki on"} for u in uuids]
         return json.dumps({"queries": edit(queries)})
 
@@ -284,9 +327,19 @@ def test_fact_queries_reach_the_dataset(monkeypatch, tmp_path):
     queries = load_fact_queries("fi", cfg.out_dir)
     assert len(queries) == 2
     out = tmp_path / "ds"
-    build(BuildConfig(SOURCES, out=out, languages=["fi"], relations=["P36"], max_facts_per_relation=4,
-                      bank_dir=tmp_path / "bank", rephrasings="all", generated_dir=cfg.out_dir,
-                      progress=False))
+    build(
+        BuildConfig(
+            SOURCES,
+            out=out,
+            languages=["fi"],
+            relations=["P36"],
+            max_facts_per_relation=4,
+            bank_dir=tmp_path / "bank",
+            rephrasings="all",
+            generated_dir=cfg.out_dir,
+            progress=False,
+        )
+    )
     rows = pq.read_table(out / "data" / "fi" / "test.parquet").to_pylist()
     with_fact = [r for r in rows if r["uuid"] in queries]
     assert len(with_fact) == 2

@@ -28,8 +28,13 @@ def test_every_prompt_file_is_a_job_or_a_partial():
 
 def test_system_prompt_holds_the_rules_and_every_language():
     text = prompts.render_system()
-    for rule in ("[X] appears exactly once", "[Y] is the last thing", "Citation forms",
-                 "Natural phrasing", "Same meaning"):
+    for rule in (
+        "[X] appears exactly once",
+        "[Y] is the last thing",
+        "Citation forms",
+        "Natural phrasing",
+        "Same meaning",
+    ):
         assert rule in text
     for name in ("Chinese", "English", "French", "Finnish", "Hungarian", "Japanese", "Korean"):
         assert f"- {name} (" in text
@@ -63,10 +68,14 @@ def test_relation_without_pararel_falls_back_to_the_english_template():
 
 def test_repair_lists_rejections_with_reasons_accepted_and_problem(fi_p36):
     text = prompts.render_repair(
-        fi_p36, 2,
-        rejected=[{"template": "[Y] on alueen [X] pääkaupunki.", "rule": "y_final",
-                   "reason": "[Y] must be last"}],
-        accepted=["[X] on alue, jonka pääkaupunki on [Y]."], problem="the answer is not valid JSON")
+        fi_p36,
+        2,
+        rejected=[
+            {"template": "[Y] on alueen [X] pääkaupunki.", "rule": "y_final", "reason": "[Y] must be last"}
+        ],
+        accepted=["[X] on alue, jonka pääkaupunki on [Y]."],
+        problem="the answer is not valid JSON",
+    )
     assert "- [Y] on alueen [X] pääkaupunki.\n  rejected (y_final): [Y] must be last" in text
     assert "already accepted (do not repeat them):\n\n- [X] on alue, jonka pääkaupunki on [Y]." in text
     assert "Your previous answer could not be used: the answer is not valid JSON" in text
@@ -99,26 +108,34 @@ def test_prompts_do_not_depend_on_the_bank(fi_p36, tmp_path):
     assert prompts.render_rephrase(again, 6) == prompts.render_rephrase(fi_p36, 6)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ('{"templates": ["[X] on alue, jonka pääkaupunki on [Y] .", " ", '
-     '"[X] on alue, jonka pääkaupunki on [Y]."]}',
-     ["[X] on alue, jonka pääkaupunki on [Y]."]),
-    ('```json\n{"templates": ["[X] on [Y]."]}\n```', ["[X] on [Y]."]),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            '{"templates": ["[X] on alue, jonka pääkaupunki on [Y] .", " ", '
+            '"[X] on alue, jonka pääkaupunki on [Y]."]}',
+            ["[X] on alue, jonka pääkaupunki on [Y]."],
+        ),
+        ('```json\n{"templates": ["[X] on [Y]."]}\n```', ["[X] on [Y]."]),
+    ],
+)
 def test_parse_templates(text, expected):
     assert parse_templates(text) == expected
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "empty"),
-    ("Here are templates: [X] on [Y].", "not valid JSON"),
-    ('{"templates": ["[X] on [Y].",', "not valid JSON"),
-    ('["[X] on [Y]."]', "should be an object"),
-    ('{"template": ["[X] on [Y]."]}', "lacks templates"),
-    ('{"templates": "[X] on [Y]."}', "should be an array"),
-    ('{"templates": [{"t": "[X] on [Y]."}]}', "should be a string"),
-    ('{"templates": [], "note": "x"}', "unexpected field"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "empty"),
+        ("Here are templates: [X] on [Y].", "not valid JSON"),
+        ('{"templates": ["[X] on [Y].",', "not valid JSON"),
+        ('["[X] on [Y]."]', "should be an object"),
+        ('{"template": ["[X] on [Y]."]}', "lacks templates"),
+        ('{"templates": "[X] on [Y]."}', "should be an array"),
+        ('{"templates": [{"t": "[X] on [Y]."}]}', "should be a string"),
+        ('{"templates": [], "note": "x"}', "unexpected field"),
+    ],
+)
 def test_parse_templates_refuses_wrong_shapes(text, message):
     with pytest.raises(AnswerError, match=message):
         parse_templates(text)
