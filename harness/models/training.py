@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -149,7 +150,7 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     model.train()
     losses = []
-    bar = tqdm(total=total, desc=desc, disable=not progress, unit="step")
+    bar = tqdm(total=total, desc=desc, disable=not progress or not sys.stderr.isatty(), unit="step")
     for _ in range(cfg.epochs):
         epoch_loss = 0.0
         for batch in _batches(items, cfg.batch_size, rng):
