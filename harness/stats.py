@@ -87,22 +87,9 @@ def cluster_mean(
     def ratio(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
         return a.sum(axis=axis) / b.sum(axis=axis)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # degenerate resamples: handled below
-        res = _st.bootstrap(
-            (s, c),
-            ratio,
-            paired=True,
-            vectorized=True,
-            confidence_level=confidence,
-            n_resamples=n_resamples,
-            method="BCa",
-            rng=_seed(seed),
-        )
-    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if not (math.isfinite(low) and math.isfinite(high)):  # BCa undefined: fall back to percentiles
+    def interval(method: str) -> tuple[float, float]:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            warnings.simplefilter("ignore")  # degenerate resamples: handled below
             res = _st.bootstrap(
                 (s, c),
                 ratio,
@@ -110,10 +97,14 @@ def cluster_mean(
                 vectorized=True,
                 confidence_level=confidence,
                 n_resamples=n_resamples,
-                method="percentile",
+                method=method,
                 rng=_seed(seed),
             )
-        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+    low, high = interval("BCa")
+    if not (math.isfinite(low) and math.isfinite(high)):  # BCa undefined: fall back to percentiles
+        low, high = interval("percentile")
     return Estimate(value, low, high, len(s), n_q)
 
 
