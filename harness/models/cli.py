@@ -115,7 +115,10 @@ def crosslingual(
         raise click.ClickException(str(e)) from None
     if not (Path(lm.spec.hf_id) / "splits.json").exists():
         raise click.ClickException(f"model {name!r} is not a tiny model: it has no splits.json")
-    rep = crosslingual_report(lm, n_facts=n_facts, subset=subset, steps=steps)
+    try:
+        rep = crosslingual_report(lm, n_facts=n_facts, subset=subset, steps=steps)
+    except ValueError as e:  # the dataset it was trained on is gone
+        raise click.ClickException(str(e)) from None
     click.echo(format_crosslingual(rep))
     text = json.dumps(rep, indent=1, ensure_ascii=False)
     if out is not None:

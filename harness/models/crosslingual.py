@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from itertools import combinations
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rml_lama.languages import LANGUAGE_CODES
@@ -203,6 +204,26 @@ def suppression_matrix(
     }
 
 
+def trained_dataset(report: dict[str, Any]) -> str | None:
+    """The built RML-LAMA a tiny model was trained on: the folder its ``report.json`` names
+    if that still holds the same content (hash), else the package's built one if it does
+    (the model's folder name carries that hash, so it may come from another checkout).
+    None (the package's) when the report names no hash."""
+    import rml_lama
+
+    want = report.get("dataset_hash")
+    candidates = [report.get("dataset"), str(rml_lama.DATASET_DIR)]
+    if want is None:
+        return report.get("dataset")
+    for folder in candidates:
+        if folder is not None and Path(folder).exists() and rml_lama.dataset_hash(folder) == want:
+            return folder
+    raise ValueError(
+        f"the dataset this model was trained on (content hash {want}) is not at "
+        f"{' or '.join(str(c) for c in candidates if c)}: rebuild it there or pass dataset="
+    )
+
+
 def crosslingual_report(
     model: str | Any,
     n_facts: int | None = None,
@@ -232,7 +253,7 @@ def crosslingual_report(
     adapter = get_adapter(lm.model, lm.tokenizer)
     names = ("known", "high_resource_only", "held_out")
     ids = [u for s in names for u in splits.of(s)]
-    dataset = dataset if dataset is not None else load_report(lm).get("dataset")  # trained on
+    dataset = dataset if dataset is not None else trained_dataset(load_report(lm))
     by_id = {f.uuid: f for f in load_facts(list(languages), fact_ids=ids, dataset=dataset)}
     facts = {s: [by_id[u] for u in splits.of(s) if u in by_id] for s in names}
     t_transfer = time.perf_counter()

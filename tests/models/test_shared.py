@@ -252,3 +252,20 @@ def test_cli_stores_the_report(shared: Path, env: Path, tmp_path: Path) -> None:
     assert load_report(shared)["crosslingual"]["kn_facts"] == rep["kn_facts"]
     bad = CliRunner().invoke(models_cli, ["crosslingual", "no-such-model"])
     assert bad.exit_code != 0 and "no-such-model" in bad.output
+
+
+def test_trained_dataset_follows_the_content_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.models.crosslingual import trained_dataset
+
+    def built(name: str, content: str) -> Path:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(json.dumps({"content_hash": content}))
+        return tmp_path / name
+
+    old, here = built("moved", "new-content"), built("package", "abc")
+    monkeypatch.setattr(rml_lama, "DATASET_DIR", here)
+    assert trained_dataset({"dataset": str(here), "dataset_hash": "abc"}) == str(here)
+    # the folder the model was trained from was rebuilt since: the package's has its content
+    assert trained_dataset({"dataset": str(old), "dataset_hash": "abc"}) == str(here)
+    with pytest.raises(ValueError, match="content hash zzz"):
+        trained_dataset({"dataset": str(old), "dataset_hash": "zzz"})
