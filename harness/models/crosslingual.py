@@ -16,8 +16,13 @@ interventions):
   averaged over B's queries the model answers correctly, per fact; the A×B matrix of means
   over facts, with n and a bootstrap 95 % interval.
 
-``python -m harness.models.cli crosslingual tiny-gpt-shared --facts 40`` runs it and
-stores the result in the model's ``report.json`` under ``crosslingual`` (see
+kn and suppression run on a seeded subset of the known facts (:func:`known_subset`): a model
+recipe is chosen on ``dev`` and reported on the disjoint ``test``, so the reported number is
+not tuned on. ``kn`` also says why an intersection is empty (an empty set in one language,
+one language apart from the others, sets that meet only within some layers).
+
+``python -m harness.models.cli crosslingual tiny-gpt-shared`` runs it (``--subset test``, all
+its facts) and stores the result in the model's ``report.json`` under ``crosslingual`` (see
 ``docs/models.md``).
 """
 
