@@ -151,15 +151,23 @@ def collect_facts(
 
 
 def collect_objects(
-    root: Path, languages: list[str], relations: list[str], allow_empty: bool = False
+    root: Path,
+    languages: list[str],
+    relations: list[str],
+    allow_empty: bool = False,
+    wrong_labels: dict[tuple[str, str], WrongLabel] | None = None,
 ) -> dict[tuple[str, str, str], list[str]]:
     """``{(language, relation, subject_uri): [object label, ...]}``: every object the
     sources give for a subject and relation in a language (all of mLAMA's facts, not only
-    those kept), labels normalized, in source order, without repeats."""
+    those kept), labels normalized, in source order, without repeats; an object whose
+    label is wrong in that language (``wrong_labels``) is not a valid answer."""
     out: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    wrong_labels = wrong_labels or {}
     for rel in relations:
         for lang in languages:
             for f in _read_facts(root, lang, rel, allow_empty):
+                if (f.object_uri, lang) in wrong_labels:
+                    continue
                 labels = out[(lang, rel, f.subject_uri)]
                 obj = normalize_label(f.object, lang)
                 if obj not in labels:
@@ -393,8 +401,8 @@ def build_rows(config: BuildConfig) -> Built:
             config.allow_empty_sources,
             config.max_facts_per_subject,
         )
-        objects = collect_objects(root, langs, rels, config.allow_empty_sources)
         wrong_labels = collect_wrong_labels(root, langs, rels, config.allow_empty_sources)
+        objects = collect_objects(root, langs, rels, config.allow_empty_sources, wrong_labels)
         _read_facts.cache_clear()  # a later build may read changed sources
         steps.update()
         steps.set_postfix_str("templates")

@@ -3,7 +3,7 @@ legitimate variants alone: homonyms, exonyms, short forms, translations, transli
 
 import pytest
 
-from builders.build import BuildConfig, build_rows, collect_wrong_labels
+from builders.build import BuildConfig, build_rows, collect_objects, collect_wrong_labels
 from builders.errors import BuildError
 from builders.quality import wrong_label_facts
 from builders.wrong_labels import entity_labels, find_wrong_labels, listed_wrong_labels, name_key
@@ -141,3 +141,12 @@ def test_the_card_measure_finds_a_wrong_label_in_rows():
     }
     assert wrong_label_facts(rows) == [("en", "b", "Lionel Messi")]
     assert entity_labels([("Q1", "en", "a"), ("Q1", "fr", "b")]) == {"Q1": {"en": "a", "fr": "b"}}
+
+
+def test_an_object_with_a_wrong_label_is_no_valid_answer(sources_dir):
+    wrong = collect_wrong_labels(sources_dir, ["en", "fr", "fi", "hu"])
+    every = collect_objects(sources_dir, ["en"], ["P140"])
+    kept = collect_objects(sources_dir, ["en"], ["P140"], wrong_labels=wrong)
+    travolta = ("en", "P140", "Q80938")
+    assert "Ciencias" in every[travolta] and "Ciencias" not in kept.get(travolta, [])
+    assert sum(map(len, kept.values())) < sum(map(len, every.values()))
