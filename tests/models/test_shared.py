@@ -269,3 +269,17 @@ def test_trained_dataset_follows_the_content_hash(tmp_path: Path, monkeypatch: p
     assert trained_dataset({"dataset": str(old), "dataset_hash": "abc"}) == str(here)
     with pytest.raises(ValueError, match="content hash zzz"):
         trained_dataset({"dataset": str(old), "dataset_hash": "zzz"})
+
+
+def test_shared_demo_configs_are_their_twins_with_weight_decay() -> None:
+    """The -shared demo models differ from their mono twins only by weight decay (chosen
+    on dev facts, docs/models.md); the micro ones, for tests, not at all."""
+    from dataclasses import replace
+
+    from harness.models.configs import CONFIGS, SHARED_WEIGHT_DECAY
+
+    for shared, mono in (("tiny-gpt-shared", "tiny-gpt"), ("tiny-bert-shared", "tiny-bert")):
+        s, m = CONFIGS["demo"][shared], CONFIGS["demo"][mono]
+        assert s.optim.weight_decay == SHARED_WEIGHT_DECAY > 0 == m.optim.weight_decay
+        assert replace(s, optim=replace(s.optim, weight_decay=0.0)) == m
+        assert CONFIGS["micro"][shared] == CONFIGS["micro"][mono]
