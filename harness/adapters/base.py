@@ -55,6 +55,10 @@ class ModelAdapter(ABC):
     model_types: ClassVar[tuple[str, ...]] = ()  # config.model_type values this adapter serves
     is_causal: ClassVar[bool]  # True: next-token LM; False: masked LM
     family: ClassVar[str] = ""  # human-readable family name, e.g. "GPT-2"
+    # causal families whose attention goes through transformers' attention interface, so
+    # the causal attribution engine can attend to one shared prompt prefix
+    # (harness/attribution/prefix_attention.py); the others get the prefix copied per row
+    prefix_attention: ClassVar[bool] = False
 
     def __init__(self, model: nn.Module, tokenizer: Any) -> None:
         # a transformers model: its submodules are reached by name (model.transformer.h),
