@@ -75,6 +75,16 @@ class CausalRunner:
         # the answers are predicted at tail positions 0 .. K'-1 (see `_log_prob`)
         assert enc.answer_positions.tolist() == list(range(t - 1, t - 1 + len(enc.answer_ids)))
         self.answer_ids = enc.answer_ids.to(dev)  # [K']
+        # A sliding-window cache (Mistral, Gemma 2) keeps only the window's last keys, and
+        # neither path here masks by window: refuse an input longer than the window (4096
+        # tokens and more in the released models) rather than attribute it wrongly.
+        window = getattr(adapter.model.config, "sliding_window", None)
+        if window and len(ids) > window:
+            raise ValueError(
+                f"the query has {len(ids)} tokens, more than {adapter.model_type}'s sliding attention "
+                f"window ({window}), which the causal attribution engine does not implement"
+            )
+        self.shared_prefix = adapter.prefix_attention  # one copy of the prefix for all rows
         with torch.no_grad():
             self.kv = None
             if t > 1:
@@ -93,7 +103,7 @@ class CausalRunner:
         body = self.adapter.forward_body
         if self.kv is None:
             hidden, _ = body(self.tail[None])
-        elif self.adapter.prefix_attention:
+        elif self.shared_prefix:
             with attending_to_prefix(self.adapter.model, self.kv) as cache:
                 hidden, _ = body(self.tail[None], cache=cache, use_cache=True)
             cache.check_calls(self.adapter.model)

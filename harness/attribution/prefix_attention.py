@@ -96,7 +96,7 @@ def prefix_attention_forward(
     rows, heads, k_len, dim = query.shape
     kv_heads, p_len = k_pre.shape[1], k_pre.shape[2]
     if sliding_window is not None and p_len + k_len > sliding_window:
-        raise NotImplementedError(f"a sliding window ({sliding_window}) shorter than the input ({p_len + k_len})")
+        raise NotImplementedError(f"sliding window {sliding_window} < input length {p_len + k_len}")
     groups = heads // kv_heads  # grouped-query attention: query heads per key/value head
     scale = dim**-0.5 if scaling is None else scaling
     q = query.unflatten(1, (kv_heads, groups))  # [R, H_kv, g, K, d]

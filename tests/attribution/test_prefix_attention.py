@@ -34,7 +34,8 @@ def _body_on_prefix(adapter, prefix, tails, attention):
 @pytest.mark.parametrize("family", ["gpt2", "llama", "gemma2"])
 @pytest.mark.parametrize("tail_length", [1, 3])
 def test_shared_prefix_attention_equals_the_models_own(make_adapter, family, tail_length):
-    adapter = make_adapter(family, n_layer=3) if family == "gpt2" else make_adapter(family, num_hidden_layers=3)
+    layers = {"n_layer": 3} if family == "gpt2" else {"num_hidden_layers": 3}
+    adapter = make_adapter(family, **layers)
     g = torch.Generator().manual_seed(0)
     vocab = adapter.model.config.vocab_size
     prefix = torch.randint(5, vocab, (6,), generator=g).to(adapter.device)
@@ -63,3 +64,16 @@ def test_outside_its_context_the_attention_refuses_to_run():
     with pytest.raises(RuntimeError, match="attending_to_prefix"):
         prefix_attention_forward(torch.nn.Module(), q, q[:, :1], q[:, :1], None)
     assert isinstance(PrefixCache([(q, q)]), PrefixCache)
+
+
+def test_a_sliding_window_shorter_than_the_query_is_refused(make_adapter):
+    """A sliding-window cache keeps only the window's last keys, which the engine does not
+    handle: it refuses such a query (released models have windows of 4096 tokens and more)."""
+    from harness.attribution import attribute, encode_query
+
+    from .conftest import MULTI
+
+    adapter = make_adapter("mistral", sliding_window=3)
+    enc = encode_query(adapter, MULTI, full_object=True)
+    with pytest.raises(ValueError, match=r"sliding attention window \(3\)"):
+        attribute(adapter, enc, "ig", steps=3, full_object=True)
