@@ -159,6 +159,7 @@ class CausalRunner:
             torch.enable_grad(),
             self._rows_join(groups) as sizes,
             self.adapter.patch(make_replacer(shifted, points, position=0)),
+            self.adapter.fused_activations(),
         ):
             log_prob = self._log_prob(self._tail_logits(sizes, skip=1))  # [rows], carrier dropped
             return probability_gradients(log_prob, groups, points)  # ∂P/∂x
