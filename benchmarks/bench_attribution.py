@@ -232,7 +232,8 @@ def report(row: dict[str, Any]) -> str:
         else:
             parts.append("– | –")
     diffs = f"{row['diff_batched']:.1e}" + (f", {row['diff_plain']:.1e}" if "diff_plain" in row else "")
-    peaks = " / ".join(f"{max(row['peak'][k], 0):.0f}" for k in ("engine", "batched", "plain") if k in row["peak"])
+    peak = row["peak"]
+    peaks = " / ".join(f"{max(peak[k], 0):.0f}" for k in ("engine", "batched", "plain") if k in peak)
     return " | ".join(parts) + f" | {diffs} | {peaks} |"
 
 
