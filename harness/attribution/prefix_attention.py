@@ -69,7 +69,7 @@ _ACTIVE: ContextVar[PrefixCache | None] = ContextVar("rml_prefix_cache", default
 
 
 def prefix_attention_forward(
-    module: torch.nn.Module,
+    module: Any,  # a transformers attention module: its `layer_idx` names the block
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
