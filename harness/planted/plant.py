@@ -1,21 +1,32 @@
 """Plant facts a model does not know into FFN neurons it barely uses: the ground truth.
 
-For each planted fact, in the FFN layers ``cfg.layers`` (default: the upper three quarters):
+The mechanism planted is the one the paper hypothesises: language-specific neurons in the
+lower layers feed language-agnostic neurons in the upper layers. Per planted fact ``f``:
 
-* ``agnostic`` neurons (default 3, on different layers) whose key fires on the fact's
-  queries in *every* language (one logistic-regression key fitted on all languages jointly,
-  each language weighted equally) and whose value is learned to raise the object;
-* ``language_specific`` neurons (default 2) whose key fires on one language's queries only
-  (the fact's queries in other languages are negatives) and whose value is learned too;
-* ``decoys`` (default 1): a key like an agnostic neuron's, but a fixed random value of a
-  typical norm, orthogonal to what raises the answer: it fires strongly and does nothing.
+* a **relay direction** ``u_f`` in the residual stream, drawn in the subspace where the
+  residual (after the last relay layer, at the queries' target positions) varies least, the
+  facts' directions orthogonal to each other: nothing else writes much there, so a key that
+  reads ``u_f`` is selective;
+* one ``language`` neuron per language in the lower layers (``relay_layers``, default the
+  lower half): its key fires on that language's queries of ``f`` only (an easy fit: one
+  language's queries of one fact against every other query) and its value writes ``u_f``
+  (a fixed vector of the layer's own ``norm_quantile`` value norm);
+* ``agnostic`` neurons (default 4) in the upper layers (``layers``, default the upper half)
+  whose key reads ``u_f`` — so they fire on ``f`` in every language by construction — and
+  whose value is learned to raise the object;
+* ``decoys`` (default 1): a key fitted like an agnostic neuron's, but a fixed value of the
+  layer's median value norm, orthogonal to the answer's output embeddings and to the relay
+  subspace: it fires strongly and does nothing for the answer.
 
-Keys: :mod:`harness.planted.keys`. Values: Adam on the planted facts' queries (cross-entropy
-of the object's first token, each fact and language weighted equally) plus a KL term that
-keeps the model's distribution on the queries of the facts it knows; every weight except
-the planted value rows is frozen, and each row is projected back to the layer's own
-``norm_quantile`` value norm after each step. Key and value norms therefore stay within
-the model's own range (see ``distributions`` in the ground truth).
+Planting is bottom-up: a layer's keys are fitted (:mod:`harness.planted.keys`) on the FFN
+inputs of the model as planted so far (everything below it written), every other query of
+the closed benchmark set being a negative. Agnostic values start at zero and are learned at
+the end by Adam on the planted facts' queries (cross-entropy of the object's first token,
+each fact and language weighted equally) plus a KL term that keeps the model's distribution
+on the queries of the facts it knows; every other weight is frozen, each row is kept out of
+the relay subspace and projected back to ``norm_scale`` × the layer's own ``norm_quantile``
+value norm after each step. How the planted norms and activations compare with the model's
+own: ``distributions`` in the ground truth.
 
 Neurons are chosen per layer in order of least use: the mean ``|activation| · |value|`` of
 the real neuron over the benchmark queries' target positions. Their old weights are
@@ -44,21 +55,26 @@ if TYPE_CHECKING:
     from harness.adapters.base import ModelAdapter
 
 log = logging.getLogger(__name__)
+_DEBUG = False
 
 
 @dataclass(frozen=True)
 class PlantConfig:
     facts: int = 30  # facts to plant (the base model's unknown facts, in split / dataset order)
-    agnostic: int = 3  # agnostic neurons per fact (spread over the planted layers)
-    language_specific: int = 2  # neurons per fact that fire in one language only
+    agnostic: int = 4  # agnostic neurons per fact (spread over `layers`)
+    relays: int = 2  # language neurons per fact and language (spread over `relay_layers`)
     decoys: int = 1  # neurons that fire on the fact and do nothing for the answer
-    layers: tuple[int, ...] | None = None  # FFN layers to plant in; None: the upper 3/4
+    relay_layers: tuple[int, ...] | None = None  # language neurons' layers; None: the lower half
+    layers: tuple[int, ...] | None = None  # agnostic and decoy neurons' layers; None: the upper half
+    readout: str = "fit"  # agnostic keys: "fit" (logistic/hinge) or "shift" (the relay's mean shift)
+    relay_rest: float = -3.0  # language neurons' median pre-activation elsewhere (GELU ~ 0 there)
+    relay_dims: int = 0  # the relay subspace's width; 0: 2 x facts (at most half the model width)
     norm_quantile: float = 0.99  # key and value norms capped at this quantile of the layer's own
-    norm_scale: float = 10.0  # ... times this factor (1: within the model's own range)
+    norm_scale: float = 2.0  # ... times this factor (1: within the model's own range)
     fire_quantile: float = 0.99  # firing threshold: this quantile of the layer's own pre-activations
     on_quantile: float = 0.9995  # the fact's pre-activation target: this quantile of the layer's own
     fit_fire_rate: float = 0.0005  # share of the fitted negatives allowed above the threshold
-    value_steps: int = 100  # Adam steps on the value rows
+    value_steps: int = 150  # Adam steps on the value rows
     value_lr: float = 0.02
     batch_queries: int = 128  # planted-fact queries per step (plus as many preserved ones)
     preserve: float = 1.0  # weight of the KL term on known facts' queries
@@ -78,8 +94,10 @@ class Universe:
     relation: dict[str, str] = field(default_factory=dict)
 
 
-def default_layers(n_layers: int) -> tuple[int, ...]:
-    return tuple(range(n_layers // 4, n_layers))
+def default_layers(n_layers: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(relay layers, agnostic layers): the lower and the upper half."""
+    half = max(1, n_layers // 2)
+    return tuple(range(half)), tuple(range(half, n_layers))
 
 
 def _quantile(t: torch.Tensor, q: float, cap: int = 2_000_000) -> float:
@@ -116,33 +134,59 @@ def layer_stats(
     )
 
 
+Slot = tuple[str, tuple[str, ...], int, int]  # kind, languages, layer, neuron index
+
+
 def _assign(
     cfg: PlantConfig,
     facts: Sequence[str],
     languages: Sequence[str],
+    relay_layers: Sequence[int],
     layers: Sequence[int],
     stats: dict[int, LayerStats],
-) -> dict[str, list[tuple[str, tuple[str, ...], int, int]]]:
-    """fact -> [(kind, languages, layer, index)]: least-used neurons, layers spread."""
-    free = {layer: torch.argsort(stats[layer].usage).tolist() for layer in layers}
-    rng = random.Random(cfg.seed)
-    out: dict[str, list[tuple[str, tuple[str, ...], int, int]]] = {}
-    n_lang = 0
+) -> dict[str, list[Slot]]:
+    """fact -> its neurons: least-used ones, each kind spread over its layers."""
+    free = {layer: torch.argsort(stats[layer].usage).tolist() for layer in {*relay_layers, *layers}}
+    out: dict[str, list[Slot]] = {}
+
+    def take(layer: int) -> int:
+        if not free[layer]:
+            raise ValueError(f"layer {layer} has no free neuron left to plant into")
+        return free[layer].pop(0)
+
     for i, uuid in enumerate(facts):
-        plan: list[tuple[str, tuple[str, ...]]] = [("agnostic", tuple(languages))] * cfg.agnostic
-        for _ in range(cfg.language_specific):
-            plan.append(("language", (languages[n_lang % len(languages)],)))
-            n_lang += 1
-        plan += [("decoy", tuple(languages))] * cfg.decoys
-        start = rng.randrange(len(layers))
-        rows = []
-        for j, (kind, langs) in enumerate(plan):
-            layer = layers[(start + j + i) % len(layers)]
-            if not free[layer]:
-                raise ValueError(f"layer {layer} has no free neuron left to plant into")
-            rows.append((kind, langs, layer, free[layer].pop(0)))
+        rows: list[Slot] = []
+        for j, lang in enumerate(languages):
+            for k in range(cfg.relays):
+                layer = relay_layers[(i + j + k) % len(relay_layers)]
+                rows.append(("language", (lang,), layer, take(layer)))
+        upper = [("agnostic", tuple(languages))] * cfg.agnostic + [("decoy", tuple(languages))] * cfg.decoys
+        for j, (kind, langs) in enumerate(upper):
+            layer = layers[(i + j) % len(layers)]
+            rows.append((kind, langs, layer, take(layer)))
         out[uuid] = rows
     return out
+
+
+def relay_directions(h: torch.Tensor, n: int, dims: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` orthonormal directions ``[n, D]`` drawn at random in the ``dims``-dimensional
+    subspace where the residual ``h [Q, D]`` varies least (the mean direction of LayerNorm,
+    all ones, excluded: LayerNorm removes it), and that subspace's basis ``[dims, D]``."""
+    d = h.shape[1]
+    if not n <= dims <= d - 1:
+        raise ValueError(f"relay subspace of {dims} dimensions cannot hold {n} facts in width {d}")
+    ones = torch.ones(d, 1) / math.sqrt(d)
+    centred = h - h.mean(0)
+    centred = centred - (centred @ ones) @ ones.T
+    cov = centred.T @ centred / max(len(h) - 1, 1)
+    # eigenvectors of the covariance restricted to the complement of the ones direction
+    basis, _ = torch.linalg.qr(torch.cat([ones, torch.eye(d)[:, : d - 1]], 1))
+    comp = basis[:, 1:]  # [D, D-1] orthonormal, orthogonal to ones
+    evals, evecs = torch.linalg.eigh(comp.T @ cov @ comp)
+    low = (comp @ evecs[:, :dims]).T  # [dims, D], lowest variance first
+    gen = torch.Generator().manual_seed(seed)
+    mix, _ = torch.linalg.qr(torch.randn(dims, n, generator=gen))  # [dims, n] orthonormal columns
+    return (mix.T @ low).contiguous(), low.contiguous()
 
 
 def plant(
@@ -156,89 +200,194 @@ def plant(
     model's :func:`collect` on ``universe.queries`` (computed when None). Returns the planted
     facts with their neurons and what planting used (per-layer targets and caps, losses)."""
     torch.manual_seed(cfg.seed)
-    layers = cfg.layers or default_layers(adapter.n_layers)
-    for layer in layers:
+    default_relay, default_upper = default_layers(adapter.n_layers)
+    relay_layers = tuple(cfg.relay_layers or default_relay)
+    layers = tuple(cfg.layers or default_upper)
+    for layer in (*relay_layers, *layers):
         if not 0 <= layer < adapter.n_layers:
             raise ValueError(f"planting layer {layer} is out of range 0..{adapter.n_layers - 1}")
+    if max(relay_layers) >= min(layers):
+        raise ValueError(f"relay layers {relay_layers} must all lie below the agnostic layers {layers}")
     for layer in range(adapter.n_layers):
         key_params(adapter, layer)  # unsupported FFNs fail before any work
     feats = collect(adapter, universe.queries) if feats is None else feats
+    all_layers = sorted({*relay_layers, *layers})
     stats = {
-        layer: layer_stats(adapter, feats, layer, cfg.fire_quantile, cfg.on_quantile) for layer in layers
+        layer: layer_stats(adapter, feats, layer, cfg.fire_quantile, cfg.on_quantile) for layer in all_layers
     }
     languages = sorted(set(universe.lang_of), key=universe.lang_of.index)
-    plan = _assign(cfg, universe.planted, languages, layers, stats)
+    plan = _assign(cfg, universe.planted, languages, relay_layers, layers, stats)
     fact_of, lang_of = universe.fact_of, universe.lang_of
     preserve_idx = _preserve_sample(universe, cfg)
-    base_logp = _first_token_logprobs(adapter, [universe.queries[i] for i in preserve_idx])
-
-    planted: list[PlantedFact] = []
-    value_init: dict[tuple[int, int], torch.Tensor] = {}
-    gen = torch.Generator().manual_seed(cfg.seed)
-    for uuid in universe.planted:
-        neurons = []
-        for kind, langs, layer, index in plan[uuid]:
-            st = stats[layer]
-            pos = [q for q in range(len(fact_of)) if fact_of[q] == uuid and lang_of[q] in langs]
-            neg = [q for q in range(len(fact_of)) if not (fact_of[q] == uuid and lang_of[q] in langs)]
-            per_lang: defaultdict[str, int] = defaultdict(int)
-            for q in pos:
-                per_lang[lang_of[q]] += 1
-            weight = torch.tensor([1.0 / per_lang[lang_of[q]] for q in pos])
-            lang_ids = torch.tensor([langs.index(lang_of[q]) for q in pos])
-            X = feats.x[:, layer]
-            key = fit_key(
-                X[pos],
-                X[neg],
-                st.pre_fire,
-                st.pre_high,
-                cfg.norm_scale * _quantile(st.key_norms, cfg.norm_quantile),
-                pos_weight=weight,
-                pos_groups=lang_ids,
-                fire_rate=cfg.fit_fire_rate,
-            )
-            if key is None:
-                log.warning("fact %s: no key separates its %s queries in layer %d", uuid, kind, layer)
-                continue
-            kp = key_params(adapter, layer)
-            with torch.no_grad():
-                kp.key(index).copy_(key.weight.to(kp.weight.dtype))
-                if kp.bias is not None:
-                    kp.bias[index] = key.bias
-            value_norm = float(st.value_norms.median())
-            v = torch.randn(adapter.d_model, generator=gen)
-            if kind == "decoy":
-                v = _orthogonal_to_answer(adapter, v, [universe.queries[q] for q in pos])
-            value_init[(layer, index)] = v / v.norm() * value_norm
-            neurons.append(
-                PlantedNeuron(layer, index, kind, list(langs), threshold=key.threshold, key_capped=key.capped)
-            )
-        planted.append(PlantedFact(uuid, universe.relation.get(uuid, ""), neurons))
-
+    base_logp = _first_token_logprobs(adapter, [universe.queries[q] for q in preserve_idx])
+    # the chosen neurons are cleared first: the relay subspace, the readout directions and
+    # every key are fitted on the model without them (their old writes, gone once they are
+    # overwritten, would otherwise move the quiet directions)
     with torch.no_grad():
-        for (layer, index), v in value_init.items():
-            adapter.neuron_output_weights(layer)[index] = v.to(adapter.dtype)
-    trainable = {(n.layer, n.index) for f in planted for n in f.neurons if n.kind != "decoy"}
-    caps = {
-        layer: cfg.norm_scale * _quantile(stats[layer].value_norms, cfg.norm_quantile) for layer in layers
+        for slots in plan.values():
+            for _kind, _langs, layer, index in slots:
+                kp = key_params(adapter, layer)
+                kp.key(index).zero_()
+                if kp.bias is not None:
+                    kp.bias[index] = 0.0
+                adapter.neuron_output_weights(layer)[index] = 0.0
+    feats = collect(adapter, universe.queries)
+
+    n_facts = len(universe.planted)
+    dims = cfg.relay_dims or min(2 * n_facts, adapter.d_model // 2)
+    if feats.h is None:
+        raise ValueError("planting needs the residual stream: features from collect()")
+    relay, relay_basis = relay_directions(feats.h[:, max(relay_layers)], n_facts, dims, cfg.seed)
+    relay_of = {uuid: relay[i] for i, uuid in enumerate(universe.planted)}
+    key_cap = {
+        layer: cfg.norm_scale * _quantile(stats[layer].key_norms, cfg.norm_quantile) for layer in all_layers
     }
-    losses = _learn_values(adapter, universe, cfg, trainable, caps, preserve_idx, base_logp, progress)
+    caps = {
+        layer: cfg.norm_scale * _quantile(stats[layer].value_norms, cfg.norm_quantile) for layer in all_layers
+    }
+    relay_norm = {layer: caps[layer] for layer in relay_layers}
+    gen = torch.Generator().manual_seed(cfg.seed)
+    neurons_of: dict[str, list[PlantedNeuron]] = {uuid: [] for uuid in universe.planted}
+    rows_of_fact: dict[str, list[int]] = defaultdict(list)
+    for q, uuid in enumerate(fact_of):
+        rows_of_fact[uuid].append(q)
+    unfitted = 0
+    base_x = feats.x
+    quiet = {layer: _quiet_subspace(base_x[:, layer], dims) for layer in layers}
+    for layer in all_layers:  # bottom-up: each layer's keys see everything planted below it
+        st = stats[layer]
+        X = feats.x[:, layer]
+        kp = key_params(adapter, layer)
+        for uuid in universe.planted:
+            for kind, langs, lay, index in plan[uuid]:
+                if lay != layer:
+                    continue
+                lang_set = set(langs)
+                pos = [q for q in rows_of_fact[uuid] if lang_of[q] in lang_set]
+                if kind == "language":  # the fact's other languages are negatives too
+                    neg = [
+                        q for q in range(len(fact_of)) if not (fact_of[q] == uuid and lang_of[q] in lang_set)
+                    ]
+                else:  # the fact's queries are all positives
+                    neg = [q for q in range(len(fact_of)) if fact_of[q] != uuid]
+                per_lang: defaultdict[str, int] = defaultdict(int)
+                for q in pos:
+                    per_lang[lang_of[q]] += 1
+                direction = None
+                if kind != "language" and cfg.readout == "shift":
+                    shift = X - base_x[:, layer]
+                    direction = _relay_readout(shift[pos], shift[neg], quiet[layer], gen)
+                key = fit_key(
+                    X[pos],
+                    X[neg],
+                    st.pre_fire,
+                    st.pre_high,
+                    key_cap[layer],
+                    pos_weight=torch.tensor([1.0 / per_lang[lang_of[q]] for q in pos]),
+                    pos_groups=torch.tensor([langs.index(lang_of[q]) for q in pos]),
+                    fire_rate=cfg.fit_fire_rate,
+                    rest=cfg.relay_rest if kind == "language" else st.pre_median,
+                    direction=direction,
+                )
+                if key is None and direction is not None and _DEBUG:
+                    sc = X @ direction
+                    lv = {
+                        lg: round(float(sc[[q for q in pos if lang_of[q] == lg]].median()), 2) for lg in langs
+                    }
+                    print(
+                        "DEBUG",
+                        uuid[:6],
+                        kind,
+                        layer,
+                        lv,
+                        "neg",
+                        [round(float(sc[neg].quantile(qq)), 2) for qq in (0.5, 0.999, 0.9995)],
+                        "shiftpos",
+                        [round(float((X[pos] - base_x[pos, layer]).norm(dim=1).median()), 2)],
+                        "shiftneg",
+                        round(float((X[neg] - base_x[neg, layer]).norm(dim=1).median()), 2),
+                    )
+                if key is None:
+                    unfitted += 1
+                    log.warning("fact %s: no %s key separates its queries in layer %d", uuid, kind, layer)
+                    continue
+                if kind == "language":
+                    value = relay_of[uuid] * relay_norm[layer]
+                elif kind == "decoy":
+                    v = torch.randn(adapter.d_model, generator=gen)
+                    v = v - relay_basis.T @ (relay_basis @ v)
+                    v = _orthogonal_to_answer(adapter, v, [universe.queries[q] for q in pos])
+                    value = v / v.norm() * float(st.value_norms.median())
+                else:  # agnostic: learned below, from a small random start (neurons differ)
+                    v = torch.randn(adapter.d_model, generator=gen)
+                    value = v / v.norm() * 0.01 * caps[layer]
+                with torch.no_grad():
+                    kp.key(index).copy_(key.weight.to(kp.weight.dtype))
+                    if kp.bias is not None:
+                        kp.bias[index] = key.bias
+                    adapter.neuron_output_weights(layer)[index] = value.to(adapter.dtype)
+                neurons_of[uuid].append(
+                    PlantedNeuron(
+                        layer, index, kind, list(langs), threshold=key.threshold, key_capped=key.capped
+                    )
+                )
+        feats = collect(adapter, universe.queries)  # the next layer's keys read what this one wrote
+        if progress:
+            log.info("planting: keys of layer %d written", layer)
+    planted = [
+        PlantedFact(uuid, universe.relation.get(uuid, ""), neurons_of[uuid]) for uuid in universe.planted
+    ]
+    trainable = {(n.layer, n.index) for f in planted for n in f.neurons if n.kind == "agnostic"}
+    losses = _learn_values(
+        adapter, universe, cfg, trainable, caps, preserve_idx, base_logp, progress, avoid=relay_basis
+    )
     report = {
         "config": asdict(cfg),
+        "relay_layers": list(relay_layers),
         "layers": list(layers),
+        "relay_dims": dims,
+        "unfitted_keys": unfitted,
         "value_loss": losses,
         "layer_stats": {
             str(layer): {
                 "pre_median": stats[layer].pre_median,
                 "pre_fire": stats[layer].pre_fire,
                 "pre_high": stats[layer].pre_high,
-                "key_norm_cap": cfg.norm_scale * _quantile(stats[layer].key_norms, cfg.norm_quantile),
+                "key_norm_cap": key_cap[layer],
                 "value_norm_cap": caps[layer],
+                **({"relay_value_norm": relay_norm[layer]} if layer in relay_norm else {}),
             }
-            for layer in layers
+            for layer in all_layers
         },
     }
     return planted, report
+
+
+def _quiet_subspace(x: torch.Tensor, dims: int) -> torch.Tensor:
+    """``[dims, D]``: the directions in which the FFN inputs ``x [Q, D]`` vary least."""
+    _, evecs = torch.linalg.eigh(torch.cov(x.T))
+    return evecs[:, :dims].T.contiguous()
+
+
+def _relay_readout(
+    shift: torch.Tensor,
+    shift_neg: torch.Tensor,
+    quiet: torch.Tensor,
+    gen: torch.Generator,
+    jitter: float = 0.0,
+) -> torch.Tensor:
+    """The key direction of an agnostic neuron or a decoy: the mean shift ``shift [P, D]``
+    that planting below moved its fact's FFN inputs by, less the other queries' mean shift
+    ``shift_neg [M, D]`` (overwritten neurons moved everything a little): what the relay
+    neurons wrote, as the layer sees it, i.e. the largest separation a key of a given norm
+    can get. Plus a random
+    ``jitter`` share in the directions where the inputs barely vary (``quiet [K, D]``), so
+    that neurons reading the same relay are not copies of each other."""
+    d = shift.mean(0) - shift_neg.mean(0)
+    d = d / d.norm()
+    r = quiet.T @ torch.randn(len(quiet), generator=gen)
+    r = r - (r @ d) * d
+    return d + jitter * r / r.norm() if jitter else d
 
 
 def _preserve_sample(universe: Universe, cfg: PlantConfig) -> list[int]:
@@ -283,9 +432,10 @@ def _learn_values(
     preserve_idx: list[int],
     base_logp: torch.Tensor,
     progress: bool,
+    avoid: torch.Tensor | None = None,
 ) -> list[float]:
-    """Adam on the planted value rows only (see the module docstring); returns the loss
-    every 20 steps."""
+    """Adam on the planted value rows only (see the module docstring), each row kept out of
+    the span of ``avoid``'s rows; returns the loss every 20 steps."""
     model = adapter.model
     planted = set(universe.planted)
     fact_idx = [q for q, uuid in enumerate(universe.fact_of) if uuid in planted]
@@ -342,6 +492,8 @@ def _learn_values(
                 for layer, _dim, idx in dims:
                     rows_v = adapter.neuron_output_weights(layer)
                     for i in idx:
+                        if avoid is not None:  # keep out of the relay subspace [K, D]
+                            rows_v[i] -= (avoid.T @ (avoid @ rows_v[i].float().cpu())).to(rows_v)
                         n = rows_v[i].norm()
                         if n > caps[layer]:
                             rows_v[i].mul_(caps[layer] / n)

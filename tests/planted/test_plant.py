@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from harness.attribution.query import ClozeQuery
+from harness.attribution.query import ClozeQuery, encode_query
 from harness.planted.checks import format_checks, run_checks
 from harness.planted.features import collect, key_params
-from harness.planted.plant import PlantConfig, Universe, plant
+from harness.planted.plant import PlantConfig, Universe, plant, relay_directions
 
 WORDS = [
     "Paris",
@@ -47,12 +47,13 @@ def test_plant_writes_only_the_chosen_neurons(make_adapter):
     cfg = PlantConfig(
         facts=2,
         agnostic=1,
-        language_specific=1,
+        relays=1,
         decoys=1,
         value_steps=3,
         batch_queries=8,
         preserve_queries=8,
-        layers=(0, 1),
+        relay_layers=(0,),
+        layers=(1,),
         norm_scale=1.0,
     )
     before_feats = collect(adapter, universe.queries)
@@ -95,3 +96,29 @@ def test_collect_matches_a_plain_forward(make_adapter):
     pre = feats.x[:, 0] @ kp.keys().detach().T + kp.bias.detach()
     act = adapter.model.transformer.h[0].mlp.act(pre)
     assert torch.allclose(act, feats.act[:, 0], atol=1e-5)
+
+
+def test_collect_keeps_each_blocks_output(make_adapter):
+    adapter = make_adapter("gpt2")
+    q = ClozeQuery("The capital of France is", "Paris")
+    feats = collect(adapter, [q])
+    enc = encode_query(adapter, q)
+    ids = torch.as_tensor(enc.input_ids).reshape(1, -1)
+    with torch.no_grad():
+        hidden = adapter.model(input_ids=ids, output_hidden_states=True).hidden_states
+    assert feats.h is not None and feats.h.shape == (1, adapter.n_layers, adapter.d_model)
+    for layer in range(adapter.n_layers - 1):  # the last entry of hidden_states has ln_f applied
+        assert torch.allclose(feats.h[0, layer], hidden[layer + 1][0, enc.target_position], atol=1e-5)
+
+
+def test_relay_directions_are_orthonormal_quiet_and_mean_free():
+    g = torch.Generator().manual_seed(0)
+    scales = torch.linspace(0.01, 5.0, 16)
+    h = torch.randn(4000, 16, generator=g) * scales + 3.0  # coordinate i has std scales[i]
+    u, basis = relay_directions(h, n=3, dims=5, seed=1)
+    assert u.shape == (3, 16) and basis.shape == (5, 16)
+    assert torch.allclose(u @ u.T, torch.eye(3), atol=1e-4)
+    assert torch.allclose(u.sum(1), torch.zeros(3), atol=1e-4)  # LayerNorm's mean direction excluded
+    centred = h - h.mean(0)
+    assert float((centred @ u.T).std(0).max()) < 0.6 * float(centred.std(0).median())  # the quiet end
+    assert torch.allclose(u @ basis.T @ basis, u, atol=1e-4)  # inside the quiet subspace
