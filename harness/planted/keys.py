@@ -119,7 +119,8 @@ def fit_key(
       ``threshold``, so at most ``fire_rate`` of the fitted negatives fire;
     * the negatives' median stays at or below ``rest`` (when given: the layer's own median
       pre-activation), so the neuron's background sits where the real neurons' does (on
-      GELU's negative side) rather than just under the threshold.
+      GELU's negative side) rather than just under the threshold — unless the norm cap
+      leaves no room: then the positives keep at least half-way from threshold to target.
 
     The scale is the smallest that meets the first constraint under the other two; the key
     norm ``a·|w|`` is capped at ``max_norm`` (then the positives come out below ``target``).
@@ -131,7 +132,7 @@ def fit_key(
     def level_and_cut(w: torch.Tensor) -> tuple[float, float]:
         sp, sn = pos @ w, neg @ w
         level = min(float(sp[groups == g].median()) for g in groups.unique())
-        return level, float(torch.quantile(sn, 1 - fire_rate))
+        return level, float(sn.max() if fire_rate <= 0 else torch.quantile(sn, 1 - fire_rate))
 
     w = logistic_direction(pos, neg, weight) if direction is None else direction.float()
     level, cut = level_and_cut(w)
@@ -149,7 +150,7 @@ def fit_key(
     capped = a * float(w.norm()) > max_norm
     if capped:
         a = max_norm / float(w.norm())
-    bias = threshold - a * cut
-    if rest is not None:
-        bias = min(bias, rest - a * mid)
+    bias = threshold - a * cut  # the most a selective key allows
+    if rest is not None:  # lower, to rest, unless that drops the positives below mid-way
+        bias = min(bias, max(rest - a * mid, (threshold + target) / 2 - a * level))
     return Key(weight=a * w, bias=bias, threshold=threshold, capped=capped)

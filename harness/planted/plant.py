@@ -55,12 +55,12 @@ if TYPE_CHECKING:
     from harness.adapters.base import ModelAdapter
 
 log = logging.getLogger(__name__)
-_DEBUG = False
 
 
 @dataclass(frozen=True)
 class PlantConfig:
-    facts: int = 30  # facts to plant (the base model's unknown facts, in split / dataset order)
+    facts: int = 24  # facts to plant (the base model's unknown facts, in split / dataset order)
+    max_known_accuracy: float = 0.2  # a candidate fact the base model answers more often is not planted
     agnostic: int = 4  # agnostic neurons per fact (spread over `layers`)
     relays: int = 2  # language neurons per fact and language (spread over `relay_layers`)
     decoys: int = 1  # neurons that fire on the fact and do nothing for the answer
@@ -68,13 +68,19 @@ class PlantConfig:
     layers: tuple[int, ...] | None = None  # agnostic and decoy neurons' layers; None: the upper half
     readout: str = "fit"  # agnostic keys: "fit" (logistic/hinge) or "shift" (the relay's mean shift)
     relay_rest: float = -3.0  # language neurons' median pre-activation elsewhere (GELU ~ 0 there)
+    relay_threshold: float = 0.0  # ... and their highest one on any other query (a clean relay)
+    relay_fire_rate: float = 0.0002  # share of the fitted negatives allowed above that
+    language_values: bool = True  # language neurons also learn to raise their language's answer
+    relay_write: float = 0.25  # a language neuron writes this share of the residual's median norm
+    relay_value_scale: float = 6.0  # ... within this many times the layer's own value-norm quantile
+    relay_key_scale: float = 6.0  # language neurons' key norm cap, times the layer's own quantile
     relay_dims: int = 0  # the relay subspace's width; 0: 2 x facts (at most half the model width)
     norm_quantile: float = 0.99  # key and value norms capped at this quantile of the layer's own
     norm_scale: float = 2.0  # ... times this factor (1: within the model's own range)
     fire_quantile: float = 0.99  # firing threshold: this quantile of the layer's own pre-activations
     on_quantile: float = 0.9995  # the fact's pre-activation target: this quantile of the layer's own
     fit_fire_rate: float = 0.0005  # share of the fitted negatives allowed above the threshold
-    value_steps: int = 150  # Adam steps on the value rows
+    value_steps: int = 100  # Adam steps on the value rows, per layer
     value_lr: float = 0.02
     batch_queries: int = 128  # planted-fact queries per step (plus as many preserved ones)
     preserve: float = 1.0  # weight of the KL term on known facts' queries
@@ -168,17 +174,24 @@ def _assign(
     return out
 
 
-def relay_directions(h: torch.Tensor, n: int, dims: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def relay_directions(
+    h: torch.Tensor | Sequence[torch.Tensor], n: int, dims: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` orthonormal directions ``[n, D]`` drawn at random in the ``dims``-dimensional
     subspace where the residual ``h [Q, D]`` varies least (the mean direction of LayerNorm,
-    all ones, excluded: LayerNorm removes it), and that subspace's basis ``[dims, D]``."""
-    d = h.shape[1]
+    all ones, excluded: LayerNorm removes it), and that subspace's basis ``[dims, D]``.
+    ``h`` may be several views of the stream (the residual after the relay layers, the FFN
+    inputs of the layers that read it): their covariances, each scaled to unit trace, add
+    up, so the subspace is quiet in all of them."""
+    views = [h] if isinstance(h, torch.Tensor) else list(h)
+    d = views[0].shape[1]
     if not n <= dims <= d - 1:
         raise ValueError(f"relay subspace of {dims} dimensions cannot hold {n} facts in width {d}")
     ones = torch.ones(d, 1) / math.sqrt(d)
-    centred = h - h.mean(0)
-    centred = centred - (centred @ ones) @ ones.T
-    cov = centred.T @ centred / max(len(h) - 1, 1)
+    cov = torch.zeros(d, d)
+    for v in views:
+        c = torch.cov(v.T.float())
+        cov += c / c.trace()
     # eigenvectors of the covariance restricted to the complement of the ones direction
     basis, _ = torch.linalg.qr(torch.cat([ones, torch.eye(d)[:, : d - 1]], 1))
     comp = basis[:, 1:]  # [D, D-1] orthonormal, orthogonal to ones
@@ -237,7 +250,8 @@ def plant(
     dims = cfg.relay_dims or min(2 * n_facts, adapter.d_model // 2)
     if feats.h is None:
         raise ValueError("planting needs the residual stream: features from collect()")
-    relay, relay_basis = relay_directions(feats.h[:, max(relay_layers)], n_facts, dims, cfg.seed)
+    views = [feats.h[:, max(relay_layers)], *(feats.x[:, layer] for layer in layers)]
+    relay, relay_basis = relay_directions(views, n_facts, dims, cfg.seed)
     relay_of = {uuid: relay[i] for i, uuid in enumerate(universe.planted)}
     key_cap = {
         layer: cfg.norm_scale * _quantile(stats[layer].key_norms, cfg.norm_quantile) for layer in all_layers
@@ -245,13 +259,24 @@ def plant(
     caps = {
         layer: cfg.norm_scale * _quantile(stats[layer].value_norms, cfg.norm_quantile) for layer in all_layers
     }
-    relay_norm = {layer: caps[layer] for layer in relay_layers}
+    relay_norm = {
+        layer: cfg.relay_value_scale * _quantile(stats[layer].value_norms, cfg.norm_quantile)
+        for layer in relay_layers
+    }
+    relay_size = cfg.relay_write * float(feats.h[:, max(relay_layers)].norm(dim=1).median())
+    relay_key_cap = {
+        layer: cfg.relay_key_scale * _quantile(stats[layer].key_norms, cfg.norm_quantile)
+        for layer in relay_layers
+    }
     gen = torch.Generator().manual_seed(cfg.seed)
     neurons_of: dict[str, list[PlantedNeuron]] = {uuid: [] for uuid in universe.planted}
     rows_of_fact: dict[str, list[int]] = defaultdict(list)
     for q, uuid in enumerate(fact_of):
         rows_of_fact[uuid].append(q)
     unfitted = 0
+    losses: dict[int, list[float]] = {}
+    relay_part: dict[tuple[int, int], torch.Tensor] = {}
+    agnostic_slots = {(lay, i) for slots in plan.values() for kind, _l, lay, i in slots if kind == "agnostic"}
     base_x = feats.x
     quiet = {layer: _quiet_subspace(base_x[:, layer], dims) for layer in layers}
     for layer in all_layers:  # bottom-up: each layer's keys see everything planted below it
@@ -280,39 +305,23 @@ def plant(
                 key = fit_key(
                     X[pos],
                     X[neg],
-                    st.pre_fire,
+                    cfg.relay_threshold if kind == "language" else st.pre_fire,
                     st.pre_high,
-                    key_cap[layer],
+                    relay_key_cap[layer] if kind == "language" else key_cap[layer],
                     pos_weight=torch.tensor([1.0 / per_lang[lang_of[q]] for q in pos]),
                     pos_groups=torch.tensor([langs.index(lang_of[q]) for q in pos]),
-                    fire_rate=cfg.fit_fire_rate,
+                    fire_rate=cfg.relay_fire_rate if kind == "language" else cfg.fit_fire_rate,
                     rest=cfg.relay_rest if kind == "language" else st.pre_median,
                     direction=direction,
                 )
-                if key is None and direction is not None and _DEBUG:
-                    sc = X @ direction
-                    lv = {
-                        lg: round(float(sc[[q for q in pos if lang_of[q] == lg]].median()), 2) for lg in langs
-                    }
-                    print(
-                        "DEBUG",
-                        uuid[:6],
-                        kind,
-                        layer,
-                        lv,
-                        "neg",
-                        [round(float(sc[neg].quantile(qq)), 2) for qq in (0.5, 0.999, 0.9995)],
-                        "shiftpos",
-                        [round(float((X[pos] - base_x[pos, layer]).norm(dim=1).median()), 2)],
-                        "shiftneg",
-                        round(float((X[neg] - base_x[neg, layer]).norm(dim=1).median()), 2),
-                    )
                 if key is None:
                     unfitted += 1
                     log.warning("fact %s: no %s key separates its queries in layer %d", uuid, kind, layer)
                     continue
-                if kind == "language":
-                    value = relay_of[uuid] * relay_norm[layer]
+                if kind == "language":  # writes `relay_write` of the residual's norm, within a cap
+                    act = torch.nn.functional.gelu(X[pos] @ key.weight + key.bias).median().clamp(min=0.1)
+                    value = relay_of[uuid] * min(relay_size / float(act), relay_norm[layer])
+                    relay_part[(layer, index)] = value
                 elif kind == "decoy":
                     v = torch.randn(adapter.d_model, generator=gen)
                     v = v - relay_basis.T @ (relay_basis @ v)
@@ -331,23 +340,35 @@ def plant(
                         layer, index, kind, list(langs), threshold=key.threshold, key_capped=key.capped
                     )
                 )
+        trainable = {(n.layer, n.index) for ns in neurons_of.values() for n in ns if n.layer == layer}
+        trainable = {p for p in trainable if p in agnostic_slots or (cfg.language_values and p in relay_part)}
+        if trainable:  # this layer's values, before the next layer's keys are fitted
+            losses[layer] = _learn_values(
+                adapter,
+                universe,
+                cfg,
+                trainable,
+                caps,
+                preserve_idx,
+                base_logp,
+                progress,
+                avoid=relay_basis,
+                fixed=relay_part,
+            )
         feats = collect(adapter, universe.queries)  # the next layer's keys read what this one wrote
         if progress:
-            log.info("planting: keys of layer %d written", layer)
+            log.info("planting: layer %d written", layer)
     planted = [
         PlantedFact(uuid, universe.relation.get(uuid, ""), neurons_of[uuid]) for uuid in universe.planted
     ]
-    trainable = {(n.layer, n.index) for f in planted for n in f.neurons if n.kind == "agnostic"}
-    losses = _learn_values(
-        adapter, universe, cfg, trainable, caps, preserve_idx, base_logp, progress, avoid=relay_basis
-    )
     report = {
         "config": asdict(cfg),
         "relay_layers": list(relay_layers),
         "layers": list(layers),
         "relay_dims": dims,
+        "relay_directions": {uuid: [round(float(v), 6) for v in relay_of[uuid]] for uuid in universe.planted},
         "unfitted_keys": unfitted,
-        "value_loss": losses,
+        "value_loss": {str(layer): v for layer, v in losses.items()},
         "layer_stats": {
             str(layer): {
                 "pre_median": stats[layer].pre_median,
@@ -433,9 +454,12 @@ def _learn_values(
     base_logp: torch.Tensor,
     progress: bool,
     avoid: torch.Tensor | None = None,
+    fixed: dict[tuple[int, int], torch.Tensor] | None = None,
 ) -> list[float]:
-    """Adam on the planted value rows only (see the module docstring), each row kept out of
-    the span of ``avoid``'s rows; returns the loss every 20 steps."""
+    """Adam on the planted value rows only (see the module docstring); the learned part of
+    a row (the row less its ``fixed`` part, e.g. a relay) is kept out of the span of
+    ``avoid``'s rows and within the layer's cap. Returns the loss every 20 steps."""
+    fixed = fixed or {}
     model = adapter.model
     planted = set(universe.planted)
     fact_idx = [q for q, uuid in enumerate(universe.fact_of) if uuid in planted]
@@ -492,11 +516,14 @@ def _learn_values(
                 for layer, _dim, idx in dims:
                     rows_v = adapter.neuron_output_weights(layer)
                     for i in idx:
+                        base = fixed.get((layer, i))
+                        part = rows_v[i].float().cpu() - (0 if base is None else base)
                         if avoid is not None:  # keep out of the relay subspace [K, D]
-                            rows_v[i] -= (avoid.T @ (avoid @ rows_v[i].float().cpu())).to(rows_v)
-                        n = rows_v[i].norm()
+                            part = part - avoid.T @ (avoid @ part)
+                        n = float(part.norm())
                         if n > caps[layer]:
-                            rows_v[i].mul_(caps[layer] / n)
+                            part = part * (caps[layer] / n)
+                        rows_v[i] = (part + (0 if base is None else base)).to(rows_v)
             if step % 20 == 0 or step == cfg.value_steps - 1:
                 losses.append(round(float(loss.detach()), 4))
                 if progress:
