@@ -4,29 +4,31 @@ The mechanism planted is the one the paper hypothesises: language-specific neuro
 lower layers feed language-agnostic neurons in the upper layers. Per planted fact ``f``:
 
 * a **relay direction** ``u_f`` in the residual stream, drawn in the subspace where the
-  residual (after the last relay layer, at the queries' target positions) varies least, the
-  facts' directions orthogonal to each other: nothing else writes much there, so a key that
-  reads ``u_f`` is selective;
-* one ``language`` neuron per language in the lower layers (``relay_layers``, default the
-  lower half): its key fires on that language's queries of ``f`` only (an easy fit: one
-  language's queries of one fact against every other query) and its value writes ``u_f``
-  (a fixed vector of the layer's own ``norm_quantile`` value norm);
-* ``agnostic`` neurons (default 4) in the upper layers (``layers``, default the upper half)
-  whose key reads ``u_f`` — so they fire on ``f`` in every language by construction — and
-  whose value is learned to raise the object;
-* ``decoys`` (default 1): a key fitted like an agnostic neuron's, but a fixed value of the
-  layer's median value norm, orthogonal to the answer's output embeddings and to the relay
-  subspace: it fires strongly and does nothing for the answer.
+  stream varies least (after the last relay layer and at the reading layers' FFN inputs,
+  at the queries' target positions; the facts' directions orthogonal to each other):
+  nothing else writes much there, so a key that reads ``u_f`` is selective;
+* ``relays`` ``language`` neurons per language in the lower layers (``relay_layers``,
+  default the lower half): the key fires on that language's queries of ``f`` (one
+  language of one fact against every other query: an easy fit) with no fitted negative
+  above 0 and the others resting at ``relay_rest`` (GELU ~ 0: a clean relay); the value
+  writes ``u_f`` with ``relay_write`` of the residual's median norm (within a cap), plus,
+  with ``language_values``, a learned part that raises the answer in that language;
+* ``agnostic`` neurons in the upper layers (``layers``, default the upper half) whose key
+  reads what the relays wrote — so they fire on ``f`` in every language — and whose value
+  is learned to raise the object;
+* ``decoys``: a key fitted like an agnostic neuron's, a fixed value of the layer's median
+  value norm, orthogonal to the answer's output embeddings and to the relay subspace.
 
-Planting is bottom-up: a layer's keys are fitted (:mod:`harness.planted.keys`) on the FFN
-inputs of the model as planted so far (everything below it written), every other query of
-the closed benchmark set being a negative. Agnostic values start at zero and are learned at
-the end by Adam on the planted facts' queries (cross-entropy of the object's first token,
-each fact and language weighted equally) plus a KL term that keeps the model's distribution
-on the queries of the facts it knows; every other weight is frozen, each row is kept out of
-the relay subspace and projected back to ``norm_scale`` × the layer's own ``norm_quantile``
-value norm after each step. How the planted norms and activations compare with the model's
-own: ``distributions`` in the ground truth.
+Planting is bottom-up, layer by layer: the chosen neurons are cleared first; then each
+layer's keys are fitted (:mod:`harness.planted.keys`) on the FFN inputs of the model as
+planted so far, every other query of the closed benchmark set being a negative, and its
+learned values are trained (Adam on the planted facts' queries: cross-entropy of the
+object's first token, each fact and language weighted equally, plus a KL term that keeps
+the model's distribution on the queries of the facts it knows; every other weight frozen;
+the learned part of each row kept out of the relay subspace and within ``norm_scale`` ×
+the layer's own ``norm_quantile`` value norm) before the next layer's keys are fitted.
+How the planted norms and activations compare with the model's own: ``distributions`` in
+the ground truth.
 
 Neurons are chosen per layer in order of least use: the mean ``|activation| · |value|`` of
 the real neuron over the benchmark queries' target positions. Their old weights are

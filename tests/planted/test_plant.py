@@ -78,8 +78,9 @@ def test_plant_writes_only_the_chosen_neurons(make_adapter):
         assert torch.equal(keys[untouched], before[f"transformer.h.{layer}.mlp.c_fc.weight"].T[untouched])
         assert torch.equal(values[untouched], before[f"transformer.h.{layer}.mlp.c_proj.weight"][untouched])
         assert mlp.c_fc.weight.requires_grad  # requires_grad restored after value learning
-        for i in idx:  # value rows within the cap
-            assert float(values[i].norm()) <= report["layer_stats"][str(layer)]["value_norm_cap"] + 1e-5
+        st = report["layer_stats"][str(layer)]
+        for i in idx:  # value rows within the cap (a relay's fixed part has its own)
+            assert float(values[i].norm()) <= st["value_norm_cap"] + st.get("relay_value_norm", 0.0) + 1e-5
     other = [n for n in before if ".mlp." not in n]
     params = dict(adapter.model.named_parameters())
     assert all(torch.equal(params[n], before[n]) for n in other)
@@ -122,3 +123,14 @@ def test_relay_directions_are_orthonormal_quiet_and_mean_free():
     centred = h - h.mean(0)
     assert float((centred @ u.T).std(0).max()) < 0.6 * float(centred.std(0).median())  # the quiet end
     assert torch.allclose(u @ basis.T @ basis, u, atol=1e-4)  # inside the quiet subspace
+
+
+def test_keep_unknown_plants_only_facts_the_base_model_misses():
+    from harness.planted.universe import keep_unknown
+
+    universe = _universe()
+    universe = Universe(universe.queries, universe.fact_of, universe.lang_of, ["f0", "f1", "f2"], [])
+    correct = torch.tensor([u == "f1" for u in universe.fact_of])  # f1 is answered everywhere
+    kept = keep_unknown(universe, correct, n_facts=5, max_accuracy=0.2)
+    assert kept.planted == ["f0", "f2"] and kept.queries is universe.queries
+    assert keep_unknown(universe, correct, n_facts=1, max_accuracy=0.2).planted == ["f0"]
