@@ -18,6 +18,13 @@ to M (the column says so); ``--plain-steps 20`` times it in full.
 Exactness: the largest |engine − reference| relative to max |reference|, against the batched
 reference at M and against the plain one at ``--plain-steps``.
 
+Peak memory (largest over the timed runs, MiB above what was in use before the call): on
+CUDA ``torch.cuda.max_memory_allocated``; on CPU the peak resident set of the process (Linux
+``VmHWM``, reset before each call through ``/proc/self/clear_refs``, with glibc's mmap
+threshold fixed so that freed buffers leave the resident set; see ``fix_malloc_trim``).
+The plain reference's peak is at ``--plain-steps``, which does not change it (one step at a
+time).
+
 Run::
 
     python benchmarks/bench_attribution.py --model causal --threads 1
@@ -116,15 +123,55 @@ def random_query(adapter: Any, length: int, seed: int = 0) -> EncodedQuery:
     )
 
 
-def timed(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[float, float, torch.Tensor]:
-    """(CPU seconds of this process, wall seconds, result)."""
+def _status_kib(field: str) -> int:
+    """A ``VmRSS``/``VmHWM`` line of ``/proc/self/status`` (Linux), in KiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def fix_malloc_trim() -> None:
+    """glibc raises its mmap threshold as large blocks are freed, after which freed buffers
+    stay resident and a later call's peak hides in them; a fixed 128 KiB threshold returns
+    every large buffer on free, so the resident set follows the live tensors."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD (fixing it disables the dynamic one)
+        libc.mallopt(-1, 128 * 1024)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+def timed(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[float, float, float, torch.Tensor]:
+    """(CPU seconds of this process, wall seconds, peak memory in MiB, result). Peak memory:
+    on CUDA the most allocated by tensors during the call above what was allocated before
+    it; on CPU the peak resident set during the call above the resident set before it
+    (Linux: the peak is reset through ``/proc/self/clear_refs``; NaN elsewhere)."""
     if device.type == "cuda":
         torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+    else:
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # reset the peak resident set (VmHWM) to the current one
+            base = _status_kib("VmRSS") * 1024
+        except OSError:
+            base = None
     cpu, wall = time.process_time(), time.perf_counter()
     out = fn()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return time.process_time() - cpu, time.perf_counter() - wall, out.cpu()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    if device.type == "cuda":
+        peak = (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    else:
+        peak = float("nan") if base is None else (_status_kib("VmHWM") * 1024 - base) / 2**20
+    return cpu, wall, peak, out.cpu()
 
 
 def rel_diff(a: torch.Tensor, ref: torch.Tensor) -> float:
@@ -148,19 +195,26 @@ def bench_length(adapter: Any, ref: Any, length: int, args: argparse.Namespace) 
     # warm-up: every implementation once (the references with few steps), outside the timing
     timed(engine, device)
     timed(lambda: ref.batched_steps_attribution(adapter, enc, "saig", 2), device)
-    times: dict[str, list[tuple[float, float]]] = {k: [] for k in impls}
+    times: dict[str, list[tuple[float, float, float]]] = {k: [] for k in impls}
     outs: dict[str, torch.Tensor] = {}
     for _ in range(args.runs):
         for name, fn in impls.items():
-            cpu, wall, outs[name] = timed(fn, device)
-            times[name].append((cpu, wall))
+            cpu, wall, peak, outs[name] = timed(fn, device)
+            times[name].append((cpu, wall, peak))
     med = {
-        k: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v)) for k, v in times.items()
+        k: (statistics.median(c for c, _, _ in v), statistics.median(w for _, w, _ in v))
+        for k, v in times.items()
     }
+    peaks = {k: max(p for _, _, p in v) for k, v in times.items()}  # the largest over the runs
     if "plain" in med:  # one pass per step: linear in M
         scale = args.steps / args.plain_steps
         med["plain"] = (med["plain"][0] * scale, med["plain"][1] * scale)
-    row = {"T": length, "rows": adapter.n_layers * len(enc.token_positions) * args.steps, "med": med}
+    row = {
+        "T": length,
+        "rows": adapter.n_layers * len(enc.token_positions) * args.steps,
+        "med": med,
+        "peak": peaks,
+    }
     row["diff_batched"] = rel_diff(outs["engine"], outs["batched"])
     if "plain" in outs:
         row["diff_plain"] = rel_diff(engine(args.plain_steps).cpu(), outs["plain"])
@@ -178,7 +232,9 @@ def report(row: dict[str, Any]) -> str:
         else:
             parts.append("– | –")
     diffs = f"{row['diff_batched']:.1e}" + (f", {row['diff_plain']:.1e}" if "diff_plain" in row else "")
-    return " | ".join(parts) + f" | {diffs} |"
+    peak = row["peak"]
+    peaks = " / ".join(f"{max(peak[k], 0):.0f}" for k in ("engine", "batched", "plain") if k in peak)
+    return " | ".join(parts) + f" | {diffs} | {peaks} |"
 
 
 def main() -> None:
@@ -194,6 +250,7 @@ def main() -> None:
     parser.add_argument("--max-rows", type=int, default=256)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
+    fix_malloc_trim()
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.dtype == "tf32":  # float32 weights, TF32 tensor-core matmuls
@@ -211,9 +268,9 @@ def main() -> None:
     )
     print(
         f"| T | rows | engine CPU / wall s | batched CPU / wall s | ratio CPU / wall | {plain} CPU / wall s"
-        " | ratio CPU / wall | max diff / max ref (batched, plain) |"
+        " | ratio CPU / wall | max diff / max ref (batched, plain) | peak MiB (engine / batched / plain) |"
     )
-    print("| --- " * 8 + "|")
+    print("| --- " * 9 + "|")
     for length in args.lengths:
         print(report(bench_length(adapter, ref, length, args)), flush=True)
 

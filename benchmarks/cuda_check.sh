@@ -4,10 +4,12 @@
 #      which also runs the CUDA-only engine-vs-reference tests;
 #   2. the attribution benchmark on CUDA (engine vs the batched-steps reference; every
 #      implementation warmed up with a full call, median of RUNS): float32, TF32 and bfloat16,
-#      two chunk sizes, causal and masked;
+#      two chunk sizes, causal and masked; each row with its peak memory
+#      (torch.cuda.max_memory_allocated above the level before the call);
 #   3. the projection: attribute() timed on random models of mGPT's and LLaMA-3-8B's exact
 #      shapes (after a full warm-up call, median of RUNS), MATRICE (SAIG) and AMIG, and the
-#      GPU-hours for the whole dataset (291,132 queries) from the measured time per query.
+#      GPU-hours for the whole dataset (291,132 queries) from the measured time per query,
+#      and the peak memory allocated (weights included).
 # Logs go to $OUT (default /tmp/cuda-check). Each step has its own time limit; with about
 # 10 minutes in all: TEST_LIMIT=120 BENCH_LIMIT=60 PROJ_LIMIT=150 (the defaults).
 set -uo pipefail

@@ -183,9 +183,10 @@ def cpu_efficiency(runs: int = 3, length: int = 10) -> float:
 
 def gpu_per_query(
     shape: Shape, dtype: torch.dtype, method: str, runs: int, max_rows: int, device: str = "cuda"
-) -> float:
-    """Median wall seconds of attribute() (or AMIG) for one query of MEAN_TOKENS tokens on a
-    random model of ``shape`` on the GPU, after a full warm-up call."""
+) -> tuple[float, float]:
+    """(median wall seconds, peak GiB) of attribute() (or AMIG) for one query of MEAN_TOKENS
+    tokens on a random model of ``shape`` on the GPU, after a full warm-up call. The peak is
+    ``torch.cuda.max_memory_allocated`` over the calls, the weights included."""
     import transformers
     from bench_attribution import random_query
 
@@ -231,7 +232,9 @@ def gpu_per_query(
         else:
             amig_attribution(adapter, enc, steps=STEPS, max_rows=max_rows)
 
-    return median_time(run, runs, torch.device(device))[1]  # the model is freed on return
+    torch.cuda.reset_peak_memory_stats()
+    wall = median_time(run, runs, torch.device(device))[1]
+    return wall, torch.cuda.max_memory_allocated() / 2**30  # the model is freed on return
 
 
 def print_flop_projection(etas: dict[str, float]) -> None:
@@ -282,13 +285,14 @@ def main() -> None:
         )
         for s in (MGPT, LLAMA3_8B):
             for method in ("saig", "amig"):
-                t = gpu_per_query(s, dtype, method, args.runs, args.max_rows)
+                t, peak = gpu_per_query(s, dtype, method, args.runs, args.max_rows)
                 torch.cuda.empty_cache()
                 rate = query_flops(s, MEAN_TOKENS, STEPS, method) / t
                 eta = rate / H200_PEAK[args.dtype]
                 print(
                     f"  {s.name} {method}: {t:.3f} s/query -> {QUERIES * t / 3600:,.1f} GPU-hours "
-                    f"for the dataset ({rate / 1e12:.0f} TFLOP/s achieved, η = {eta:.2f})",
+                    f"for the dataset ({rate / 1e12:.0f} TFLOP/s achieved, η = {eta:.2f}; "
+                    f"peak {peak:.1f} GiB allocated, weights included)",
                     flush=True,
                 )
 

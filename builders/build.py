@@ -28,6 +28,7 @@ from builders.validate import (
     find_shared,
     validate_template,
 )
+from builders.wrong_labels import WrongLabel, entity_labels, find_wrong_labels, listed_wrong_labels
 from rml_lama import (
     DATASET_DIR,
     LANGUAGE_CODES,
@@ -150,20 +151,47 @@ def collect_facts(
 
 
 def collect_objects(
-    root: Path, languages: list[str], relations: list[str], allow_empty: bool = False
+    root: Path,
+    languages: list[str],
+    relations: list[str],
+    allow_empty: bool = False,
+    wrong_labels: dict[tuple[str, str], WrongLabel] | None = None,
 ) -> dict[tuple[str, str, str], list[str]]:
     """``{(language, relation, subject_uri): [object label, ...]}``: every object the
     sources give for a subject and relation in a language (all of mLAMA's facts, not only
-    those kept), labels normalized, in source order, without repeats."""
+    those kept), labels normalized, in source order, without repeats; an object whose
+    label is wrong in that language (``wrong_labels``) is not a valid answer."""
     out: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    wrong_labels = wrong_labels or {}
     for rel in relations:
         for lang in languages:
             for f in _read_facts(root, lang, rel, allow_empty):
+                if (f.object_uri, lang) in wrong_labels:
+                    continue
                 labels = out[(lang, rel, f.subject_uri)]
                 obj = normalize_label(f.object, lang)
                 if obj not in labels:
                     labels.append(obj)
     return dict(out)
+
+
+def collect_wrong_labels(
+    root: Path, languages: list[str], relations: Iterable[str] = (), allow_empty: bool = False
+) -> dict[tuple[str, str], WrongLabel]:
+    """Labels that name a different entity (:mod:`builders.wrong_labels`), found among
+    the labels of every relation's facts in ``languages`` (all 41 relations, whatever the
+    selection: the entity a wrong label belongs to may appear in another relation)."""
+    selected, items = set(relations), []
+    for rel in RELATION_IDS:
+        for lang in languages:
+            if not (root / "mlama1.1" / lang / f"{rel}.jsonl").exists():
+                continue
+            # the selected relations are read as collect_facts read them (cached)
+            for f in _read_facts(root, lang, rel, allow_empty or rel not in selected):
+                items.append((f.subject_uri, lang, normalize_label(f.subject, lang)))
+                items.append((f.object_uri, lang, normalize_label(f.object, lang)))
+    labels = entity_labels(items)
+    return {**find_wrong_labels(labels), **listed_wrong_labels(labels)}
 
 
 # -- step 2 and 3: templates and their validation ------------------------------------------
@@ -259,19 +287,41 @@ def make_rows(
     languages: list[str],
     fact_queries: dict[tuple[str, str], list[str]] | None = None,
     objects: dict[tuple[str, str, str], list[str]] | None = None,
+    wrong_labels: dict[tuple[str, str], WrongLabel] | None = None,
 ) -> tuple[dict[str, list[dict]], list[Rejection]]:
     """One row per fact and language: the relation's templates filled with the subject, then
     any ``fact_queries`` written for that fact. ``objects`` (from :func:`collect_objects`)
     gives every valid answer; without it a row's only valid answer is its object. A query
     may show neither the object (in any of the fact's languages) nor another valid answer.
     A fact left without a query in some language is dropped in every language, and
-    reported."""
+    reported; so is a fact whose subject or object has a wrong label (``wrong_labels``,
+    from :func:`collect_wrong_labels`) in one of the languages."""
     fact_queries = fact_queries or {}
     objects = objects or {}
+    wrong_labels = wrong_labels or {}
     rows: dict[str, list[dict]] = {lang: [] for lang in languages}
     rejections = []
     for rel, by_uuid in facts.items():
         for uuid, by_lang in by_uuid.items():
+            wrong = [
+                w
+                for lang in languages
+                for entity in (by_lang[lang].subject_uri, by_lang[lang].object_uri)
+                if (w := wrong_labels.get((entity, lang))) is not None
+            ]
+            if wrong:
+                w = wrong[0]
+                rejections.append(
+                    Rejection(
+                        "wrong_label",
+                        f"{w.signature}: {w.reason}; the fact is dropped in every language",
+                        w.language,
+                        rel,
+                        w.label,
+                        uuid,
+                    )
+                )
+                continue
             fact_rows, fact_rej = {}, []
             labels = {lang: normalize_label(by_lang[lang].object, lang) for lang in languages}
             for lang in languages:
@@ -351,7 +401,8 @@ def build_rows(config: BuildConfig) -> Built:
             config.allow_empty_sources,
             config.max_facts_per_subject,
         )
-        objects = collect_objects(root, langs, rels, config.allow_empty_sources)
+        wrong_labels = collect_wrong_labels(root, langs, rels, config.allow_empty_sources)
+        objects = collect_objects(root, langs, rels, config.allow_empty_sources, wrong_labels)
         _read_facts.cache_clear()  # a later build may read changed sources
         steps.update()
         steps.set_postfix_str("templates")
@@ -366,7 +417,9 @@ def build_rows(config: BuildConfig) -> Built:
         require_templates(accepted, langs, rels)
         steps.update()
         steps.set_postfix_str("queries")
-        rows, query_rejections = make_rows(facts, accepted, langs, generated.fact_queries, objects)
+        rows, query_rejections = make_rows(
+            facts, accepted, langs, generated.fact_queries, objects, wrong_labels
+        )
         steps.update()
     return Built(rows, rejections + query_rejections, accepted)
 

@@ -13,6 +13,7 @@ from collections import defaultdict
 
 from builders.labels import traditional_out_of_context
 from builders.validate import leaking_label
+from builders.wrong_labels import entity_labels, find_wrong_labels
 
 # A Finnish case ending written after a colon: "Ukraina:n", "EU:ssa", "3:nnen".
 _FI_COLON = re.compile(r"(\S+):([a-zåäö]+)\b")
@@ -117,12 +118,28 @@ def mid_word_occurrences(rows: dict[str, list[dict]]) -> int:
     )
 
 
+def wrong_label_facts(rows: dict[str, list[dict]]) -> list[tuple[str, str, str]]:
+    """(language, uuid, label) for each row whose subject or object label names another
+    entity: the wrong-label detector (:mod:`builders.wrong_labels`) run again, on the
+    labels of the finished rows alone."""
+    labelled = [
+        (lang, r, r[uri], r[label])
+        for lang, lang_rows in rows.items()
+        for r in lang_rows
+        for uri, label in (("subject_uri", "subject"), ("object_uri", "object"))
+        if r.get(uri)  # rows without Wikidata ids (hand-made ones) cannot be checked
+    ]
+    wrong = find_wrong_labels(entity_labels((uri, lang, label) for lang, _, uri, label in labelled))
+    return [(lang, r["uuid"], label) for lang, r, uri, label in labelled if (uri, lang) in wrong]
+
+
 def measure(rows: dict[str, list[dict]]) -> dict:
     """All measures, as counts (with a few examples where a count is not 0)."""
     fi = fi_colon_endings(rows.get("fi", []))
     fr = fr_elision(rows.get("fr", []))
     zh = zh_traditional(rows.get("zh", []))
     leak = leaking_facts(rows)
+    wrong = wrong_label_facts(rows)
     all_rows = [r for lang_rows in rows.values() for r in lang_rows]
     return {
         "fi_colon_endings": len(fi),
@@ -134,7 +151,14 @@ def measure(rows: dict[str, list[dict]]) -> dict:
         "leaking_queries": len(leak),
         "leaking_facts": len({u for _, u, _ in leak}),
         "mid_word_occurrences": mid_word_occurrences(rows),
+        "wrong_label_facts": len({u for _, u, _ in wrong}),
         "rows": len(all_rows),
         "rows_with_objects": sum(bool(r.get("objects")) and r["object"] in r["objects"] for r in all_rows),
-        "examples": {"fi": fi[:3], "fr": fr[:3], "zh": zh[:3], "leak": [q for *_, q in leak[:3]]},
+        "examples": {
+            "fi": fi[:3],
+            "fr": fr[:3],
+            "zh": zh[:3],
+            "leak": [q for *_, q in leak[:3]],
+            "wrong_label": [label for *_, label in wrong[:3]],
+        },
     }

@@ -55,6 +55,10 @@ class ModelAdapter(ABC):
     model_types: ClassVar[tuple[str, ...]] = ()  # config.model_type values this adapter serves
     is_causal: ClassVar[bool]  # True: next-token LM; False: masked LM
     family: ClassVar[str] = ""  # human-readable family name, e.g. "GPT-2"
+    # causal families whose attention goes through transformers' attention interface, so
+    # the causal attribution engine can attend to one shared prompt prefix
+    # (harness/attribution/prefix_attention.py); the others get the prefix copied per row
+    prefix_attention: ClassVar[bool] = False
 
     def __init__(self, model: nn.Module, tokenizer: Any) -> None:
         # a transformers model: its submodules are reached by name (model.transformer.h),
@@ -182,9 +186,25 @@ class ModelAdapter(ABC):
         """The input of every block for an unpadded batch: ``L + 1`` tensors ``[B, S, D]``."""
         raise NotImplementedError(f"{type(self).__name__} does not run block by block")
 
-    def run_block(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
-        """Run block ``layer`` on unpadded ``hidden [B, S, D]``."""
+    def run_block(
+        self, layer: int, hidden: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Run block ``layer`` on unpadded ``hidden [B, S, D]``; with ``positions`` ``[K]``,
+        return only those positions' outputs ``[B, K, D]`` (computing less where it can)."""
         raise NotImplementedError(f"{type(self).__name__} does not run block by block")
+
+    def ffn_output(self, layer: int, act: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """Block ``layer``'s output from its neuron activations ``act [B, S, N]`` and the
+        residual its FFN output is added to, ``residual [B, S, D]`` (recorded by
+        :meth:`capture_ffn_residuals`): what the rest of the block computes after the neurons."""
+        raise NotImplementedError(f"{type(self).__name__} does not run block by block")
+
+    @contextmanager
+    def capture_ffn_residuals(self) -> Iterator[dict[int, torch.Tensor]]:
+        """Record the residual input of each block's FFN output (see :meth:`ffn_output`):
+        yields ``{layer: [B, S, D]}``, filled by the forward passes inside the block."""
+        raise NotImplementedError(f"{type(self).__name__} does not run block by block")
+        yield {}
 
     # ---- hooks ---------------------------------------------------------------------------
 
@@ -278,6 +298,29 @@ class ModelAdapter(ABC):
                 raise IndexError(f"layer {layer} out of range [0, {self.n_layers})")
         with self.patch(lambda layer, act: fns[layer](act), list(fns)):
             yield
+
+    @contextmanager
+    def fused_activations(self) -> Iterator[None]:
+        """Inside the block, every ``gelu_new`` activation (``NewGELUActivation``: GPT-2,
+        mGPT) is computed by ``GELUTanh``, the same function as one fused kernel instead of
+        eight elementwise operations (and their backward): it was about a sixth of the
+        causal attribution engine's CPU time. The results differ by float rounding (about
+        2e-7 relative)."""
+        from transformers.activations import GELUTanh, NewGELUActivation
+
+        swapped = [
+            (parent, name, child)
+            for parent in self.model.modules()
+            for name, child in parent.named_children()
+            if type(child) is NewGELUActivation
+        ]
+        for parent, name, _ in swapped:
+            setattr(parent, name, GELUTanh())
+        try:
+            yield
+        finally:
+            for parent, name, child in swapped:
+                setattr(parent, name, child)
 
     # ---- forward passes ------------------------------------------------------------------
 

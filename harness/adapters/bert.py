@@ -10,7 +10,8 @@ this adapter also exposes :meth:`hidden_states`, :meth:`run_block` and :meth:`lm
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -62,10 +63,40 @@ class BertAdapter(ModelAdapter):
             raise RuntimeError(f"expected {self.n_layers + 1} hidden states, got {len(states)}")
         return states
 
-    def run_block(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
-        """Run block ``layer`` on unpadded ``hidden [B, S, D]`` (full attention, no mask)."""
-        out = self.blocks()[layer](hidden)
-        return out[0] if isinstance(out, tuple) else out
+    def run_block(
+        self, layer: int, hidden: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Run block ``layer`` on unpadded ``hidden [B, S, D]`` (full attention, no mask).
+        With ``positions`` ``[K]``, only those positions' outputs ``[B, K, D]``: the
+        attention sub-layer runs everywhere (every position is a key), the FFN only there."""
+        block = self.blocks()[layer]
+        if positions is None:
+            out = block(hidden)
+            return out[0] if isinstance(out, tuple) else out
+        attended = block.attention(hidden)[0][:, positions]  # [B, K, D]
+        return block.output(block.intermediate(attended), attended)
+
+    def ffn_output(self, layer: int, act: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        """``layer.output``: ``LayerNorm(dense(act) + residual)``, the residual being the
+        attention sub-layer's output."""
+        return self.blocks()[layer].output(act, residual)
+
+    @contextmanager
+    def capture_ffn_residuals(self) -> Iterator[dict[int, torch.Tensor]]:
+        store: dict[int, torch.Tensor] = {}
+
+        def hook(_module: nn.Module, args: tuple, layer: int) -> None:
+            store[layer] = args[1]  # BertOutput.forward(hidden_states, input_tensor)
+
+        handles = [
+            block.output.register_forward_pre_hook(lambda m, a, layer=layer: hook(m, a, layer))
+            for layer, block in enumerate(self.blocks())
+        ]
+        try:
+            yield store
+        finally:
+            for h in handles:
+                h.remove()
 
     def lm_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """The masked-LM head: ``[..., D] -> [..., V]``."""

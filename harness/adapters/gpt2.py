@@ -24,6 +24,7 @@ class GPT2Adapter(ModelAdapter):
     model_types = ("gpt2",)
     is_causal = True
     family = "GPT-2"
+    prefix_attention = True
 
     def blocks(self) -> Sequence[Any]:
         return self.model.transformer.h

@@ -24,6 +24,7 @@ class LlamaAdapter(ModelAdapter):
     model_types = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2")
     is_causal = True
     family = "LLaMA"
+    prefix_attention = True
 
     def blocks(self) -> Sequence[Any]:
         return self.model.model.layers

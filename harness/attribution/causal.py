@@ -30,6 +30,7 @@ import torch
 from transformers import DynamicCache
 
 from harness.attribution.engine import RowGroup, make_replacer, probability_gradients
+from harness.attribution.prefix_attention import attending_to_prefix
 from harness.attribution.query import EncodedQuery
 from harness.attribution.scoring import log_prob_of
 
@@ -74,6 +75,16 @@ class CausalRunner:
         # the answers are predicted at tail positions 0 .. K'-1 (see `_log_prob`)
         assert enc.answer_positions.tolist() == list(range(t - 1, t - 1 + len(enc.answer_ids)))
         self.answer_ids = enc.answer_ids.to(dev)  # [K']
+        # A sliding-window cache (Mistral, Gemma 2) keeps only the window's last keys, and
+        # neither path here masks by window: refuse an input longer than the window (4096
+        # tokens and more in the released models) rather than attribute it wrongly.
+        window = getattr(adapter.model.config, "sliding_window", None)
+        if window and len(ids) > window:
+            raise ValueError(
+                f"the query has {len(ids)} tokens, more than {adapter.model_type}'s sliding attention "
+                f"window ({window}), which the causal attribution engine does not implement"
+            )
+        self.shared_prefix = adapter.prefix_attention  # one copy of the prefix for all rows
         with torch.no_grad():
             self.kv = None
             if t > 1:
@@ -83,12 +94,21 @@ class CausalRunner:
         self.real = real_activations(adapter, enc) if real is None else real  # [L, N]
 
     def _tail_logits(self, rows_per_layer: list[int], skip: int = 0) -> torch.Tensor:
-        """Run the tail (one carrier row) on the cached prefix, block ``j``'s cache holding
-        ``rows_per_layer[j]`` rows; the LM head only on the answer positions of the rows
-        from ``skip`` on: ``[rows at the top - skip, K', V]``. (Slicing the hidden state
-        rather than the logits keeps a vocabulary-wide zero-fill out of the backward.)"""
-        cache = None if self.kv is None else expanded_cache(self.kv, rows_per_layer)
-        hidden, _ = self.adapter.forward_body(self.tail[None], cache=cache, use_cache=cache is not None)
+        """Run the tail (one carrier row) on the cached prefix; the LM head only on the
+        answer positions of the rows from ``skip`` on: ``[rows at the top - skip, K', V]``.
+        (Slicing the hidden state rather than the logits keeps a vocabulary-wide zero-fill
+        out of the backward.) Families whose attention goes through transformers' interface
+        attend to the one shared copy of the prefix (``prefix_attention.py``); the others
+        get a cache whose block ``j`` holds the prefix for ``rows_per_layer[j]`` rows."""
+        body = self.adapter.forward_body
+        if self.kv is None:
+            hidden, _ = body(self.tail[None])
+        elif self.shared_prefix:
+            with attending_to_prefix(self.adapter.model, self.kv) as cache:
+                hidden, _ = body(self.tail[None], cache=cache, use_cache=True)
+            cache.check_calls(self.adapter.model)
+        else:
+            hidden, _ = body(self.tail[None], cache=expanded_cache(self.kv, rows_per_layer), use_cache=True)
         return self.adapter.lm_logits(hidden[skip:, : len(self.answer_ids)])
 
     def _log_prob(self, logits: torch.Tensor) -> torch.Tensor:
@@ -139,6 +159,7 @@ class CausalRunner:
             torch.enable_grad(),
             self._rows_join(groups) as sizes,
             self.adapter.patch(make_replacer(shifted, points, position=0)),
+            self.adapter.fused_activations(),
         ):
             log_prob = self._log_prob(self._tail_logits(sizes, skip=1))  # [rows], carrier dropped
             return probability_gradients(log_prob, groups, points)  # ∂P/∂x

@@ -82,3 +82,42 @@ def test_memo_follows_weight_edits_and_hooks(make_adapter):
     with adapter.intervene({0: (torch.arange(adapter.n_neurons), "set", 0.0)}, positions=None):
         zeroed = shared.real_activations(adapter, enc)
     assert (zeroed[0] == 0).all() and not (shared.real_activations(adapter, enc)[0] == 0).all()
+
+
+def test_masked_rows_start_after_their_own_block(make_adapter):
+    adapter = make_adapter("bert", num_hidden_layers=3)
+    enc = encode_query(adapter, SINGLE)
+    attribute(adapter, enc, "ig", steps=5)  # fill the sentence memo
+    seen = {layer: [] for layer in range(adapter.n_layers)}
+    handles = [  # the attention sub-layer: run_block(positions=) calls it, not the block
+        block.attention.register_forward_pre_hook(
+            lambda _m, a, layer=layer: seen[layer].append(a[0].shape[0])
+        )
+        for layer, block in enumerate(adapter.blocks())
+    ]
+    try:
+        attribute(adapter, enc, "ig", steps=5, max_rows=256)
+    finally:
+        for h in handles:
+            h.remove()
+    # the real query (one row) runs every block; then block l sees only the 5 rows of each
+    # layer below l: the rows of layer l join at its output, so block 0 runs no row at all
+    assert [s[1:] for s in seen.values()] == [[], [5], [10]]
+
+
+def test_masked_block_pieces_equal_the_whole_block(make_adapter):
+    """The pieces the masked engine runs instead of whole blocks: the rest of a block after
+    its neurons (ffn_output), and a block read at some positions only."""
+    adapter = make_adapter("bert")
+    ids = encode_query(adapter, SINGLE).input_ids[None].to(adapter.device)
+    with torch.no_grad(), adapter.capture() as acts, adapter.capture_ffn_residuals() as residuals:
+        states = adapter.hidden_states(ids)
+    with torch.no_grad():
+        for layer in range(adapter.n_layers):
+            block_out = adapter.run_block(layer, states[layer])
+            torch.testing.assert_close(block_out, states[layer + 1])
+            rest = adapter.ffn_output(layer, acts[layer], residuals[layer])
+            torch.testing.assert_close(rest, states[layer + 1])
+            positions = torch.tensor([0, ids.shape[1] - 2], device=adapter.device)
+            some = adapter.run_block(layer, states[layer], positions)
+            torch.testing.assert_close(some, block_out[:, positions])

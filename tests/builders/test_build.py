@@ -278,7 +278,9 @@ def test_card_reports_measures_and_passes_the_hub_conventions(built):
     q = manifest["quality"]
     assert q["fi_colon_endings"] == q["fr_elision_errors"] == q["zh_traditional_labels"] == 0
     assert q["leaking_queries"] == 0 and q["rows_with_objects"] == q["rows"] > 0
+    assert q["wrong_label_facts"] == 0
     assert f"| {q['fi_colon_endings']} of {q['fi_queries']} |" in card
+    assert "(wrong source label, detector below re-run on the rows) | 0 |" in card
     assert check_card(card, built, tuple(LANGS)) == []
     for needle in (
         "### An example row",

@@ -70,6 +70,9 @@ def test_wheel_builds_and_loads_the_dataset_outside_site_packages(tmp_path, sour
 
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
     py = venv / "bin" / "python"
+    # Without the caller's PYTHONPATH: a checkout on it (with its egg-info) makes pip think the
+    # package is already installed, and it installs nothing.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "RML_LAMA_DATA", "VIRTUAL_ENV")}
     _run(
         [
             sys.executable,
@@ -82,14 +85,14 @@ def test_wheel_builds_and_loads_the_dataset_outside_site_packages(tmp_path, sour
             "--no-deps",
             "--no-index",
             str(wheel),
-        ]
+        ],
+        env=env,
     )
     site = Path(
         _run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
     )
     (site / "shared-libraries.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
 
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "RML_LAMA_DATA", "VIRTUAL_ENV")}
     env["RML_LAMA_CACHE"] = str(cache)
     work = tmp_path / "elsewhere"  # no checkout in the working folder either
     work.mkdir()
