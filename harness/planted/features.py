@@ -4,7 +4,8 @@ Planting writes a neuron's key (the weights and bias that compute its pre-activa
 the FFN input) and its value (its row of the output projection). Both are fitted on the
 FFN input ``x`` at the query's target position, read here with a forward pre-hook on the
 module that owns the key weights. The same pass records the real neurons' activations,
-which give the natural ranges the planted neurons must stay within.
+which give the natural ranges the planted neurons must stay within, and each block's output
+(the residual stream, where planted relay neurons write).
 
 Shapes: ``Q`` queries, ``L`` layers, ``D`` FFN input width, ``N`` neurons per layer.
 """
@@ -87,6 +88,7 @@ class Features:
     x: torch.Tensor  # [Q, L, D] float32: FFN input
     act: torch.Tensor  # [Q, L, N] float32: neuron activations (what the output projection reads)
     correct: torch.Tensor  # [Q] bool: top-1 at the first answer position is the object's first token
+    h: torch.Tensor | None = None  # [Q, L, D] float32: each block's output (the residual stream after it)
 
 
 @torch.no_grad()
@@ -97,13 +99,15 @@ def collect(
     keys = [key_params(adapter, layer) for layer in range(adapter.n_layers)]
     encoded = [as_encoded(adapter, q, False) for q in queries]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))  # less padding
-    xs, acts, correct = [], [], []
+    xs, acts, correct, hs = [], [], [], []
+    blocks = adapter.blocks()
     for start in range(0, len(encoded), batch_size):
         batch = [encoded[i] for i in order[start : start + batch_size]]
         ids, mask, pos, ans = pad_batch(adapter, batch)
         targets = torch.tensor([e.target_position for e in batch], device=adapter.device)
         rows = torch.arange(len(batch), device=adapter.device)
         store: dict[int, torch.Tensor] = {}
+        out_store: dict[int, torch.Tensor] = {}
         handles = []
         for layer, kp in enumerate(keys):
 
@@ -117,23 +121,37 @@ def collect(
             ) -> None:
                 store[layer] = args[0][rows, targets].float()
 
+            def out_hook(
+                _m: nn.Module,
+                _args: tuple,
+                out: object,
+                layer: int = layer,
+                store: dict = out_store,
+                rows: torch.Tensor = rows,
+                targets: torch.Tensor = targets,
+            ) -> None:
+                h = out[0] if isinstance(out, tuple) else out
+                store[layer] = h[rows, targets].float()  # type: ignore[index]
+
             handles.append(kp.module.register_forward_pre_hook(hook))
+            handles.append(blocks[layer].register_forward_hook(out_hook))
         try:
             with adapter.targeting(targets), adapter.capture() as cap:
                 logits, _ = adapter.forward(ids, attention_mask=mask)
         finally:
-            for h in handles:
-                h.remove()
+            for handle in handles:
+                handle.remove()
         xs.append(torch.stack([store[layer] for layer in range(adapter.n_layers)], 1).cpu())
         acts.append(
             torch.stack([cap[layer][rows, targets].float() for layer in range(adapter.n_layers)], 1).cpu()
         )
         correct.append((logits[rows, pos[:, 0]].argmax(-1) == ans[:, 0]).cpu())
+        hs.append(torch.stack([out_store[layer] for layer in range(adapter.n_layers)], 1).cpu())
     if not encoded:
         raise ValueError("no queries to collect features from")
     back = torch.empty(len(order), dtype=torch.long)
     back[torch.tensor(order)] = torch.arange(len(order))  # sorted position of each query
-    return Features(torch.cat(xs)[back], torch.cat(acts)[back], torch.cat(correct)[back])
+    return Features(torch.cat(xs)[back], torch.cat(acts)[back], torch.cat(correct)[back], torch.cat(hs)[back])
 
 
 def pre_activations(adapter: ModelAdapter, x: torch.Tensor, layer: int) -> torch.Tensor:

@@ -105,14 +105,26 @@ def fit_key(
     pos_weight: torch.Tensor | None = None,
     pos_groups: torch.Tensor | None = None,
     fire_rate: float = 0.0005,
+    rest: float | None = None,
+    direction: torch.Tensor | None = None,
 ) -> Key | None:
     """A key for positives ``pos [P, D]`` against ``neg [M, D]``; None when the direction
     does not separate them (the positives' level is not above the negatives' cut).
 
-    ``s = x · w`` is mapped linearly so that the negatives' ``1 − fire_rate`` quantile lands
-    on the firing ``threshold`` (so at most ``fire_rate`` of the fitted negatives fire) and
-    the positives' level (the lowest per-group median, ``pos_groups [P]`` naming each
-    positive's language) lands on ``target``; the key norm is capped at ``max_norm``.
+    ``s = x · w`` is mapped linearly to a pre-activation ``a·s + b`` such that
+
+    * the positives' level (the lowest per-group median, ``pos_groups [P]`` naming each
+      positive's language) reaches ``target``;
+    * the negatives' ``1 − fire_rate`` quantile (the cut) stays at or below the firing
+      ``threshold``, so at most ``fire_rate`` of the fitted negatives fire;
+    * the negatives' median stays at or below ``rest`` (when given: the layer's own median
+      pre-activation), so the neuron's background sits where the real neurons' does (on
+      GELU's negative side) rather than just under the threshold — unless the norm cap
+      leaves no room: then the positives keep at least half-way from threshold to target.
+
+    The scale is the smallest that meets the first constraint under the other two; the key
+    norm ``a·|w|`` is capped at ``max_norm`` (then the positives come out below ``target``).
+    ``direction [D]``: use this ``w`` instead of fitting one.
     """
     weight = torch.full((len(pos),), 1.0 / len(pos)) if pos_weight is None else pos_weight
     groups = torch.zeros(len(pos), dtype=torch.long) if pos_groups is None else pos_groups
@@ -120,17 +132,25 @@ def fit_key(
     def level_and_cut(w: torch.Tensor) -> tuple[float, float]:
         sp, sn = pos @ w, neg @ w
         level = min(float(sp[groups == g].median()) for g in groups.unique())
-        return level, float(torch.quantile(sn, 1 - fire_rate))
+        return level, float(sn.max() if fire_rate <= 0 else torch.quantile(sn, 1 - fire_rate))
 
-    w = logistic_direction(pos, neg, weight)
+    w = logistic_direction(pos, neg, weight) if direction is None else direction.float()
     level, cut = level_and_cut(w)
-    if level <= cut:  # the logistic fit is not selective enough in the tail: a margin fit
+    if (
+        level <= cut and direction is None
+    ):  # the logistic fit is not selective enough in the tail: a margin fit
         w = margin_direction(pos, neg, weight, w)
         level, cut = level_and_cut(w)
     if level <= cut or not w.norm() > 0:
         return None
     a = (target - threshold) / (level - cut)
+    if rest is not None:
+        mid = float((neg @ w).median())
+        a = max(a, (target - rest) / (level - mid))
     capped = a * float(w.norm()) > max_norm
     if capped:
         a = max_norm / float(w.norm())
-    return Key(weight=a * w, bias=threshold - a * cut, threshold=threshold, capped=capped)
+    bias = threshold - a * cut  # the most a selective key allows
+    if rest is not None:  # lower, to rest, unless that drops the positives below mid-way
+        bias = min(bias, max(rest - a * mid, (threshold + target) / 2 - a * level))
+    return Key(weight=a * w, bias=bias, threshold=threshold, capped=capped)

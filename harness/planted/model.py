@@ -26,7 +26,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PREFIX = "planted:"
-FORMAT_VERSION = 1  # bump when a change here changes what a build produces
+FORMAT_VERSION = 2  # bump when a change here changes what a build produces
 
 
 def _dataset(dataset_dir: str | Path | None) -> Path:
@@ -88,7 +88,7 @@ def build_planted(
     from harness.planted.features import collect
     from harness.planted.plant import PlantConfig, plant
     from harness.planted.truth import TRUTH_FILE, GroundTruth
-    from harness.planted.universe import build_universe
+    from harness.planted.universe import build_universe, keep_unknown
 
     cfg = cfg or PlantConfig()
     checks = checks or CheckConfig()
@@ -104,8 +104,9 @@ def build_planted(
     splits = Splits.load(splits_file) if splits_file is not None and splits_file.exists() else None
     torch.manual_seed(cfg.seed)
     clock = _Clock()
-    universe = build_universe(adapter, _dataset(dataset_dir), cfg.facts, splits, seed=cfg.seed)
-    before = collect(adapter, universe.queries)
+    candidates = build_universe(adapter, _dataset(dataset_dir), 3 * cfg.facts, splits, seed=cfg.seed)
+    before = collect(adapter, candidates.queries)
+    universe = keep_unknown(candidates, before.correct, cfg.facts, cfg.max_known_accuracy)
     clock.lap("features")
     facts, planting = plant(adapter, universe, cfg, feats=before, progress=progress)
     clock.lap("planting")

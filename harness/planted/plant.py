@@ -1,21 +1,34 @@
 """Plant facts a model does not know into FFN neurons it barely uses: the ground truth.
 
-For each planted fact, in the FFN layers ``cfg.layers`` (default: the upper three quarters):
+The mechanism planted is the one the paper hypothesises: language-specific neurons in the
+lower layers feed language-agnostic neurons in the upper layers. Per planted fact ``f``:
 
-* ``agnostic`` neurons (default 3, on different layers) whose key fires on the fact's
-  queries in *every* language (one logistic-regression key fitted on all languages jointly,
-  each language weighted equally) and whose value is learned to raise the object;
-* ``language_specific`` neurons (default 2) whose key fires on one language's queries only
-  (the fact's queries in other languages are negatives) and whose value is learned too;
-* ``decoys`` (default 1): a key like an agnostic neuron's, but a fixed random value of a
-  typical norm, orthogonal to what raises the answer: it fires strongly and does nothing.
+* a **relay direction** ``u_f`` in the residual stream, drawn in the subspace where the
+  stream varies least (after the last relay layer and at the reading layers' FFN inputs,
+  at the queries' target positions; the facts' directions orthogonal to each other):
+  nothing else writes much there, so a key that reads ``u_f`` is selective;
+* ``relays`` ``language`` neurons per language in the lower layers (``relay_layers``,
+  default the lower half): the key fires on that language's queries of ``f`` (one
+  language of one fact against every other query: an easy fit) with no fitted negative
+  above 0 and the others resting at ``relay_rest`` (GELU ~ 0: a clean relay); the value
+  writes ``u_f`` with ``relay_write`` of the residual's median norm (within a cap), plus,
+  with ``language_values``, a learned part that raises the answer in that language;
+* ``agnostic`` neurons in the upper layers (``layers``, default the upper half) whose key
+  reads what the relays wrote — so they fire on ``f`` in every language — and whose value
+  is learned to raise the object;
+* ``decoys``: a key fitted like an agnostic neuron's, a fixed value of the layer's median
+  value norm, orthogonal to the answer's output embeddings and to the relay subspace.
 
-Keys: :mod:`harness.planted.keys`. Values: Adam on the planted facts' queries (cross-entropy
-of the object's first token, each fact and language weighted equally) plus a KL term that
-keeps the model's distribution on the queries of the facts it knows; every weight except
-the planted value rows is frozen, and each row is projected back to the layer's own
-``norm_quantile`` value norm after each step. Key and value norms therefore stay within
-the model's own range (see ``distributions`` in the ground truth).
+Planting is bottom-up, layer by layer: the chosen neurons are cleared first; then each
+layer's keys are fitted (:mod:`harness.planted.keys`) on the FFN inputs of the model as
+planted so far, every other query of the closed benchmark set being a negative, and its
+learned values are trained (Adam on the planted facts' queries: cross-entropy of the
+object's first token, each fact and language weighted equally, plus a KL term that keeps
+the model's distribution on the queries of the facts it knows; every other weight frozen;
+the learned part of each row kept out of the relay subspace and within ``norm_scale`` ×
+the layer's own ``norm_quantile`` value norm) before the next layer's keys are fitted.
+How the planted norms and activations compare with the model's own: ``distributions`` in
+the ground truth.
 
 Neurons are chosen per layer in order of least use: the mean ``|activation| · |value|`` of
 the real neuron over the benchmark queries' target positions. Their old weights are
@@ -48,17 +61,28 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PlantConfig:
-    facts: int = 30  # facts to plant (the base model's unknown facts, in split / dataset order)
-    agnostic: int = 3  # agnostic neurons per fact (spread over the planted layers)
-    language_specific: int = 2  # neurons per fact that fire in one language only
+    facts: int = 24  # facts to plant (the base model's unknown facts, in split / dataset order)
+    max_known_accuracy: float = 0.2  # a candidate fact the base model answers more often is not planted
+    agnostic: int = 4  # agnostic neurons per fact (spread over `layers`)
+    relays: int = 2  # language neurons per fact and language (spread over `relay_layers`)
     decoys: int = 1  # neurons that fire on the fact and do nothing for the answer
-    layers: tuple[int, ...] | None = None  # FFN layers to plant in; None: the upper 3/4
+    relay_layers: tuple[int, ...] | None = None  # language neurons' layers; None: the lower half
+    layers: tuple[int, ...] | None = None  # agnostic and decoy neurons' layers; None: the upper half
+    readout: str = "fit"  # agnostic keys: "fit" (logistic/hinge) or "shift" (the relay's mean shift)
+    relay_rest: float = -3.0  # language neurons' median pre-activation elsewhere (GELU ~ 0 there)
+    relay_threshold: float = 0.0  # ... and their highest one on any other query (a clean relay)
+    relay_fire_rate: float = 0.0002  # share of the fitted negatives allowed above that
+    language_values: bool = True  # language neurons also learn to raise their language's answer
+    relay_write: float = 0.25  # a language neuron writes this share of the residual's median norm
+    relay_value_scale: float = 6.0  # ... within this many times the layer's own value-norm quantile
+    relay_key_scale: float = 6.0  # language neurons' key norm cap, times the layer's own quantile
+    relay_dims: int = 0  # the relay subspace's width; 0: 2 x facts (at most half the model width)
     norm_quantile: float = 0.99  # key and value norms capped at this quantile of the layer's own
-    norm_scale: float = 10.0  # ... times this factor (1: within the model's own range)
+    norm_scale: float = 2.0  # ... times this factor (1: within the model's own range)
     fire_quantile: float = 0.99  # firing threshold: this quantile of the layer's own pre-activations
     on_quantile: float = 0.9995  # the fact's pre-activation target: this quantile of the layer's own
     fit_fire_rate: float = 0.0005  # share of the fitted negatives allowed above the threshold
-    value_steps: int = 100  # Adam steps on the value rows
+    value_steps: int = 100  # Adam steps on the value rows, per layer
     value_lr: float = 0.02
     batch_queries: int = 128  # planted-fact queries per step (plus as many preserved ones)
     preserve: float = 1.0  # weight of the KL term on known facts' queries
@@ -78,8 +102,10 @@ class Universe:
     relation: dict[str, str] = field(default_factory=dict)
 
 
-def default_layers(n_layers: int) -> tuple[int, ...]:
-    return tuple(range(n_layers // 4, n_layers))
+def default_layers(n_layers: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(relay layers, agnostic layers): the lower and the upper half."""
+    half = max(1, n_layers // 2)
+    return tuple(range(half)), tuple(range(half, n_layers))
 
 
 def _quantile(t: torch.Tensor, q: float, cap: int = 2_000_000) -> float:
@@ -116,33 +142,66 @@ def layer_stats(
     )
 
 
+Slot = tuple[str, tuple[str, ...], int, int]  # kind, languages, layer, neuron index
+
+
 def _assign(
     cfg: PlantConfig,
     facts: Sequence[str],
     languages: Sequence[str],
+    relay_layers: Sequence[int],
     layers: Sequence[int],
     stats: dict[int, LayerStats],
-) -> dict[str, list[tuple[str, tuple[str, ...], int, int]]]:
-    """fact -> [(kind, languages, layer, index)]: least-used neurons, layers spread."""
-    free = {layer: torch.argsort(stats[layer].usage).tolist() for layer in layers}
-    rng = random.Random(cfg.seed)
-    out: dict[str, list[tuple[str, tuple[str, ...], int, int]]] = {}
-    n_lang = 0
+) -> dict[str, list[Slot]]:
+    """fact -> its neurons: least-used ones, each kind spread over its layers."""
+    free = {layer: torch.argsort(stats[layer].usage).tolist() for layer in {*relay_layers, *layers}}
+    out: dict[str, list[Slot]] = {}
+
+    def take(layer: int) -> int:
+        if not free[layer]:
+            raise ValueError(f"layer {layer} has no free neuron left to plant into")
+        return free[layer].pop(0)
+
     for i, uuid in enumerate(facts):
-        plan: list[tuple[str, tuple[str, ...]]] = [("agnostic", tuple(languages))] * cfg.agnostic
-        for _ in range(cfg.language_specific):
-            plan.append(("language", (languages[n_lang % len(languages)],)))
-            n_lang += 1
-        plan += [("decoy", tuple(languages))] * cfg.decoys
-        start = rng.randrange(len(layers))
-        rows = []
-        for j, (kind, langs) in enumerate(plan):
-            layer = layers[(start + j + i) % len(layers)]
-            if not free[layer]:
-                raise ValueError(f"layer {layer} has no free neuron left to plant into")
-            rows.append((kind, langs, layer, free[layer].pop(0)))
+        rows: list[Slot] = []
+        for j, lang in enumerate(languages):
+            for k in range(cfg.relays):
+                layer = relay_layers[(i + j + k) % len(relay_layers)]
+                rows.append(("language", (lang,), layer, take(layer)))
+        upper = [("agnostic", tuple(languages))] * cfg.agnostic + [("decoy", tuple(languages))] * cfg.decoys
+        for j, (kind, langs) in enumerate(upper):
+            layer = layers[(i + j) % len(layers)]
+            rows.append((kind, langs, layer, take(layer)))
         out[uuid] = rows
     return out
+
+
+def relay_directions(
+    h: torch.Tensor | Sequence[torch.Tensor], n: int, dims: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` orthonormal directions ``[n, D]`` drawn at random in the ``dims``-dimensional
+    subspace where the residual ``h [Q, D]`` varies least (the mean direction of LayerNorm,
+    all ones, excluded: LayerNorm removes it), and that subspace's basis ``[dims, D]``.
+    ``h`` may be several views of the stream (the residual after the relay layers, the FFN
+    inputs of the layers that read it): their covariances, each scaled to unit trace, add
+    up, so the subspace is quiet in all of them."""
+    views = [h] if isinstance(h, torch.Tensor) else list(h)
+    d = views[0].shape[1]
+    if not n <= dims <= d - 1:
+        raise ValueError(f"relay subspace of {dims} dimensions cannot hold {n} facts in width {d}")
+    ones = torch.ones(d, 1) / math.sqrt(d)
+    cov = torch.zeros(d, d)
+    for v in views:
+        c = torch.cov(v.T.float())
+        cov += c / c.trace()
+    # eigenvectors of the covariance restricted to the complement of the ones direction
+    basis, _ = torch.linalg.qr(torch.cat([ones, torch.eye(d)[:, : d - 1]], 1))
+    comp = basis[:, 1:]  # [D, D-1] orthonormal, orthogonal to ones
+    evals, evecs = torch.linalg.eigh(comp.T @ cov @ comp)
+    low = (comp @ evecs[:, :dims]).T  # [dims, D], lowest variance first
+    gen = torch.Generator().manual_seed(seed)
+    mix, _ = torch.linalg.qr(torch.randn(dims, n, generator=gen))  # [dims, n] orthonormal columns
+    return (mix.T @ low).contiguous(), low.contiguous()
 
 
 def plant(
@@ -156,89 +215,202 @@ def plant(
     model's :func:`collect` on ``universe.queries`` (computed when None). Returns the planted
     facts with their neurons and what planting used (per-layer targets and caps, losses)."""
     torch.manual_seed(cfg.seed)
-    layers = cfg.layers or default_layers(adapter.n_layers)
-    for layer in layers:
+    default_relay, default_upper = default_layers(adapter.n_layers)
+    relay_layers = tuple(cfg.relay_layers or default_relay)
+    layers = tuple(cfg.layers or default_upper)
+    for layer in (*relay_layers, *layers):
         if not 0 <= layer < adapter.n_layers:
             raise ValueError(f"planting layer {layer} is out of range 0..{adapter.n_layers - 1}")
+    if max(relay_layers) >= min(layers):
+        raise ValueError(f"relay layers {relay_layers} must all lie below the agnostic layers {layers}")
     for layer in range(adapter.n_layers):
         key_params(adapter, layer)  # unsupported FFNs fail before any work
     feats = collect(adapter, universe.queries) if feats is None else feats
+    all_layers = sorted({*relay_layers, *layers})
     stats = {
-        layer: layer_stats(adapter, feats, layer, cfg.fire_quantile, cfg.on_quantile) for layer in layers
+        layer: layer_stats(adapter, feats, layer, cfg.fire_quantile, cfg.on_quantile) for layer in all_layers
     }
     languages = sorted(set(universe.lang_of), key=universe.lang_of.index)
-    plan = _assign(cfg, universe.planted, languages, layers, stats)
+    plan = _assign(cfg, universe.planted, languages, relay_layers, layers, stats)
     fact_of, lang_of = universe.fact_of, universe.lang_of
     preserve_idx = _preserve_sample(universe, cfg)
-    base_logp = _first_token_logprobs(adapter, [universe.queries[i] for i in preserve_idx])
-
-    planted: list[PlantedFact] = []
-    value_init: dict[tuple[int, int], torch.Tensor] = {}
-    gen = torch.Generator().manual_seed(cfg.seed)
-    for uuid in universe.planted:
-        neurons = []
-        for kind, langs, layer, index in plan[uuid]:
-            st = stats[layer]
-            pos = [q for q in range(len(fact_of)) if fact_of[q] == uuid and lang_of[q] in langs]
-            neg = [q for q in range(len(fact_of)) if not (fact_of[q] == uuid and lang_of[q] in langs)]
-            per_lang: defaultdict[str, int] = defaultdict(int)
-            for q in pos:
-                per_lang[lang_of[q]] += 1
-            weight = torch.tensor([1.0 / per_lang[lang_of[q]] for q in pos])
-            lang_ids = torch.tensor([langs.index(lang_of[q]) for q in pos])
-            X = feats.x[:, layer]
-            key = fit_key(
-                X[pos],
-                X[neg],
-                st.pre_fire,
-                st.pre_high,
-                cfg.norm_scale * _quantile(st.key_norms, cfg.norm_quantile),
-                pos_weight=weight,
-                pos_groups=lang_ids,
-                fire_rate=cfg.fit_fire_rate,
-            )
-            if key is None:
-                log.warning("fact %s: no key separates its %s queries in layer %d", uuid, kind, layer)
-                continue
-            kp = key_params(adapter, layer)
-            with torch.no_grad():
-                kp.key(index).copy_(key.weight.to(kp.weight.dtype))
-                if kp.bias is not None:
-                    kp.bias[index] = key.bias
-            value_norm = float(st.value_norms.median())
-            v = torch.randn(adapter.d_model, generator=gen)
-            if kind == "decoy":
-                v = _orthogonal_to_answer(adapter, v, [universe.queries[q] for q in pos])
-            value_init[(layer, index)] = v / v.norm() * value_norm
-            neurons.append(
-                PlantedNeuron(layer, index, kind, list(langs), threshold=key.threshold, key_capped=key.capped)
-            )
-        planted.append(PlantedFact(uuid, universe.relation.get(uuid, ""), neurons))
-
+    base_logp = _first_token_logprobs(adapter, [universe.queries[q] for q in preserve_idx])
+    # the chosen neurons are cleared first: the relay subspace, the readout directions and
+    # every key are fitted on the model without them (their old writes, gone once they are
+    # overwritten, would otherwise move the quiet directions)
     with torch.no_grad():
-        for (layer, index), v in value_init.items():
-            adapter.neuron_output_weights(layer)[index] = v.to(adapter.dtype)
-    trainable = {(n.layer, n.index) for f in planted for n in f.neurons if n.kind != "decoy"}
-    caps = {
-        layer: cfg.norm_scale * _quantile(stats[layer].value_norms, cfg.norm_quantile) for layer in layers
+        for slots in plan.values():
+            for _kind, _langs, layer, index in slots:
+                kp = key_params(adapter, layer)
+                kp.key(index).zero_()
+                if kp.bias is not None:
+                    kp.bias[index] = 0.0
+                adapter.neuron_output_weights(layer)[index] = 0.0
+    feats = collect(adapter, universe.queries)
+
+    n_facts = len(universe.planted)
+    dims = cfg.relay_dims or min(2 * n_facts, adapter.d_model // 2)
+    if feats.h is None:
+        raise ValueError("planting needs the residual stream: features from collect()")
+    views = [feats.h[:, max(relay_layers)], *(feats.x[:, layer] for layer in layers)]
+    relay, relay_basis = relay_directions(views, n_facts, dims, cfg.seed)
+    relay_of = {uuid: relay[i] for i, uuid in enumerate(universe.planted)}
+    key_cap = {
+        layer: cfg.norm_scale * _quantile(stats[layer].key_norms, cfg.norm_quantile) for layer in all_layers
     }
-    losses = _learn_values(adapter, universe, cfg, trainable, caps, preserve_idx, base_logp, progress)
+    caps = {
+        layer: cfg.norm_scale * _quantile(stats[layer].value_norms, cfg.norm_quantile) for layer in all_layers
+    }
+    relay_norm = {
+        layer: cfg.relay_value_scale * _quantile(stats[layer].value_norms, cfg.norm_quantile)
+        for layer in relay_layers
+    }
+    relay_size = cfg.relay_write * float(feats.h[:, max(relay_layers)].norm(dim=1).median())
+    relay_key_cap = {
+        layer: cfg.relay_key_scale * _quantile(stats[layer].key_norms, cfg.norm_quantile)
+        for layer in relay_layers
+    }
+    gen = torch.Generator().manual_seed(cfg.seed)
+    neurons_of: dict[str, list[PlantedNeuron]] = {uuid: [] for uuid in universe.planted}
+    rows_of_fact: dict[str, list[int]] = defaultdict(list)
+    for q, uuid in enumerate(fact_of):
+        rows_of_fact[uuid].append(q)
+    unfitted = 0
+    losses: dict[int, list[float]] = {}
+    relay_part: dict[tuple[int, int], torch.Tensor] = {}
+    agnostic_slots = {(lay, i) for slots in plan.values() for kind, _l, lay, i in slots if kind == "agnostic"}
+    base_x = feats.x
+    quiet = {layer: _quiet_subspace(base_x[:, layer], dims) for layer in layers}
+    for layer in all_layers:  # bottom-up: each layer's keys see everything planted below it
+        st = stats[layer]
+        X = feats.x[:, layer]
+        kp = key_params(adapter, layer)
+        for uuid in universe.planted:
+            for kind, langs, lay, index in plan[uuid]:
+                if lay != layer:
+                    continue
+                lang_set = set(langs)
+                pos = [q for q in rows_of_fact[uuid] if lang_of[q] in lang_set]
+                if kind == "language":  # the fact's other languages are negatives too
+                    neg = [
+                        q for q in range(len(fact_of)) if not (fact_of[q] == uuid and lang_of[q] in lang_set)
+                    ]
+                else:  # the fact's queries are all positives
+                    neg = [q for q in range(len(fact_of)) if fact_of[q] != uuid]
+                per_lang: defaultdict[str, int] = defaultdict(int)
+                for q in pos:
+                    per_lang[lang_of[q]] += 1
+                direction = None
+                if kind != "language" and cfg.readout == "shift":
+                    shift = X - base_x[:, layer]
+                    direction = _relay_readout(shift[pos], shift[neg], quiet[layer], gen)
+                key = fit_key(
+                    X[pos],
+                    X[neg],
+                    cfg.relay_threshold if kind == "language" else st.pre_fire,
+                    st.pre_high,
+                    relay_key_cap[layer] if kind == "language" else key_cap[layer],
+                    pos_weight=torch.tensor([1.0 / per_lang[lang_of[q]] for q in pos]),
+                    pos_groups=torch.tensor([langs.index(lang_of[q]) for q in pos]),
+                    fire_rate=cfg.relay_fire_rate if kind == "language" else cfg.fit_fire_rate,
+                    rest=cfg.relay_rest if kind == "language" else st.pre_median,
+                    direction=direction,
+                )
+                if key is None:
+                    unfitted += 1
+                    log.warning("fact %s: no %s key separates its queries in layer %d", uuid, kind, layer)
+                    continue
+                if kind == "language":  # writes `relay_write` of the residual's norm, within a cap
+                    act = torch.nn.functional.gelu(X[pos] @ key.weight + key.bias).median().clamp(min=0.1)
+                    value = relay_of[uuid] * min(relay_size / float(act), relay_norm[layer])
+                    relay_part[(layer, index)] = value
+                elif kind == "decoy":
+                    v = torch.randn(adapter.d_model, generator=gen)
+                    v = v - relay_basis.T @ (relay_basis @ v)
+                    v = _orthogonal_to_answer(adapter, v, [universe.queries[q] for q in pos])
+                    value = v / v.norm() * float(st.value_norms.median())
+                else:  # agnostic: learned below, from a small random start (neurons differ)
+                    v = torch.randn(adapter.d_model, generator=gen)
+                    value = v / v.norm() * 0.01 * caps[layer]
+                with torch.no_grad():
+                    kp.key(index).copy_(key.weight.to(kp.weight.dtype))
+                    if kp.bias is not None:
+                        kp.bias[index] = key.bias
+                    adapter.neuron_output_weights(layer)[index] = value.to(adapter.dtype)
+                neurons_of[uuid].append(
+                    PlantedNeuron(
+                        layer, index, kind, list(langs), threshold=key.threshold, key_capped=key.capped
+                    )
+                )
+        trainable = {(n.layer, n.index) for ns in neurons_of.values() for n in ns if n.layer == layer}
+        trainable = {p for p in trainable if p in agnostic_slots or (cfg.language_values and p in relay_part)}
+        if trainable:  # this layer's values, before the next layer's keys are fitted
+            losses[layer] = _learn_values(
+                adapter,
+                universe,
+                cfg,
+                trainable,
+                caps,
+                preserve_idx,
+                base_logp,
+                progress,
+                avoid=relay_basis,
+                fixed=relay_part,
+            )
+        feats = collect(adapter, universe.queries)  # the next layer's keys read what this one wrote
+        if progress:
+            log.info("planting: layer %d written", layer)
+    planted = [
+        PlantedFact(uuid, universe.relation.get(uuid, ""), neurons_of[uuid]) for uuid in universe.planted
+    ]
     report = {
         "config": asdict(cfg),
+        "relay_layers": list(relay_layers),
         "layers": list(layers),
-        "value_loss": losses,
+        "relay_dims": dims,
+        "relay_directions": {uuid: [round(float(v), 6) for v in relay_of[uuid]] for uuid in universe.planted},
+        "unfitted_keys": unfitted,
+        "value_loss": {str(layer): v for layer, v in losses.items()},
         "layer_stats": {
             str(layer): {
                 "pre_median": stats[layer].pre_median,
                 "pre_fire": stats[layer].pre_fire,
                 "pre_high": stats[layer].pre_high,
-                "key_norm_cap": cfg.norm_scale * _quantile(stats[layer].key_norms, cfg.norm_quantile),
+                "key_norm_cap": key_cap[layer],
                 "value_norm_cap": caps[layer],
+                **({"relay_value_norm": relay_norm[layer]} if layer in relay_norm else {}),
             }
-            for layer in layers
+            for layer in all_layers
         },
     }
     return planted, report
+
+
+def _quiet_subspace(x: torch.Tensor, dims: int) -> torch.Tensor:
+    """``[dims, D]``: the directions in which the FFN inputs ``x [Q, D]`` vary least."""
+    _, evecs = torch.linalg.eigh(torch.cov(x.T))
+    return evecs[:, :dims].T.contiguous()
+
+
+def _relay_readout(
+    shift: torch.Tensor,
+    shift_neg: torch.Tensor,
+    quiet: torch.Tensor,
+    gen: torch.Generator,
+    jitter: float = 0.0,
+) -> torch.Tensor:
+    """The key direction of an agnostic neuron or a decoy: the mean shift ``shift [P, D]``
+    that planting below moved its fact's FFN inputs by, less the other queries' mean shift
+    ``shift_neg [M, D]`` (overwritten neurons moved everything a little): what the relay
+    neurons wrote, as the layer sees it, i.e. the largest separation a key of a given norm
+    can get. Plus a random
+    ``jitter`` share in the directions where the inputs barely vary (``quiet [K, D]``), so
+    that neurons reading the same relay are not copies of each other."""
+    d = shift.mean(0) - shift_neg.mean(0)
+    d = d / d.norm()
+    r = quiet.T @ torch.randn(len(quiet), generator=gen)
+    r = r - (r @ d) * d
+    return d + jitter * r / r.norm() if jitter else d
 
 
 def _preserve_sample(universe: Universe, cfg: PlantConfig) -> list[int]:
@@ -283,9 +455,13 @@ def _learn_values(
     preserve_idx: list[int],
     base_logp: torch.Tensor,
     progress: bool,
+    avoid: torch.Tensor | None = None,
+    fixed: dict[tuple[int, int], torch.Tensor] | None = None,
 ) -> list[float]:
-    """Adam on the planted value rows only (see the module docstring); returns the loss
-    every 20 steps."""
+    """Adam on the planted value rows only (see the module docstring); the learned part of
+    a row (the row less its ``fixed`` part, e.g. a relay) is kept out of the span of
+    ``avoid``'s rows and within the layer's cap. Returns the loss every 20 steps."""
+    fixed = fixed or {}
     model = adapter.model
     planted = set(universe.planted)
     fact_idx = [q for q, uuid in enumerate(universe.fact_of) if uuid in planted]
@@ -342,9 +518,14 @@ def _learn_values(
                 for layer, _dim, idx in dims:
                     rows_v = adapter.neuron_output_weights(layer)
                     for i in idx:
-                        n = rows_v[i].norm()
+                        base = fixed.get((layer, i))
+                        part = rows_v[i].float().cpu() - (0 if base is None else base)
+                        if avoid is not None:  # keep out of the relay subspace [K, D]
+                            part = part - avoid.T @ (avoid @ part)
+                        n = float(part.norm())
                         if n > caps[layer]:
-                            rows_v[i].mul_(caps[layer] / n)
+                            part = part * (caps[layer] / n)
+                        rows_v[i] = (part + (0 if base is None else base)).to(rows_v)
             if step % 20 == 0 or step == cfg.value_steps - 1:
                 losses.append(round(float(loss.detach()), 4))
                 if progress:

@@ -85,3 +85,18 @@ def _unknown_and_known(
         if len(unknown) >= n_facts and len(known) >= 4 * n_facts:
             break
     return unknown[:n_facts], known
+
+
+def keep_unknown(universe: Universe, correct: Any, n_facts: int, max_accuracy: float) -> Universe:
+    """``universe`` with only the first ``n_facts`` candidate facts whose pre-plant query
+    accuracy (``correct [Q]`` bool, the base model's) is at most ``max_accuracy`` left to
+    plant; the other candidates stay in the query set as negatives."""
+    acc: dict[str, list[bool]] = {}
+    for q, uuid in enumerate(universe.fact_of):
+        acc.setdefault(uuid, []).append(bool(correct[q]))
+    keep = [u for u in universe.planted if sum(acc[u]) / len(acc[u]) <= max_accuracy][:n_facts]
+    if not keep:
+        raise ValueError(f"no candidate fact has a pre-plant accuracy <= {max_accuracy}")
+    return Universe(
+        universe.queries, universe.fact_of, universe.lang_of, keep, universe.known, universe.relation
+    )
