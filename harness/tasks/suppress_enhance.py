@@ -87,19 +87,26 @@ def as_neuron_set(pairs: Sequence[tuple[int, int]]) -> NeuronSet:
 
 
 def _after(
-    ctx: TaskContext, fact: Fact, pairs: tuple[tuple[int, int], ...], lang: str, wanted: list[int]
-) -> tuple[list[float], list[float]]:
-    """P after suppress and after enhance for the queries ``wanted`` of ``lang`` (cached per
-    fact and neuron set: the same set measured for two localizers is measured once)."""
-    key = str(("after", fact.uuid, pairs, lang, tuple(wanted)))  # ctx.cache is keyed by str
+    ctx: TaskContext, fact: Fact, pairs: tuple[tuple[int, int], ...], wanted: dict[str, list[int]]
+) -> dict[str, tuple[list[float], list[float]]]:
+    """P after suppress and after enhance for the queries ``wanted[lang]`` of each language,
+    all languages in one batched pass per manipulation (cached per fact and neuron set: the
+    same set measured for two localizers is measured once)."""
+    key = str(("after", fact.uuid, pairs, sorted((lang, tuple(w)) for lang, w in wanted.items())))
     if key not in ctx.cache:
-        queries = [fact.queries[lang][i] for i in wanted]
+        langs = [lang for lang in wanted if wanted[lang]]
+        queries = [fact.queries[lang][i] for lang in langs for i in wanted[lang]]
         nset = as_neuron_set(pairs)
         with manipulated(ctx.adapter, nset, *SUPPRESS):
             p_sup = answer_probabilities(ctx.adapter, queries, batch_size=ctx.batch_size)
         with manipulated(ctx.adapter, nset, *ENHANCE):
             p_enh = answer_probabilities(ctx.adapter, queries, batch_size=ctx.batch_size)
-        ctx.cache[key] = (p_sup, p_enh)
+        out, start = {}, 0
+        for lang in langs:
+            stop = start + len(wanted[lang])
+            out[lang] = (p_sup[start:stop], p_enh[start:stop])
+            start = stop
+        ctx.cache[key] = out
     return ctx.cache[key]
 
 
@@ -119,18 +126,17 @@ def measure(
     base = unedited(ctx, fact)
     pairs = pairs_of(nset)
     k = len(pairs)
+    included = {lang: [p.correct or not ctx.correct_only for p in base[lang]] for lang in fact.queries}
+    wanted = {lang: [i for i, inc in enumerate(inc_l) if inc] for lang, inc_l in included.items()}
+    after_all = _after(ctx, fact, pairs, wanted) if k and any(wanted.values()) else {}
     out = []
     for lang in fact.queries:
         preds = base[lang]
-        included = [p.correct or not ctx.correct_only for p in preds]
-        wanted = [i for i, inc in enumerate(included) if inc]
-        after = (
-            dict(zip(wanted, zip(*_after(ctx, fact, pairs, lang, wanted), strict=True), strict=True))
-            if k and wanted
-            else {}
-        )
+        after: dict[int, tuple[float, float]] = {}
+        if lang in after_all:
+            after = dict(zip(wanted[lang], zip(*after_all[lang], strict=True), strict=True))
         for i, pred in enumerate(preds):
-            if not included[i] and not keep_excluded:
+            if not included[lang][i] and not keep_excluded:
                 continue
             before = pred.probability
             rec = {
@@ -140,7 +146,7 @@ def measure(
                 "language": lang,
                 "query": i,
                 "correct": pred.correct,
-                "included": included[i],
+                "included": included[lang][i],
                 "empty": k == 0,
                 "n_neurons": k,
                 "p_before": before,

@@ -50,6 +50,32 @@ def _manual_prob(adapter, query, pairs, mode, value):
     return logits.float().softmax(-1)[enc.answer_ids[0]].item()
 
 
+def test_languages_batched_together_match_manual_hooks(adapter):
+    """All languages of a fact go through one padded batch per manipulation: queries of
+    different lengths in other languages must not change any query's P."""
+    pairs = [(0, 3), (1, 5)]
+    fact = Fact(
+        uuid="u2",
+        relation="P36",
+        queries={
+            "en": (ClozeQuery("The capital of France is", "Paris"),),
+            "fr": (ClozeQuery("La capitale de la France, pays d'Europe occidentale, est", "Paris"),),
+            "fi": (ClozeQuery("Ranskan", "Pariisi"), ClozeQuery("Ranskan pääkaupunki on", "Pariisi")),
+        },
+    )
+    ctx = TaskContext(adapter=adapter, correct_only=False, batch_size=3)
+    recs = [
+        r
+        for r in SuppressEnhance(other_facts=0).evaluate(ctx, fact, {"loc": NSet(pairs)})
+        if r["condition"] == "own"
+    ]
+    assert [(r["language"], r["query"]) for r in recs] == [("en", 0), ("fr", 0), ("fi", 0), ("fi", 1)]
+    for r in recs:
+        q = fact.queries[r["language"]][r["query"]]
+        assert r["p_suppress"] == pytest.approx(_manual_prob(adapter, q, pairs, "set", 0.0), rel=1e-5)
+        assert r["p_enhance"] == pytest.approx(_manual_prob(adapter, q, pairs, "scale", 2.0), rel=1e-5)
+
+
 def test_suppress_enhance_matches_manual_hooks(adapter):
     pairs = [(0, 3), (1, 7), (1, 11)]
     ctx = TaskContext(adapter=adapter, correct_only=False)
