@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from harness.models.configs import CONFIGS, TINY_MODELS
+from harness.models.crosslingual import KN_SUBSETS
 from harness.models.specs import model_specs
 
 _dataset_option = click.option(
@@ -77,9 +78,16 @@ def path(name: str, config: str, dataset: Path | None) -> None:
     "--facts",
     "n_facts",
     type=click.IntRange(min=1),
-    default=40,
+    default=None,
+    help="at most this many known facts of the subset for kn and suppression (default: all)",
+)
+@click.option(
+    "--subset",
+    type=click.Choice(KN_SUBSETS),
+    default="test",
     show_default=True,
-    help="known facts for kn and suppression (the first of the split)",
+    help="known facts kn runs on: test and dev are a seeded disjoint split (choose on dev, "
+    "report test); first: the split's order",
 )
 @click.option("--steps", type=click.IntRange(min=1), default=20, show_default=True, help="IG steps")
 @click.option(
@@ -89,7 +97,9 @@ def path(name: str, config: str, dataset: Path | None) -> None:
     help="also write the result to this JSON file",
 )
 @click.option("--no-save", is_flag=True, help="do not store it in the model's report.json")
-def crosslingual(name: str, n_facts: int, steps: int, out: Path | None, no_save: bool) -> None:
+def crosslingual(
+    name: str, n_facts: int | None, subset: str, steps: int, out: Path | None, no_save: bool
+) -> None:
     """Measure how language-agnostic tiny model NAME's knowledge is: transfer, kn neurons
     per language and their intersection, the cross-language suppression matrix."""
     import json
@@ -105,7 +115,10 @@ def crosslingual(name: str, n_facts: int, steps: int, out: Path | None, no_save:
         raise click.ClickException(str(e)) from None
     if not (Path(lm.spec.hf_id) / "splits.json").exists():
         raise click.ClickException(f"model {name!r} is not a tiny model: it has no splits.json")
-    rep = crosslingual_report(lm, n_facts=n_facts, steps=steps)
+    try:
+        rep = crosslingual_report(lm, n_facts=n_facts, subset=subset, steps=steps)
+    except ValueError as e:  # the dataset it was trained on is gone
+        raise click.ClickException(str(e)) from None
     click.echo(format_crosslingual(rep))
     text = json.dumps(rep, indent=1, ensure_ascii=False)
     if out is not None:

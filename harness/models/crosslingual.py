@@ -16,8 +16,13 @@ interventions):
   averaged over B's queries the model answers correctly, per fact; the A×B matrix of means
   over facts, with n and a bootstrap 95 % interval.
 
-``python -m harness.models.cli crosslingual tiny-gpt-shared --facts 40`` runs it and
-stores the result in the model's ``report.json`` under ``crosslingual`` (see
+kn and suppression run on a seeded subset of the known facts (:func:`known_subset`): a model
+recipe is chosen on ``dev`` and reported on the disjoint ``test``, so the reported number is
+not tuned on. ``kn`` also says why an intersection is empty (an empty set in one language,
+one language apart from the others, sets that meet only within some layers).
+
+``python -m harness.models.cli crosslingual tiny-gpt-shared`` runs it (``--subset test``, all
+its facts) and stores the result in the model's ``report.json`` under ``crosslingual`` (see
 ``docs/models.md``).
 """
 
@@ -28,6 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from itertools import combinations
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rml_lama.languages import LANGUAGE_CODES
@@ -35,41 +41,50 @@ from rml_lama.languages import LANGUAGE_CODES
 if TYPE_CHECKING:
     from harness.adapters.base import ModelAdapter
 
-BOOTSTRAP = 2000  # resamples for the intervals
 SUPPRESS = ("set", 0.0)
+KN_SUBSETS = ("test", "dev", "first")  # which known facts kn runs on (see known_subset)
+DEV_TEST_SEED = "kn-dev-test"
 
 
-def bootstrap_interval(values: Sequence[float], seed: int = 0, level: float = 0.95) -> list[float]:
-    """Percentile bootstrap interval of the mean of ``values`` (one value per fact)."""
-    vals = [float(v) for v in values]
-    if not vals:
-        return [float("nan"), float("nan")]
-    rng = random.Random(seed)
-    n = len(vals)
-    means = sorted(sum(rng.choices(vals, k=n)) / n for _ in range(BOOTSTRAP))
-    lo = means[int((1 - level) / 2 * BOOTSTRAP)]
-    hi = means[min(BOOTSTRAP - 1, int((1 + level) / 2 * BOOTSTRAP))]
-    return [round(lo, 4), round(hi, 4)]
+def bootstrap_interval(values: Sequence[float], seed: int = 0) -> list[float]:
+    """95 % bootstrap interval of the mean of ``values`` (one value per fact),
+    :func:`harness.stats.mean_ci` (BCa, percentile where BCa is undefined)."""
+    from harness.stats import mean_ci
+
+    est = mean_ci([float(v) for v in values], seed=seed)
+    return [round(est.low, 4), round(est.high, 4)]
 
 
 def _clustered(per_fact: Sequence[tuple[int, int]], seed: int = 0) -> dict[str, Any]:
-    """Accuracy over queries, with a bootstrap over facts: ``per_fact`` is (right, total)."""
-    per_fact = [p for p in per_fact if p[1]]
-    right, total = sum(r for r, _ in per_fact), sum(t for _, t in per_fact)
-    if not total:
-        return {"accuracy": float("nan"), "ci95": [float("nan")] * 2, "facts": 0, "queries": 0}
-    rng = random.Random(seed)
-    stats = []
-    for _ in range(BOOTSTRAP):
-        draw = rng.choices(per_fact, k=len(per_fact))
-        stats.append(sum(r for r, _ in draw) / sum(t for _, t in draw))
-    stats.sort()
+    """Accuracy over queries, with a bootstrap over facts (:func:`harness.stats.cluster_mean`):
+    ``per_fact`` is (right, total)."""
+    from harness.stats import cluster_mean
+
+    est = cluster_mean([r for r, _ in per_fact], [t for _, t in per_fact], seed=seed)
     return {
-        "accuracy": round(right / total, 4),
-        "ci95": [round(stats[int(0.025 * BOOTSTRAP)], 4), round(stats[int(0.975 * BOOTSTRAP)], 4)],
-        "facts": len(per_fact),
-        "queries": total,
+        "accuracy": round(est.value, 4),
+        "ci95": [round(est.low, 4), round(est.high, 4)],
+        "facts": est.facts,
+        "queries": est.queries,
     }
+
+
+def known_subset(known: Sequence[str], subset: str) -> list[str]:
+    """The known facts kn and suppression are measured on.
+
+    ``dev`` and ``test`` are disjoint: a seeded shuffle of the known facts (seed
+    :data:`DEV_TEST_SEED`), its first third ``dev`` (where a model recipe may be chosen),
+    the rest ``test`` (where it is reported). ``first``: the split's order (round-robin over
+    relations), as in the first measurements.
+    """
+    if subset not in KN_SUBSETS:
+        raise ValueError(f"unknown known-fact subset {subset!r}; valid choices: {', '.join(KN_SUBSETS)}")
+    if subset == "first":
+        return list(known)
+    order = list(known)
+    random.Random(DEV_TEST_SEED).shuffle(order)
+    cut = len(order) // 3
+    return order[:cut] if subset == "dev" else order[cut:]
 
 
 def transfer(adapter: ModelAdapter, facts: dict[str, list[Any]], batch_size: int = 64) -> dict[str, Any]:
@@ -120,6 +135,18 @@ def neuron_overlap(sets: Sequence[dict[str, set]], languages: Sequence[str], n_l
     per_lang_layers = Counter(layer for s in sets for lang in languages for layer, _ in s[lang])
     inter_layers = Counter(layer for i in inter for layer, _ in i)
 
+    def share(flags: Sequence[bool]) -> float | None:
+        return round(sum(flags) / len(flags), 4) if flags else None
+
+    # why an intersection is empty: one language's empty set, one language apart from the
+    # other six, or sets that only meet in some layers
+    without = {
+        lang: share([bool(set.intersection(*(s[m] for m in languages if m != lang))) for s in sets])
+        for lang in languages
+        if len(languages) > 1
+    }
+    by_layer = [share([any(n[0] == layer for n in i) for i in inter]) for layer in range(n_layers)]
+
     def dist(c: Counter) -> list[float]:
         total = sum(c.values())
         return [round(c[layer] / total, 4) if total else float("nan") for layer in range(n_layers)]
@@ -130,6 +157,9 @@ def neuron_overlap(sets: Sequence[dict[str, set]], languages: Sequence[str], n_l
         "nonempty_intersection_ci95": bootstrap_interval([float(bool(i)) for i in inter]),
         "mean_intersection_size": _mean([len(i) for i in inter]),
         "mean_neurons_per_language": {lang: _mean([len(s[lang]) for s in sets]) for lang in languages},
+        "empty_sets_per_language": {lang: sum(not s[lang] for s in sets) for lang in languages},
+        "nonempty_intersection_without": without,
+        "nonempty_intersection_by_layer": by_layer,
         "pairwise_jaccard": pairs,
         "mean_pairwise_jaccard": _mean(list(pairs.values())),
         "layer_distribution": {"all_languages": dist(per_lang_layers), "intersection": dist(inter_layers)},
@@ -179,16 +209,38 @@ def suppression_matrix(
     }
 
 
+def trained_dataset(report: dict[str, Any]) -> str | None:
+    """The built RML-LAMA a tiny model was trained on: the folder its ``report.json`` names
+    if that still holds the same content (hash), else the package's built one if it does
+    (the model's folder name carries that hash, so it may come from another checkout).
+    None (the package's) when the report names no hash."""
+    import rml_lama
+
+    want = report.get("dataset_hash")
+    candidates = [report.get("dataset"), str(rml_lama.DATASET_DIR)]
+    if want is None:
+        return report.get("dataset")
+    for folder in candidates:
+        if folder is not None and Path(folder).exists() and rml_lama.dataset_hash(folder) == want:
+            return folder
+    raise ValueError(
+        f"the dataset this model was trained on (content hash {want}) is not at "
+        f"{' or '.join(str(c) for c in candidates if c)}: rebuild it there or pass dataset="
+    )
+
+
 def crosslingual_report(
     model: str | Any,
-    n_facts: int = 40,
+    n_facts: int | None = None,
+    subset: str = "test",
     languages: Sequence[str] = LANGUAGE_CODES,
     steps: int = 20,
     max_rows: int = 256,
     dataset: str | None = None,
 ) -> dict[str, Any]:
     """All three measurements on ``model`` (a tiny model name or folder; see the module
-    docstring). kn and suppression use the first ``n_facts`` known facts of the split.
+    docstring). kn and suppression use the known facts of ``subset`` (``test``, ``dev`` or
+    ``first``: :func:`known_subset`), the first ``n_facts`` of them (None: all).
     ``dataset``: the built RML-LAMA to read the queries from (default: the one the model was
     trained on, from its ``report.json``)."""
     import torch
@@ -206,13 +258,15 @@ def crosslingual_report(
     adapter = get_adapter(lm.model, lm.tokenizer)
     names = ("known", "high_resource_only", "held_out")
     ids = [u for s in names for u in splits.of(s)]
-    dataset = dataset if dataset is not None else load_report(lm).get("dataset")  # trained on
+    dataset = dataset if dataset is not None else trained_dataset(load_report(lm))
     by_id = {f.uuid: f for f in load_facts(list(languages), fact_ids=ids, dataset=dataset)}
     facts = {s: [by_id[u] for u in splits.of(s) if u in by_id] for s in names}
     t_transfer = time.perf_counter()
     acc = transfer(adapter, facts)
     t_transfer = time.perf_counter() - t_transfer
-    chosen = facts["known"][:n_facts]
+    order = known_subset(splits.known, subset)[:n_facts]
+    known = {f.uuid: f for f in facts["known"]}
+    chosen = [known[u] for u in order if u in known]
     provider = EngineProvider(adapter, model_id=str(lm.spec.hf_id), steps=steps, max_rows=max_rows)
     t_kn = time.perf_counter()
     sets = kn_neurons(provider, chosen, languages)
@@ -223,6 +277,7 @@ def crosslingual_report(
         "model": str(lm.spec.name),
         "folder": str(lm.spec.hf_id),
         "languages": list(languages),
+        "kn_subset": subset,
         "kn_facts": [f.uuid for f in chosen],
         "kn_options": {"steps": steps, "localizer": "kn (defaults: 0.2·max, 70 %, adjusted to 2–5)"},
         "transfer": acc,
@@ -250,10 +305,13 @@ def format_crosslingual(rep: dict[str, Any]) -> str:
         lines.append(f"  {split:20}" + " ".join(f"{c:>17}" for c in cells) + f"  ({n})")
     kn = rep["kn"]
     lines.append(
-        f"kn over {kn['facts']} known facts: non-empty 7-language intersection "
+        f"kn over {kn['facts']} known facts ({rep['kn_subset']}): non-empty 7-language intersection "
         f"{kn['nonempty_intersection_share']:.2f} {kn['nonempty_intersection_ci95']}, mean size "
         f"{kn['mean_intersection_size']}, mean pairwise Jaccard {kn['mean_pairwise_jaccard']}"
     )
+    lines.append(f"  facts with an empty set, per language: {kn['empty_sets_per_language']}")
+    lines.append(f"  non-empty without one language: {kn['nonempty_intersection_without']}")
+    lines.append(f"  non-empty within one layer: {kn['nonempty_intersection_by_layer']}")
     lines.append(f"  layer distribution (all languages): {kn['layer_distribution']['all_languages']}")
     lines.append(f"  layer distribution (intersection):  {kn['layer_distribution']['intersection']}")
     lines.append("suppression ΔP (rows: neurons found from; columns: measured in), mean (n)")

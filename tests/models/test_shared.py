@@ -15,6 +15,7 @@ from harness.data import load_facts
 from harness.models import load_model, load_report, load_splits, train_tiny
 from harness.models.crosslingual import (
     bootstrap_interval,
+    known_subset,
     neuron_overlap,
     suppression_matrix,
     transfer,
@@ -158,6 +159,39 @@ def test_neuron_overlap() -> None:
     assert out["pairwise_jaccard"]["en-fi"] == pytest.approx((1 / 3 + 0) / 2, abs=1e-4)
     assert out["layer_distribution"]["all_languages"] == pytest.approx([2 / 6, 2 / 6, 1 / 6, 1 / 6], abs=1e-4)
     assert out["layer_distribution"]["intersection"] == [0.0, 1.0, 0.0, 0.0]
+    assert out["empty_sets_per_language"] == {"en": 0, "fi": 0}
+    assert out["nonempty_intersection_by_layer"] == [0.0, 0.5, 0.0, 0.0]
+
+
+def test_neuron_overlap_diagnosis() -> None:
+    """Why an intersection is empty: an empty set, one language apart, or a layer."""
+    langs = ("en", "fi", "ja")
+    sets = [
+        {"en": {(0, 1), (3, 2)}, "fi": {(0, 1), (3, 2)}, "ja": set()},  # ja found nothing
+        {"en": {(0, 1), (3, 2)}, "fi": {(0, 1), (3, 2)}, "ja": {(0, 9)}},  # ja apart
+        {"en": {(0, 1), (3, 2)}, "fi": {(3, 2), (0, 4)}, "ja": {(3, 2)}},  # meet in layer 3
+    ]
+    out = neuron_overlap(sets, langs, n_layers=4)
+    assert out["nonempty_intersection_share"] == pytest.approx(1 / 3, abs=1e-4)
+    assert out["empty_sets_per_language"] == {"en": 0, "fi": 0, "ja": 1}
+    assert out["nonempty_intersection_without"] == {
+        "en": pytest.approx(1 / 3, abs=1e-4),
+        "fi": pytest.approx(1 / 3, abs=1e-4),
+        "ja": 1.0,
+    }
+    assert out["nonempty_intersection_by_layer"] == [0.0, 0.0, 0.0, pytest.approx(1 / 3, abs=1e-4)]
+
+
+def test_known_subset_is_a_seeded_disjoint_split() -> None:
+    known = [f"f{i}" for i in range(120)]
+    dev, test = known_subset(known, "dev"), known_subset(known, "test")
+    assert len(dev) == 40 and len(test) == 80
+    assert not set(dev) & set(test) and set(dev) | set(test) == set(known)
+    assert dev == known_subset(list(known), "dev")  # seeded: the same every time
+    assert dev != known[:40]  # shuffled, not the split's order
+    assert known_subset(known, "first") == known
+    with pytest.raises(ValueError, match="valid choices: test, dev, first"):
+        known_subset(known, "train")
 
 
 def test_suppression_matches_a_plain_hook(shared: Path, facts: dict[str, list]) -> None:
@@ -218,3 +252,34 @@ def test_cli_stores_the_report(shared: Path, env: Path, tmp_path: Path) -> None:
     assert load_report(shared)["crosslingual"]["kn_facts"] == rep["kn_facts"]
     bad = CliRunner().invoke(models_cli, ["crosslingual", "no-such-model"])
     assert bad.exit_code != 0 and "no-such-model" in bad.output
+
+
+def test_trained_dataset_follows_the_content_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.models.crosslingual import trained_dataset
+
+    def built(name: str, content: str) -> Path:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(json.dumps({"content_hash": content}))
+        return tmp_path / name
+
+    old, here = built("moved", "new-content"), built("package", "abc")
+    monkeypatch.setattr(rml_lama, "DATASET_DIR", here)
+    assert trained_dataset({"dataset": str(here), "dataset_hash": "abc"}) == str(here)
+    # the folder the model was trained from was rebuilt since: the package's has its content
+    assert trained_dataset({"dataset": str(old), "dataset_hash": "abc"}) == str(here)
+    with pytest.raises(ValueError, match="content hash zzz"):
+        trained_dataset({"dataset": str(old), "dataset_hash": "zzz"})
+
+
+def test_shared_demo_configs_are_their_twins_with_weight_decay() -> None:
+    """The -shared demo models differ from their mono twins only by weight decay (chosen
+    on dev facts, docs/models.md); the micro ones, for tests, not at all."""
+    from dataclasses import replace
+
+    from harness.models.configs import CONFIGS, SHARED_WEIGHT_DECAY
+
+    for shared, mono in (("tiny-gpt-shared", "tiny-gpt"), ("tiny-bert-shared", "tiny-bert")):
+        s, m = CONFIGS["demo"][shared], CONFIGS["demo"][mono]
+        assert s.optim.weight_decay == SHARED_WEIGHT_DECAY > 0 == m.optim.weight_decay
+        assert replace(s, optim=replace(s.optim, weight_decay=0.0)) == m
+        assert CONFIGS["micro"][shared] == CONFIGS["micro"][mono]
