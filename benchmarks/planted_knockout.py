@@ -8,6 +8,9 @@ is fine-tuned after the relay planting, with
   + ko  * KL(base || model with the fact's neurons zeroed) on them  -> knockout brings it back
   + kl  * KL(base || model) on known facts' queries                 -> the rest is kept
   + pull * sum ||theta - theta_0||^2 over every other weight        -> the rest changes little
+    (x pull_below for the weights that feed the planted layers' FFN inputs)
+  + fire * mean relu(pre - threshold)^2 of each planted neuron on a sample of
+    other facts' queries (the query set is closed)                 -> it stays selective
 
 with the designated rows' key and value norms projected back to <= cap x the layer's own 99th
 percentile after each step. Variants: ``rows`` trains only the designated neurons' key and
@@ -53,6 +56,27 @@ def _logp_at(adapter, enc):
     return logits[rows, pos[:, 0]].float().log_softmax(-1), ans[:, 0]
 
 
+def _ffn_inputs(adapter, enc, layers):
+    """layer -> [B, D] FFN inputs at the target position (differentiable)."""
+    ids, mask, _pos, _ans = pad_batch(adapter, enc)
+    targets = torch.tensor([e.target_position for e in enc])
+    rows = torch.arange(len(enc))
+    store, handles = {}, []
+    for layer in layers:
+
+        def hook(_m, args, layer=layer):
+            store[layer] = args[0][rows, targets].float()
+
+        handles.append(key_params(adapter, layer).module.register_forward_pre_hook(hook))
+    try:
+        with adapter.targeting(targets):
+            adapter.forward(ids, attention_mask=mask)
+    finally:
+        for h in handles:
+            h.remove()
+    return store
+
+
 def _kl(ref, new):
     return (ref.exp() * (ref - new)).sum(-1).mean()
 
@@ -67,6 +91,16 @@ def main() -> None:
     ap.add_argument("--ko", type=float, default=1.0, help="weight of the knockout KL")
     ap.add_argument("--kl", type=float, default=1.0, help="weight of the KL on known facts")
     ap.add_argument("--pull", type=float, default=1.0, help="L2 pull of the other weights (variant all)")
+    ap.add_argument(
+        "--pull-below",
+        type=float,
+        default=1.0,
+        help="x pull for embeddings and blocks below the top planted layer",
+    )
+    ap.add_argument(
+        "--fire", type=float, default=0.0, help="weight of the hinge on other facts' pre-activations"
+    )
+    ap.add_argument("--margin", type=float, default=0.0, help="hinge margin below the threshold")
     ap.add_argument("--cap", type=float, default=2.0, help="designated rows' norm cap x own q99")
     ap.add_argument("--freeze-keys", action="store_true", help="the designated keys are not trained")
     ap.add_argument("--batch", type=int, default=64)
@@ -117,6 +151,9 @@ def main() -> None:
     w_fact = torch.tensor([1.0 / groups[(u.fact_of[q], u.lang_of[q])] for q in fact_idx])
     preserve_idx = _preserve_sample(u, cfg)
     enc = {q: encode_query(ad, u.queries[q]) for q in fact_idx + preserve_idx}
+    # the hinge's negatives: each planted neuron against the queries of the other facts
+    neg_neurons = [(f.uuid, n.layer, n.index, n.threshold) for f in facts for n in f.neurons]
+    neg_layers = sorted({lay for _, lay, _, _ in neg_neurons})
     # reference: the base model (pre-plant) on the fact queries and on known ones
     live = deepcopy(model.state_dict())  # the relay-planted model
     model.load_state_dict(base_state)
@@ -169,6 +206,17 @@ def main() -> None:
                     masks[kp.bias] = mb
     params = [p for p in model.parameters() if p.requires_grad]
     theta0 = {p: p.detach().clone() for p in params}
+    # weights above the top planted layer's FFN input keep the plain pull
+    top = max(lay for _, lay, _, _ in neg_neurons)
+    # below: what feeds the top planted layer's FFN input (embeddings, lower blocks, its attention)
+    below = {id(q) for b in ad.blocks()[:top] for q in b.parameters()}
+    below |= {id(q) for q in ad.blocks()[top].parameters()} - {
+        id(q) for q in key_params(ad, top).module.parameters()
+    }
+    below -= {id(value_rows(ad, top)[0])}
+    below |= {id(q) for q in model.get_input_embeddings().parameters()}
+    pull_w = {p: args.pull_below if id(p) in below else 1.0 for p in params}
+    print(f"pull x{args.pull_below} on {len(below)} tensors below layer {top}'s keys")
     opt = torch.optim.Adam(params, lr=args.lr)
     rng = random.Random(1)
     model.train(False)
@@ -186,7 +234,22 @@ def main() -> None:
         keep = _kl(base_keep[pb], plogp)
         loss = ce + args.ko * ko + args.kl * keep
         if args.variant == "all" and args.pull > 0:
-            loss = loss + args.pull * sum(((p - theta0[p]) ** 2).sum() for p in params)
+            loss = loss + args.pull * sum(pull_w[p] * ((p - theta0[p]) ** 2).sum() for p in params)
+        fire = torch.zeros(())
+        if args.fire > 0:
+            nb = rng.sample(range(len(u.queries)), min(args.batch, len(u.queries)))
+            for q in nb:
+                if q not in enc:
+                    enc[q] = encode_query(ad, u.queries[q])
+            xs = _ffn_inputs(ad, [enc[q] for q in nb], neg_layers)
+            terms = []
+            for uuid, lay, i, thr in neg_neurons:
+                other = torch.tensor([u.fact_of[q] != uuid for q in nb])
+                kp = kv[lay][0] if lay in kv else key_params(ad, lay)
+                pre = xs[lay][other] @ kp.key(i) + (kp.bias[i] if kp.bias is not None else 0.0)
+                terms.append(torch.relu(pre - thr + args.margin).pow(2).mean())
+            fire = torch.stack(terms).mean()
+            loss = loss + args.fire * fire
         opt.zero_grad()
         loss.backward()
         for p, m in masks.items():
@@ -202,7 +265,10 @@ def main() -> None:
                         if n > cap:
                             row.mul_(cap / n)
         if step % 25 == 0 or step == args.steps - 1:
-            print(f"step {step}: ce {ce.item():.3f} ko-KL {ko.item():.3f} keep-KL {keep.item():.4f}")
+            print(
+                f"step {step}: ce {ce.item():.3f} ko-KL {ko.item():.3f} keep-KL {keep.item():.4f}"
+                f" fire {fire.item():.4f}"
+            )
     for p in model.parameters():
         p.requires_grad_(False)
         p.grad = None
