@@ -26,7 +26,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PREFIX = "planted:"
-FORMAT_VERSION = 2  # bump when a change here changes what a build produces
+FORMAT_VERSION = 3  # bump when a change here changes what a build produces
 
 
 def _dataset(dataset_dir: str | Path | None) -> Path:

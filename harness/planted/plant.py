@@ -50,6 +50,7 @@ import torch
 from harness.attribution.query import ClozeQuery, encode_query
 from harness.attribution.scoring import answer_log_prob, pad_batch
 from harness.planted.features import Features, collect, key_params, value_rows
+from harness.planted.finetune import FinetuneConfig, finetune, reference_logprobs
 from harness.planted.keys import fit_key
 from harness.planted.truth import KINDS, PlantedFact, PlantedNeuron
 
@@ -87,6 +88,7 @@ class PlantConfig:
     batch_queries: int = 128  # planted-fact queries per step (plus as many preserved ones)
     preserve: float = 1.0  # weight of the KL term on known facts' queries
     preserve_queries: int = 1024  # known facts' queries kept in the KL term
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)  # the last stage (finetune.py)
     seed: int = 0
 
 
@@ -234,7 +236,8 @@ def plant(
     plan = _assign(cfg, universe.planted, languages, relay_layers, layers, stats)
     fact_of, lang_of = universe.fact_of, universe.lang_of
     preserve_idx = _preserve_sample(universe, cfg)
-    base_logp = _first_token_logprobs(adapter, [universe.queries[q] for q in preserve_idx])
+    reference = reference_logprobs(adapter, universe, preserve_idx)  # the base model's answers
+    base_logp = reference["keep"]
     # the chosen neurons are cleared first: the relay subspace, the readout directions and
     # every key are fitted on the model without them (their old writes, gone once they are
     # overwritten, would otherwise move the quiet directions)
@@ -363,6 +366,16 @@ def plant(
     planted = [
         PlantedFact(uuid, universe.relation.get(uuid, ""), neurons_of[uuid]) for uuid in universe.planted
     ]
+    tuned = finetune(
+        adapter,
+        universe,
+        planted,
+        reference,
+        {layer: (key_cap[layer], caps[layer]) for layer in all_layers},
+        cfg.finetune,
+        seed=cfg.seed,
+        progress=progress,
+    )
     report = {
         "config": asdict(cfg),
         "relay_layers": list(relay_layers),
@@ -371,6 +384,7 @@ def plant(
         "relay_directions": {uuid: [round(float(v), 6) for v in relay_of[uuid]] for uuid in universe.planted},
         "unfitted_keys": unfitted,
         "value_loss": {str(layer): v for layer, v in losses.items()},
+        "finetune": tuned,
         "layer_stats": {
             str(layer): {
                 "pre_median": stats[layer].pre_median,

@@ -7,43 +7,14 @@ import torch
 from harness.attribution.query import ClozeQuery, encode_query
 from harness.planted.checks import format_checks, run_checks
 from harness.planted.features import collect, key_params
+from harness.planted.finetune import FinetuneConfig
 from harness.planted.plant import PlantConfig, Universe, plant, relay_directions
 
-WORDS = [
-    "Paris",
-    "Berlin",
-    "Tokyo",
-    "Helsinki",
-    "Florence",
-    "Honolulu",
-    "Poland",
-    "France",
-    "Japan",
-    "Germany",
-    "physics",
-    "French",
-    "capital",
-    "tower",
-    "born",
-    "citizen",
-]
 
-
-def _universe() -> Universe:
-    queries, fact_of, lang_of = [], [], []
-    for i, subject in enumerate(WORDS):
-        for lang, templates in (("en", ("The {} is in", "{} lies in")), ("fi", ("Where is {}:", "{} is at"))):
-            for t in templates:
-                queries.append(ClozeQuery(t.format(subject), WORDS[(i + 3) % len(WORDS)]))
-                fact_of.append(f"f{i}")
-                lang_of.append(lang)
-    return Universe(queries, fact_of, lang_of, planted=["f0", "f1"], known=[f"f{i}" for i in range(4, 16)])
-
-
-def test_plant_writes_only_the_chosen_neurons(make_adapter):
+def test_plant_writes_only_the_chosen_neurons(make_adapter, toy_universe):
     adapter = make_adapter("gpt2", n_inner=64)
     before = {n: p.detach().clone() for n, p in adapter.model.named_parameters()}
-    universe = _universe()
+    universe = toy_universe
     cfg = PlantConfig(
         facts=2,
         agnostic=1,
@@ -55,6 +26,7 @@ def test_plant_writes_only_the_chosen_neurons(make_adapter):
         relay_layers=(0,),
         layers=(1,),
         norm_scale=1.0,
+        finetune=FinetuneConfig(steps=0),  # the relay stage alone (fine-tuning: test_finetune.py)
     )
     before_feats = collect(adapter, universe.queries)
     facts, report = plant(adapter, universe, cfg, feats=before_feats)
@@ -125,10 +97,10 @@ def test_relay_directions_are_orthonormal_quiet_and_mean_free():
     assert torch.allclose(u @ basis.T @ basis, u, atol=1e-4)  # inside the quiet subspace
 
 
-def test_keep_unknown_plants_only_facts_the_base_model_misses():
+def test_keep_unknown_plants_only_facts_the_base_model_misses(toy_universe):
     from harness.planted.universe import keep_unknown
 
-    universe = _universe()
+    universe = toy_universe
     universe = Universe(universe.queries, universe.fact_of, universe.lang_of, ["f0", "f1", "f2"], [])
     correct = torch.tensor([u == "f1" for u in universe.fact_of])  # f1 is answered everywhere
     kept = keep_unknown(universe, correct, n_facts=5, max_accuracy=0.2)

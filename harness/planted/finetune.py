@@ -1,0 +1,310 @@
+"""The last stage of planting: knockout-contrast fine-tuning, so the model *uses* its planted neurons.
+
+The relay planting (:mod:`harness.planted.plant`) gives agnostic neurons that fire on their
+fact in every language and almost nowhere else, with key and value norms near the model's
+own. Within those norms, training their value rows alone cannot lift the answer (the loss
+plateaus at the norm cap: docs/ground-truth.md). So every weight is then fine-tuned a
+little, with the planted neurons as the route that must carry the fact::
+
+    L =          CE(object | the planted facts' queries)            the facts are known
+      + ko     · KL(p_base || p_theta, all planted neurons zeroed)   knocking them out undoes it
+      + keep   · KL(p_base || p_theta) on known facts' queries       the rest is kept
+      + pull   · sum ||theta - theta_0||^2                           the weights change little
+      + fire   · mean relu(pre - threshold + margin)^2               planted neurons stay quiet
+                 over other facts' queries (a random sample plus       on other facts
+                 the hardest ones, re-mined every ``mine_every`` steps)
+    + own    · mean relu(threshold + margin - pre)^2               ... and keep firing on
+                 over the fact's queries in the neuron's languages     their own
+
+(each fact and language weighted equally in the CE), with the agnostic rows' key and value
+norms projected back within the planting's caps after every step. The relay (language)
+rows keep their larger, fixed norms: shrinking them silences the relay the agnostic keys
+read. Last, each planted neuron's bias is lowered, where needed, until at most
+``recalibrate`` of the other facts' queries reach its threshold (the query set is closed,
+as for the keys).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from harness.attribution.query import EncodedQuery, encode_query
+from harness.attribution.scoring import pad_batch
+from harness.planted.features import collect, key_params
+from harness.planted.truth import PlantedFact, PlantedNeuron
+
+if TYPE_CHECKING:
+    from harness.adapters.base import ModelAdapter
+    from harness.planted.plant import Universe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    steps: int = 400  # Adam steps; 0 turns the stage off
+    lr: float = 1e-3
+    batch: int = 64  # planted-fact queries per step (and as many known-fact ones, and negatives)
+    knockout: float = 3.0  # weight of the knockout KL
+    keep: float = 3.0  # weight of the KL on known facts' queries
+    pull: float = 1.0  # L2 pull of every weight to its value before fine-tuning
+    fire: float = 10.0  # weight of the hinge on other facts' pre-activations
+    own: float = 1.0  # weight of the hinge that keeps each planted neuron firing on its fact
+    margin: float = 0.5  # the hinge starts this far below the threshold
+    mine_every: int = 25  # re-mine the hardest negatives every this many steps (0: never)
+    hard: int = 16  # hardest other-fact queries kept per planted neuron
+    recalibrate: float = 0.0005  # final bias: at most this share of other facts' queries fire (0: off)
+
+
+def _kl(ref: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+    return (ref.exp() * (ref - new)).sum(-1).mean()
+
+
+def _forward(
+    adapter: ModelAdapter, enc: Sequence[EncodedQuery], layers: Sequence[int] = ()
+) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
+    """``[B, V]`` log-softmax at the first answer position, ``[B]`` the answer's first token,
+    and ``layer -> [B, D]`` the FFN inputs at the target position (all differentiable)."""
+    ids, mask, pos, ans = pad_batch(adapter, enc)
+    targets = torch.tensor([e.target_position for e in enc], device=ids.device)
+    rows = torch.arange(len(enc), device=ids.device)
+    store: dict[int, torch.Tensor] = {}
+    handles = []
+    for layer in layers:
+
+        def hook(_m: Any, args: tuple, layer: int = layer) -> None:
+            store[layer] = args[0][rows, targets].float()
+
+        handles.append(key_params(adapter, layer).module.register_forward_pre_hook(hook))
+    try:
+        with adapter.targeting(targets):
+            logits, _ = adapter.forward(ids, attention_mask=mask)
+    finally:
+        for h in handles:
+            h.remove()
+    return logits[rows, pos[:, 0]].float().log_softmax(-1), ans[:, 0], store
+
+
+def _pre(adapter: ModelAdapter, x: torch.Tensor, layer: int, index: int) -> torch.Tensor:
+    kp = key_params(adapter, layer)
+    pre = x @ kp.key(index).float()
+    return pre + kp.bias[index].float() if kp.bias is not None else pre
+
+
+def finetune(
+    adapter: ModelAdapter,
+    universe: Universe,
+    facts: list[PlantedFact],
+    reference: dict[str, Any],
+    caps: dict[int, tuple[float, float]],
+    cfg: FinetuneConfig,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Fine-tune ``adapter.model`` in place (see the module docstring). ``reference``: from
+    :func:`reference_logprobs` on the base model; ``caps``: layer -> (key, value) norm cap
+    of the agnostic rows. Returns what it did (losses, recalibrated biases, weight change)."""
+    from harness.localizers.base import NeuronSet
+    from harness.tasks.base import manipulated
+
+    if cfg.steps <= 0:
+        return {"steps": 0}
+    model = adapter.model
+    fact_idx, keep_idx = reference["fact_idx"], reference["keep_idx"]
+    fact_of = universe.fact_of
+    groups: dict[tuple[str, str], int] = defaultdict(int)
+    for q in fact_idx:
+        groups[(fact_of[q], universe.lang_of[q])] += 1
+    weights = torch.tensor([1.0 / groups[(fact_of[q], universe.lang_of[q])] for q in fact_idx])
+    encoded: dict[int, EncodedQuery] = {}
+
+    def enc(qs: Sequence[int]) -> list[EncodedQuery]:
+        for q in qs:
+            if q not in encoded:
+                encoded[q] = encode_query(adapter, universe.queries[q])
+        return [encoded[q] for q in qs]
+
+    neurons = [(f.uuid, n) for f in facts for n in f.neurons]
+    pairs = torch.tensor([(n.layer, n.index) for _, n in neurons], dtype=torch.long).reshape(-1, 2)
+    knockout = NeuronSet(pairs, torch.zeros(len(pairs)))
+    hinge_layers = sorted({n.layer for _, n in neurons})
+    fact_code = {uuid: i for i, uuid in enumerate(dict.fromkeys(fact_of))}
+    code_of = torch.tensor([fact_code[u] for u in fact_of])
+    capped = defaultdict(list)
+    for _, n in neurons:
+        if n.kind == "agnostic":
+            capped[n.layer].append(n.index)
+
+    params = list(model.parameters())
+    saved = {p: p.requires_grad for p in params}
+    for p in params:
+        p.requires_grad_(True)
+    theta0 = [p.detach().clone() for p in params]
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    rng = random.Random(seed + 2)
+    hard: list[int] = []
+    losses = []
+    try:
+        model.train(False)
+        for step in range(cfg.steps):
+            b = rng.sample(range(len(fact_idx)), min(cfg.batch, len(fact_idx)))
+            batch = enc([fact_idx[i] for i in b])
+            logp, ans, xs = _forward(adapter, batch, hinge_layers if cfg.own > 0 else ())
+            w = weights[b].to(logp.device)
+            ce = -(logp.gather(1, ans[:, None])[:, 0] * w).sum() / w.sum()
+            with manipulated(adapter, knockout, "set", 0.0):
+                ko_logp, _, _ = _forward(adapter, batch)
+            ko = _kl(reference["fact"][b].to(ko_logp.device), ko_logp)
+            kb = rng.sample(range(len(keep_idx)), min(cfg.batch, len(keep_idx)))
+            keep_logp, _, _ = _forward(adapter, enc([keep_idx[i] for i in kb]))
+            keep = _kl(reference["keep"][kb].to(keep_logp.device), keep_logp)
+            pull = sum(((p - p0) ** 2).sum() for p, p0 in zip(params, theta0, strict=True))
+            loss = ce + cfg.knockout * ko + cfg.keep * keep + cfg.pull * pull
+            own = torch.zeros(())
+            if cfg.own > 0:  # the fact's own neurons keep firing on it (decoys too)
+                fb = torch.tensor([fact_code[fact_of[fact_idx[i]]] for i in b])
+                lb = [universe.lang_of[fact_idx[i]] for i in b]
+                terms = []
+                for uuid, n in neurons:
+                    mine = [j for j in range(len(b)) if fb[j] == fact_code[uuid] and lb[j] in n.languages]
+                    if mine:
+                        pre = _pre(adapter, xs[n.layer][mine], n.layer, n.index)
+                        terms.append(torch.relu(n.threshold + cfg.margin - pre).pow(2).mean())
+                if terms:
+                    own = torch.stack(terms).sum() / len(neurons)
+                    loss = loss + cfg.own * own
+            fire = torch.zeros(())
+            if cfg.fire > 0:
+                if cfg.mine_every and step % cfg.mine_every == 0:
+                    hard = hardest_negatives(adapter, universe, facts, cfg.hard, cfg.margin + 1.0)
+                negs = rng.sample(range(len(fact_of)), min(cfg.batch, len(fact_of)))
+                negs += rng.sample(hard, min(2 * cfg.batch, len(hard)))
+                _, _, xs = _forward(adapter, enc(negs), hinge_layers)
+                codes = code_of[negs]
+                terms = []
+                for uuid, n in neurons:
+                    other = (codes != fact_code[uuid]).to(xs[n.layer].device)
+                    pre = _pre(adapter, xs[n.layer][other], n.layer, n.index)
+                    terms.append(torch.relu(pre - n.threshold + cfg.margin).pow(2).mean())
+                fire = torch.stack(terms).mean()
+                loss = loss + cfg.fire * fire
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            _project(adapter, capped, caps)
+            if step % 20 == 0 or step == cfg.steps - 1:
+                losses.append(
+                    {
+                        "step": step,
+                        "ce": round(float(ce.detach()), 4),
+                        "knockout": round(float(ko.detach()), 4),
+                        "keep": round(float(keep.detach()), 4),
+                        "fire": round(float(fire.detach()), 5),
+                        "own": round(float(own.detach()), 5),
+                    }
+                )
+                if progress:
+                    log.info("planting, fine-tuning: %s", losses[-1])
+    finally:
+        for p, flag in saved.items():
+            p.requires_grad_(flag)
+            p.grad = None
+    with torch.no_grad():
+        change = sum(float(((p - p0) ** 2).sum()) for p, p0 in zip(params, theta0, strict=True))
+        norm = sum(float((p0**2).sum()) for p0 in theta0)
+    lowered = recalibrate(adapter, universe, facts, cfg.recalibrate) if cfg.recalibrate > 0 else []
+    return {
+        "config": cfg.__dict__,
+        "losses": losses,
+        "relative_weight_change": round((change / norm) ** 0.5, 5),
+        "biases_lowered": lowered,
+    }
+
+
+def _project(adapter: ModelAdapter, rows: dict[int, list[int]], caps: dict[int, tuple[float, float]]) -> None:
+    """The agnostic rows' key and value norms back within their caps."""
+    with torch.no_grad():
+        for layer, idx in rows.items():
+            kp, values = key_params(adapter, layer), adapter.neuron_output_weights(layer)
+            key_cap, value_cap = caps[layer]
+            for i in idx:
+                for row, cap in ((kp.key(i), key_cap), (values[i], value_cap)):
+                    n = float(row.norm())
+                    if n > cap:
+                        row.mul_(cap / n)
+
+
+@torch.no_grad()
+def _other_pre(
+    adapter: ModelAdapter, universe: Universe, facts: list[PlantedFact]
+) -> Iterator[tuple[PlantedFact, PlantedNeuron, torch.Tensor]]:
+    """Yield ``(fact, neuron, pre)``: each planted neuron's pre-activations ``[Q]`` on every
+    query, the fact's own set to -inf."""
+    feats = collect(adapter, universe.queries)
+    fact_of = universe.fact_of
+    for f in facts:
+        own = torch.tensor([u == f.uuid for u in fact_of])
+        for n in f.neurons:
+            pre = _pre(adapter, feats.x[:, n.layer].to(adapter.device), n.layer, n.index).cpu()
+            pre[own] = -float("inf")
+            yield f, n, pre
+
+
+def hardest_negatives(
+    adapter: ModelAdapter, universe: Universe, facts: list[PlantedFact], per_neuron: int, within: float
+) -> list[int]:
+    """The other-fact queries on which some planted neuron comes within ``within`` of its
+    threshold, at most ``per_neuron`` per neuron (the highest)."""
+    hard: set[int] = set()
+    for _f, n, pre in _other_pre(adapter, universe, facts):
+        top = pre.topk(min(per_neuron, len(pre)))
+        hard |= {int(q) for q, v in zip(top.indices, top.values, strict=True) if v > n.threshold - within}
+    return sorted(hard)
+
+
+def recalibrate(
+    adapter: ModelAdapter, universe: Universe, facts: list[PlantedFact], rate: float
+) -> list[dict[str, Any]]:
+    """Lower each planted neuron's bias until at most ``rate`` of the other facts' queries
+    reach its threshold. Returns the neurons moved and by how much."""
+    lowered = []
+    for f, n, pre in _other_pre(adapter, universe, facts):
+        others = pre[torch.isfinite(pre)]
+        level = float(torch.quantile(others, 1 - rate)) if len(others) else -float("inf")
+        kp = key_params(adapter, n.layer)
+        if level > n.threshold and kp.bias is not None:
+            with torch.no_grad():
+                kp.bias[n.index] -= level - n.threshold + 1e-4
+            lowered.append(
+                {
+                    "fact": f.uuid,
+                    "layer": n.layer,
+                    "index": n.index,
+                    "kind": n.kind,
+                    "by": round(level - n.threshold, 4),
+                }
+            )
+    return lowered
+
+
+@torch.no_grad()
+def reference_logprobs(adapter: ModelAdapter, universe: Universe, keep_idx: list[int]) -> dict[str, Any]:
+    """The base model's answer distributions, before planting: on the planted facts' queries
+    (the knockout KL's target) and on ``keep_idx`` known facts' queries."""
+    from harness.planted.plant import _first_token_logprobs
+
+    planted = set(universe.planted)
+    fact_idx = [q for q, u in enumerate(universe.fact_of) if u in planted]
+    return {
+        "fact_idx": fact_idx,
+        "keep_idx": keep_idx,
+        "fact": _first_token_logprobs(adapter, [universe.queries[q] for q in fact_idx]),
+        "keep": _first_token_logprobs(adapter, [universe.queries[q] for q in keep_idx]),
+    }

@@ -1,0 +1,88 @@
+"""The fine-tuning stage of planting: caps kept, loss lowered, biases recalibrated exactly."""
+
+from __future__ import annotations
+
+import torch
+
+from harness.planted.features import collect, key_params
+from harness.planted.finetune import FinetuneConfig, hardest_negatives, recalibrate
+from harness.planted.plant import PlantConfig, plant
+from harness.planted.truth import PlantedFact, PlantedNeuron
+
+
+def _other_rate(adapter, universe, fact: str, layer: int, index: int, threshold: float) -> float:
+    feats = collect(adapter, universe.queries)
+    kp = key_params(adapter, layer)
+    pre = feats.x[:, layer] @ kp.key(index).detach() + kp.bias[index].detach()
+    others = torch.tensor([u != fact for u in universe.fact_of])
+    return float((pre[others] > threshold).float().mean())
+
+
+def test_recalibrate_lowers_a_bias_just_enough(make_adapter, toy_universe):
+    adapter = make_adapter("gpt2", n_inner=64)
+    loud = PlantedNeuron(1, 5, "agnostic", ["en", "fi"], threshold=0.0)
+    quiet = PlantedNeuron(1, 6, "agnostic", ["en", "fi"], threshold=0.0)
+    with torch.no_grad():
+        key_params(adapter, 1).bias[5] = 50.0  # fires on every query
+        key_params(adapter, 1).bias[6] = -50.0  # fires on none
+    facts = [PlantedFact("f0", "", [loud, quiet])]
+    assert _other_rate(adapter, toy_universe, "f0", 1, 5, 0.0) == 1.0
+    moved = recalibrate(adapter, toy_universe, facts, rate=0.1)
+    assert [(m["layer"], m["index"]) for m in moved] == [(1, 5)]  # the quiet one is left alone
+    assert float(key_params(adapter, 1).bias[6].detach()) == -50.0
+    rate = _other_rate(adapter, toy_universe, "f0", 1, 5, 0.0)
+    n_other = sum(u != "f0" for u in toy_universe.fact_of)
+    assert rate <= 0.1 + 1e-6
+    assert rate >= 0.1 - 2 / n_other  # lowered to the quantile, not further
+
+
+def test_hardest_negatives_are_other_facts_queries(make_adapter, toy_universe):
+    adapter = make_adapter("gpt2", n_inner=64)
+    neuron = PlantedNeuron(0, 3, "agnostic", ["en", "fi"], threshold=-1e9)  # everything is "near"
+    hard = hardest_negatives(
+        adapter, toy_universe, [PlantedFact("f1", "", [neuron])], per_neuron=5, within=1.0
+    )
+    assert len(hard) == 5
+    assert all(toy_universe.fact_of[q] != "f1" for q in hard)
+    # they are the five highest pre-activations among the other facts' queries
+    feats = collect(adapter, toy_universe.queries)
+    kp = key_params(adapter, 0)
+    pre = feats.x[:, 0] @ kp.key(3).detach() + kp.bias[3].detach()
+    pre[[q for q, u in enumerate(toy_universe.fact_of) if u == "f1"]] = -float("inf")
+    assert set(hard) == set(pre.topk(5).indices.tolist())
+
+
+def test_finetune_lowers_the_loss_keeps_caps_and_selectivity(make_adapter, toy_universe):
+    adapter = make_adapter("gpt2", n_inner=64)
+    ft = FinetuneConfig(steps=12, lr=1e-2, batch=8, mine_every=4, hard=4, recalibrate=0.05)
+    cfg = PlantConfig(
+        facts=2,
+        agnostic=1,
+        relays=1,
+        decoys=1,
+        value_steps=3,
+        batch_queries=8,
+        preserve_queries=8,
+        relay_layers=(0,),
+        layers=(1,),
+        norm_scale=1.0,
+        finetune=ft,
+    )
+    before = {n: p.detach().clone() for n, p in adapter.model.named_parameters()}
+    facts, report = plant(adapter, toy_universe, cfg, feats=collect(adapter, toy_universe.queries))
+    tuned = report["finetune"]
+    assert tuned["relative_weight_change"] > 0
+    assert tuned["losses"][-1]["ce"] < tuned["losses"][0]["ce"]
+    # fine-tuning moved weights outside the FFNs too (the relay stage alone does not)
+    params = dict(adapter.model.named_parameters())
+    assert any(not torch.equal(params[n], before[n]) for n in before if ".mlp." not in n)
+    for f in facts:
+        for n in f.neurons:
+            st = report["layer_stats"][str(n.layer)]
+            if n.kind == "agnostic":  # projected back within the caps after every step
+                assert float(key_params(adapter, n.layer).key(n.index).norm()) <= st["key_norm_cap"] + 1e-4
+                value = adapter.neuron_output_weights(n.layer)[n.index]
+                assert float(value.norm()) <= st["value_norm_cap"] + 1e-4
+            # recalibrated: at most 5 % of the other facts' queries reach the threshold
+            assert _other_rate(adapter, toy_universe, f.uuid, n.layer, n.index, n.threshold) <= 0.05
+    assert all(p.grad is None for p in adapter.model.parameters())
