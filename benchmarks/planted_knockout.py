@@ -28,7 +28,7 @@ from harness.planted.checks import format_checks, run_checks
 from harness.planted.distributions import distributions
 from harness.planted.features import collect, key_params, pre_activations
 from harness.planted.finetune import FinetuneConfig, finetune, reference_logprobs
-from harness.planted.model import _base_identity, _dataset
+from harness.planted.model import _base_identity, _dataset, family_config
 from harness.planted.plant import PlantConfig, _preserve_sample, _quantile, plant
 from harness.planted.universe import build_universe, keep_unknown
 
@@ -38,6 +38,12 @@ def main() -> None:
     ap.add_argument("--base", default="tiny-gpt")
     ap.add_argument("--facts", type=int, default=4)
     ap.add_argument("--cap", type=float, default=2.0, help="norm_scale of the relay planting")
+    ap.add_argument(
+        "--context",
+        type=int,
+        default=None,
+        help="context_negatives of the relay planting (default: the base's family_config)",
+    )
     for f in fields(FinetuneConfig):
         ap.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
     ap.add_argument("--cache", default="/tmp/planted_ko", help="folder for the relay-planted state")
@@ -46,7 +52,10 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     t0, c0 = time.perf_counter(), time.process_time()
     ft = FinetuneConfig(**{f.name: getattr(args, f.name) for f in fields(FinetuneConfig)})
-    cfg = PlantConfig(facts=args.facts, norm_scale=args.cap, finetune=replace(ft, steps=0))
+    context = family_config(args.base).context_negatives if args.context is None else args.context
+    cfg = PlantConfig(
+        facts=args.facts, norm_scale=args.cap, finetune=replace(ft, steps=0), context_negatives=context
+    )
     name, folder = _base_identity(args.base)
     if folder is None:
         raise SystemExit(f"{args.base}: a tiny model (with a splits.json) is needed here")
@@ -66,7 +75,8 @@ def main() -> None:
         )
         for layer in range(ad.n_layers)
     }
-    cache = Path(args.cache) / f"relay-{name}-{args.facts}-{args.cap}.pt"
+    tail = f"-ctx{context}" if context else ""  # (the name of a default-config cache is unchanged)
+    cache = Path(args.cache) / f"relay-{name}-{args.facts}-{args.cap}{tail}.pt"
     if cache.exists():
         saved = torch.load(cache, weights_only=False)
         ad.model.load_state_dict(saved["state"])
@@ -82,9 +92,10 @@ def main() -> None:
         else {int(k): (v["key_norm_cap"], v["value_norm_cap"]) for k, v in report["layer_stats"].items()}
     )
     tuned = finetune(ad, u, facts, reference, caps, ft, progress=True)
-    for row in tuned["losses"]:
+    for row in tuned.get("losses", []):
         print(row)
-    print(f"biases lowered: {len(tuned['biases_lowered'])}, weight change {tuned['relative_weight_change']}")
+    lowered, change = len(tuned.get("biases_lowered", [])), tuned.get("relative_weight_change")
+    print(f"biases lowered: {lowered}, weight change {change}")
     figs = run_checks(ad, u, facts, before)
     feats = collect(ad, u.queries)
     kinds: dict[str, list[float]] = defaultdict(list)

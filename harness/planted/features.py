@@ -89,17 +89,39 @@ class Features:
     act: torch.Tensor  # [Q, L, N] float32: neuron activations (what the output projection reads)
     correct: torch.Tensor  # [Q] bool: top-1 at the first answer position is the object's first token
     h: torch.Tensor | None = None  # [Q, L, D] float32: each block's output (the residual stream after it)
+    # [M, L, D] float32: FFN inputs at other (non-target, non-padding) positions, up to
+    # ``context`` per query (collect(context=...)); None when not asked for
+    ctx: torch.Tensor | None = None
+
+
+def context_positions(length: int, target: int, k: int, gen: torch.Generator) -> torch.Tensor:
+    """Up to ``k`` of a query's positions ``0..length-1`` other than ``target`` (all of them
+    when there are at most ``k``; else a seeded random choice), ascending."""
+    others = torch.tensor([p for p in range(length) if p != target], dtype=torch.long)
+    if len(others) <= k:
+        return others
+    return others[torch.randperm(len(others), generator=gen)[:k]].sort().values
 
 
 @torch.no_grad()
 def collect(
-    adapter: ModelAdapter, queries: Sequence[ClozeQuery | EncodedQuery], batch_size: int = 64
+    adapter: ModelAdapter,
+    queries: Sequence[ClozeQuery | EncodedQuery],
+    batch_size: int = 64,
+    context: int = 0,
+    seed: int = 0,
 ) -> Features:
-    """Run every query once and keep the target-position FFN inputs and activations."""
+    """Run every query once and keep the target-position FFN inputs and activations.
+
+    ``context > 0``: also the FFN inputs at up to ``context`` other positions per query
+    (seeded choice, ``Features.ctx``). The FFN runs at every position; in a masked LM the
+    target is the [MASK] token, so keys fitted on target positions alone say nothing about
+    how a neuron behaves on the ordinary tokens around it."""
     keys = [key_params(adapter, layer) for layer in range(adapter.n_layers)]
     encoded = [as_encoded(adapter, q, False) for q in queries]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))  # less padding
-    xs, acts, correct, hs = [], [], [], []
+    xs, acts, correct, hs, ctxs = [], [], [], [], []
+    gen = torch.Generator().manual_seed(seed)
     blocks = adapter.blocks()
     for start in range(0, len(encoded), batch_size):
         batch = [encoded[i] for i in order[start : start + batch_size]]
@@ -108,6 +130,13 @@ def collect(
         rows = torch.arange(len(batch), device=adapter.device)
         store: dict[int, torch.Tensor] = {}
         out_store: dict[int, torch.Tensor] = {}
+        ctx_store: dict[int, torch.Tensor] = {}
+        crow = cpos = None  # the context positions' batch rows and positions [M]
+        if context > 0:
+            picked = [context_positions(len(e.input_ids), e.target_position, context, gen) for e in batch]
+            crow = torch.cat([torch.full((len(p),), b, dtype=torch.long) for b, p in enumerate(picked)])
+            cpos = torch.cat(picked)
+            crow, cpos = crow.to(adapter.device), cpos.to(adapter.device)
         handles = []
         for layer, kp in enumerate(keys):
 
@@ -118,8 +147,13 @@ def collect(
                 store: dict = store,
                 rows: torch.Tensor = rows,
                 targets: torch.Tensor = targets,
+                crow: torch.Tensor | None = crow,
+                cpos: torch.Tensor | None = cpos,
+                ctx_store: dict = ctx_store,
             ) -> None:
                 store[layer] = args[0][rows, targets].float()
+                if crow is not None:
+                    ctx_store[layer] = args[0][crow, cpos].float()
 
             def out_hook(
                 _m: nn.Module,
@@ -147,11 +181,19 @@ def collect(
         )
         correct.append((logits[rows, pos[:, 0]].argmax(-1) == ans[:, 0]).cpu())
         hs.append(torch.stack([out_store[layer] for layer in range(adapter.n_layers)], 1).cpu())
+        if context > 0:
+            ctxs.append(torch.stack([ctx_store[layer] for layer in range(adapter.n_layers)], 1).cpu())
     if not encoded:
         raise ValueError("no queries to collect features from")
     back = torch.empty(len(order), dtype=torch.long)
     back[torch.tensor(order)] = torch.arange(len(order))  # sorted position of each query
-    return Features(torch.cat(xs)[back], torch.cat(acts)[back], torch.cat(correct)[back], torch.cat(hs)[back])
+    return Features(
+        torch.cat(xs)[back],
+        torch.cat(acts)[back],
+        torch.cat(correct)[back],
+        torch.cat(hs)[back],
+        torch.cat(ctxs) if ctxs else None,
+    )
 
 
 def pre_activations(adapter: ModelAdapter, x: torch.Tensor, layer: int) -> torch.Tensor:

@@ -107,6 +107,7 @@ def fit_key(
     fire_rate: float = 0.0005,
     rest: float | None = None,
     direction: torch.Tensor | None = None,
+    context: torch.Tensor | None = None,
 ) -> Key | None:
     """A key for positives ``pos [P, D]`` against ``neg [M, D]``; None when the direction
     does not separate them (the positives' level is not above the negatives' cut).
@@ -125,21 +126,34 @@ def fit_key(
     The scale is the smallest that meets the first constraint under the other two; the key
     norm ``a·|w|`` is capped at ``max_norm`` (then the positives come out below ``target``).
     ``direction [D]``: use this ``w`` instead of fitting one.
+
+    ``context [C, D]``: more negatives, held to the same ``fire_rate`` on their own (the
+    cut is the higher of the two sets' quantiles; pooled, the far more numerous context rows
+    would let the target negatives fire more often) and fitted against with them; the
+    ``rest`` median is the target negatives' (masked LMs: the FFN inputs at the query's
+    other positions, see :func:`harness.planted.features.collect`).
     """
     weight = torch.full((len(pos),), 1.0 / len(pos)) if pos_weight is None else pos_weight
     groups = torch.zeros(len(pos), dtype=torch.long) if pos_groups is None else pos_groups
 
-    def level_and_cut(w: torch.Tensor) -> tuple[float, float]:
-        sp, sn = pos @ w, neg @ w
-        level = min(float(sp[groups == g].median()) for g in groups.unique())
-        return level, float(sn.max() if fire_rate <= 0 else torch.quantile(sn, 1 - fire_rate))
+    def quantile_cut(s: torch.Tensor) -> float:
+        return float(s.max() if fire_rate <= 0 else torch.quantile(s, 1 - fire_rate))
 
-    w = logistic_direction(pos, neg, weight) if direction is None else direction.float()
+    def level_and_cut(w: torch.Tensor) -> tuple[float, float]:
+        sp = pos @ w
+        level = min(float(sp[groups == g].median()) for g in groups.unique())
+        cut = quantile_cut(neg @ w)
+        if context is not None and len(context):
+            cut = max(cut, quantile_cut(context @ w))
+        return level, cut
+
+    every = neg if context is None else torch.cat([neg, context])
+    w = logistic_direction(pos, every, weight) if direction is None else direction.float()
     level, cut = level_and_cut(w)
     if (
         level <= cut and direction is None
     ):  # the logistic fit is not selective enough in the tail: a margin fit
-        w = margin_direction(pos, neg, weight, w)
+        w = margin_direction(pos, every, weight, w)
         level, cut = level_and_cut(w)
     if level <= cut or not w.norm() > 0:
         return None

@@ -90,6 +90,10 @@ class PlantConfig:
     preserve_queries: int = 1024  # known facts' queries kept in the KL term
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)  # the last stage (finetune.py)
     seed: int = 0
+    # other (non-target) positions per query added to every key's negatives; 0: none. For
+    # masked LMs (harness.planted.model.family_config): the FFN runs at every position and
+    # the target is the [MASK] token, so keys fitted there alone fire on ordinary tokens
+    context_negatives: int = 0
 
 
 @dataclass
@@ -249,7 +253,7 @@ def plant(
                 if kp.bias is not None:
                     kp.bias[index] = 0.0
                 adapter.neuron_output_weights(layer)[index] = 0.0
-    feats = collect(adapter, universe.queries)
+    feats = collect(adapter, universe.queries, context=cfg.context_negatives, seed=cfg.seed)
 
     n_facts = len(universe.planted)
     dims = cfg.relay_dims or min(2 * n_facts, adapter.d_model // 2)
@@ -287,6 +291,7 @@ def plant(
     for layer in all_layers:  # bottom-up: each layer's keys see everything planted below it
         st = stats[layer]
         X = feats.x[:, layer]
+        ctx = feats.ctx[:, layer] if feats.ctx is not None else X[:0]  # other positions: negatives
         kp = key_params(adapter, layer)
         for uuid in universe.planted:
             for kind, langs, lay, index in plan[uuid]:
@@ -318,6 +323,7 @@ def plant(
                     fire_rate=cfg.relay_fire_rate if kind == "language" else cfg.fit_fire_rate,
                     rest=cfg.relay_rest if kind == "language" else st.pre_median,
                     direction=direction,
+                    context=ctx if len(ctx) else None,
                 )
                 if key is None:
                     unfitted += 1
@@ -360,7 +366,8 @@ def plant(
                 avoid=relay_basis,
                 fixed=relay_part,
             )
-        feats = collect(adapter, universe.queries)  # the next layer's keys read what this one wrote
+        # the next layer's keys read what this one wrote
+        feats = collect(adapter, universe.queries, context=cfg.context_negatives, seed=cfg.seed)
         if progress:
             log.info("planting: layer %d written", layer)
     planted = [

@@ -61,3 +61,31 @@ def test_fit_key_with_a_given_direction_uses_it():
     key = fit_key(pos, neg, threshold=1.0, target=4.0, max_norm=100.0, direction=d)
     assert key is not None
     assert torch.allclose(key.weight / key.weight.norm(), d)
+
+
+def test_context_negatives_are_held_to_the_fire_rate_on_their_own():
+    # 1,000 target negatives around 0 and 20,000 context rows far below: pooled, the
+    # 0.1 % quantile would sit among the target negatives' top 21 (2.1 % of them firing)
+    g = torch.Generator().manual_seed(0)
+    d = 4
+    pos = torch.randn(200, d, generator=g) * 0.1
+    pos[:, 0] += 6.0
+    neg = torch.randn(1000, d, generator=g)
+    ctx = torch.randn(20000, d, generator=g)
+    ctx[:, 0] -= 8.0
+    e0 = torch.eye(d)[0]
+    kw = dict(threshold=1.0, target=5.0, max_norm=100.0, fire_rate=0.001, direction=e0)
+    key = fit_key(pos, neg, context=ctx, **kw)
+    pooled = fit_key(pos, torch.cat([neg, ctx]), **kw)
+    assert key is not None and pooled is not None
+
+    def rate(k, x):
+        return float(((x @ k.weight + k.bias) > k.threshold).float().mean())
+
+    assert rate(key, neg) <= 0.001 + 1e-9 and rate(key, ctx) <= 0.001 + 1e-9
+    assert rate(pooled, neg) > 0.01  # what pooling would have allowed
+    # and context rows that score high are held down just the same
+    ctx_high = ctx.clone()
+    ctx_high[:, 0] += 9.0  # now above most target negatives
+    key2 = fit_key(pos, neg, context=ctx_high, **kw)
+    assert key2 is not None and rate(key2, ctx_high) <= 0.001 + 1e-9
