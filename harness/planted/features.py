@@ -92,6 +92,7 @@ class Features:
     # [M, L, D] float32: FFN inputs at other (non-target, non-padding) positions, up to
     # ``context`` per query (collect(context=...)); None when not asked for
     ctx: torch.Tensor | None = None
+    ctx_of: torch.Tensor | None = None  # [M] long: the query each context row comes from
 
 
 def context_positions(length: int, target: int, k: int, gen: torch.Generator) -> torch.Tensor:
@@ -120,7 +121,7 @@ def collect(
     keys = [key_params(adapter, layer) for layer in range(adapter.n_layers)]
     encoded = [as_encoded(adapter, q, False) for q in queries]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].input_ids))  # less padding
-    xs, acts, correct, hs, ctxs = [], [], [], [], []
+    xs, acts, correct, hs, ctxs, ctx_of = [], [], [], [], [], []
     gen = torch.Generator().manual_seed(seed)
     blocks = adapter.blocks()
     for start in range(0, len(encoded), batch_size):
@@ -136,6 +137,7 @@ def collect(
             picked = [context_positions(len(e.input_ids), e.target_position, context, gen) for e in batch]
             crow = torch.cat([torch.full((len(p),), b, dtype=torch.long) for b, p in enumerate(picked)])
             cpos = torch.cat(picked)
+            ctx_of.append(torch.tensor(order[start : start + batch_size])[crow])
             crow, cpos = crow.to(adapter.device), cpos.to(adapter.device)
         handles = []
         for layer, kp in enumerate(keys):
@@ -193,6 +195,7 @@ def collect(
         torch.cat(correct)[back],
         torch.cat(hs)[back],
         torch.cat(ctxs) if ctxs else None,
+        torch.cat(ctx_of) if ctx_of else None,
     )
 
 

@@ -34,13 +34,20 @@ def logistic_direction(
     pos_weight: torch.Tensor | None = None,
     l2: float = 1e-3,
     iters: int = 40,
+    neg_weight: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``[D]`` weights of a class-balanced logistic regression, ``pos [P, D]`` vs ``neg [M, D]``
     (inputs standardized with the negatives' mean and std; the returned direction is in the
-    original space). ``pos_weight [P]`` weights positives within their class (sums to 1)."""
+    original space). ``pos_weight [P]`` weights positives within their class (sums to 1);
+    ``neg_weight [M]`` the negatives within theirs (default: equally)."""
     mu, sd = neg.mean(0), neg.std(0).clamp(min=1e-6)
     zp, zn = (pos - mu) / sd, (neg - mu) / sd
     wp = torch.full((len(pos),), 1 / len(pos)) if pos_weight is None else pos_weight / pos_weight.sum()
+    wn = None if neg_weight is None else neg_weight / neg_weight.sum()
+
+    def neg_term(loss: torch.Tensor) -> torch.Tensor:
+        return loss.mean() if wn is None else (loss * wn).sum()  # (the mean: bit for bit as before)
+
     w = torch.zeros(pos.shape[1], requires_grad=True)
     b = torch.zeros((), requires_grad=True)
     opt = torch.optim.LBFGS([w, b], max_iter=iters, line_search_fn="strong_wolfe")
@@ -49,7 +56,7 @@ def logistic_direction(
         opt.zero_grad()
         loss = (
             (torch.nn.functional.softplus(-(zp @ w + b)) * wp).sum()
-            + torch.nn.functional.softplus(zn @ w + b).mean()
+            + neg_term(torch.nn.functional.softplus(zn @ w + b))
             + l2 * (w * w).sum()
         )
         loss.backward()
@@ -147,8 +154,16 @@ def fit_key(
             cut = max(cut, quantile_cut(context @ w))
         return level, cut
 
-    every = neg if context is None else torch.cat([neg, context])
-    w = logistic_direction(pos, every, weight) if direction is None else direction.float()
+    every, neg_weight = neg, None
+    if context is not None:  # the target negatives and the context weigh the same in the fit
+        every = torch.cat([neg, context])
+        neg_weight = torch.cat(
+            [torch.full((len(neg),), 0.5 / len(neg)), torch.full((len(context),), 0.5 / len(context))]
+        )
+    if direction is None:
+        w = logistic_direction(pos, every, weight, neg_weight=neg_weight)
+    else:
+        w = direction.float()
     level, cut = level_and_cut(w)
     if (
         level <= cut and direction is None

@@ -260,6 +260,8 @@ def plant(
     if feats.h is None:
         raise ValueError("planting needs the residual stream: features from collect()")
     views = [feats.h[:, max(relay_layers)], *(feats.x[:, layer] for layer in layers)]
+    if feats.ctx is not None:  # quiet at the other positions too, or the readers fire there
+        views += [feats.ctx[:, layer] for layer in layers]
     relay, relay_basis = relay_directions(views, n_facts, dims, cfg.seed)
     relay_of = {uuid: relay[i] for i, uuid in enumerate(universe.planted)}
     key_cap = {
@@ -292,6 +294,10 @@ def plant(
         st = stats[layer]
         X = feats.x[:, layer]
         ctx = feats.ctx[:, layer] if feats.ctx is not None else X[:0]  # other positions: negatives
+        # ... except the fact's own queries' (its subject's tokens carry what its keys read;
+        # firing there moves no other fact)
+        code = {uuid: i for i, uuid in enumerate(dict.fromkeys(fact_of))}
+        ctx_code = torch.tensor([code[fact_of[q]] for q in feats.ctx_of.tolist()] if len(ctx) else [])
         kp = key_params(adapter, layer)
         for uuid in universe.planted:
             for kind, langs, lay, index in plan[uuid]:
@@ -323,7 +329,7 @@ def plant(
                     fire_rate=cfg.relay_fire_rate if kind == "language" else cfg.fit_fire_rate,
                     rest=cfg.relay_rest if kind == "language" else st.pre_median,
                     direction=direction,
-                    context=ctx if len(ctx) else None,
+                    context=ctx[ctx_code != code[uuid]] if len(ctx) else None,
                 )
                 if key is None:
                     unfitted += 1

@@ -53,6 +53,9 @@ def test_collect_context_rows_are_the_other_positions(make_adapter, family):
             # the target row is not among the context rows
             assert not any(torch.allclose(x[target], r, atol=1e-5) for r in feats.ctx[:, layer])
         assert len(feats.ctx) == len(want)
+        assert feats.ctx_of is not None and feats.ctx_of.tolist() == sorted(feats.ctx_of.tolist())
+        counts = [int((feats.ctx_of == i).sum()) for i in range(len(qs))]
+        assert counts == [len(encode_query(adapter, q).input_ids) - 1 for q in qs]
         for row in want:  # the same rows (the batch order may differ): padding did not leak in
             assert any(torch.allclose(row, r, atol=1e-4) for r in feats.ctx[:, layer])
     capped = collect(adapter, qs, batch_size=2, context=2)
@@ -80,8 +83,9 @@ def test_plant_with_context_negatives_keeps_keys_quiet_on_other_positions(make_a
     assert feats.ctx is not None
     n_neg = len(toy_universe.queries) + len(feats.ctx)
     for f in facts:
-        for n in f.neurons:
-            pre = pre_activations(adapter, feats.ctx[:, n.layer], n.layer)[:, n.index]
+        others = torch.tensor([toy_universe.fact_of[q] != f.uuid for q in feats.ctx_of.tolist()])
+        for n in f.neurons:  # quiet on the other facts' queries' other positions
+            pre = pre_activations(adapter, feats.ctx[others, n.layer], n.layer)[:, n.index]
             # the fit lets at most fire_rate of all negatives (targets + context) reach the
             # threshold: with this few negatives, none (the relay above the language layer
             # is fitted on the model as planted below, so its inputs are the same here)
