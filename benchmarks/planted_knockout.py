@@ -45,9 +45,13 @@ def main() -> None:
         help="context_negatives of the relay planting (default: the base's family_config)",
     )
     for f in fields(FinetuneConfig):
-        ap.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+        kind = type(f.default)
+        if kind is bool:  # "--context-hinge 1" / "true"
+            kind = lambda s: s.lower() in ("1", "true", "yes")  # noqa: E731
+        ap.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default)
     ap.add_argument("--cache", default="/tmp/planted_ko", help="folder for the relay-planted state")
     ap.add_argument("--out", default=None, help="write the figures as JSON here")
+    ap.add_argument("--save", default=None, help="save the fine-tuned state and facts here (torch.save)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -96,6 +100,8 @@ def main() -> None:
         print(row)
     lowered, change = len(tuned.get("biases_lowered", [])), tuned.get("relative_weight_change")
     print(f"biases lowered: {lowered}, weight change {change}")
+    if args.save:
+        torch.save({"state": ad.model.state_dict(), "facts": facts, "report": report}, args.save)
     figs = run_checks(ad, u, facts, before)
     feats = collect(ad, u.queries)
     kinds: dict[str, list[float]] = defaultdict(list)

@@ -61,6 +61,9 @@ class FinetuneConfig:
     mine_every: int = 25  # re-mine the hardest negatives every this many steps (0: never)
     hard: int = 16  # hardest other-fact queries kept per planted neuron
     recalibrate: float = 0.0005  # final bias: at most this share of other facts' queries fire (0: off)
+    # the fire hinge also covers the other positions of those queries (masked LMs: the FFN
+    # runs at every position; see PlantConfig.context_negatives)
+    context_hinge: bool = False
 
 
 def _kl(ref: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
@@ -68,19 +71,30 @@ def _kl(ref: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
 
 
 def _forward(
-    adapter: ModelAdapter, enc: Sequence[EncodedQuery], layers: Sequence[int] = ()
+    adapter: ModelAdapter,
+    enc: Sequence[EncodedQuery],
+    layers: Sequence[int] = (),
+    context: dict[int, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
     """``[B, V]`` log-softmax at the first answer position, ``[B]`` the answer's first token,
-    and ``layer -> [B, D]`` the FFN inputs at the target position (all differentiable)."""
+    and ``layer -> [B, D]`` the FFN inputs at the target position (all differentiable).
+    ``context``: filled with ``layer -> [M, D]``, the FFN inputs at every other (non-padding)
+    position, and ``-1 -> [M]`` each such row's batch row."""
     ids, mask, pos, ans = pad_batch(adapter, enc)
     targets = torch.tensor([e.target_position for e in enc], device=ids.device)
     rows = torch.arange(len(enc), device=ids.device)
+    other = mask.bool().clone()
+    other[rows, targets] = False
+    if context is not None:
+        context[-1] = other.nonzero()[:, 0]
     store: dict[int, torch.Tensor] = {}
     handles = []
     for layer in layers:
 
         def hook(_m: Any, args: tuple, layer: int = layer) -> None:
             store[layer] = args[0][rows, targets].float()
+            if context is not None:
+                context[layer] = args[0][other].float()
 
         handles.append(key_params(adapter, layer).module.register_forward_pre_hook(hook))
     try:
@@ -186,13 +200,19 @@ def finetune(
                     hard = hardest_negatives(adapter, universe, facts, cfg.hard, cfg.margin + 1.0)
                 negs = rng.sample(range(len(fact_of)), min(cfg.batch, len(fact_of)))
                 negs += rng.sample(hard, min(2 * cfg.batch, len(hard)))
-                _, _, xs = _forward(adapter, enc(negs), hinge_layers)
+                ctx: dict[int, torch.Tensor] | None = {} if cfg.context_hinge else None
+                _, _, xs = _forward(adapter, enc(negs), hinge_layers, ctx)
                 codes = code_of[negs]
                 terms = []
                 for uuid, n in neurons:
                     other = (codes != fact_code[uuid]).to(xs[n.layer].device)
                     pre = _pre(adapter, xs[n.layer][other], n.layer, n.index)
-                    terms.append(torch.relu(pre - n.threshold + cfg.margin).pow(2).mean())
+                    term = torch.relu(pre - n.threshold + cfg.margin).pow(2).mean()
+                    if ctx is not None:  # and at those queries' other positions
+                        pre = _pre(adapter, ctx[n.layer][other[ctx[-1]]], n.layer, n.index)
+                        if len(pre):
+                            term = term + torch.relu(pre - n.threshold + cfg.margin).pow(2).mean()
+                    terms.append(term)
                 fire = torch.stack(terms).mean()
                 loss = loss + cfg.fire * fire
             opt.zero_grad()

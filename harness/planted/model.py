@@ -76,6 +76,7 @@ def family_config(base: str, model_type: str | None = None) -> Any:
 # PlantConfig fields added after FORMAT_VERSION 3: hashed only when set, so that a build
 # made before they existed (same behaviour: the default is "off") keeps its folder
 _ADDED_FIELDS = ("context_negatives",)
+_ADDED_FINETUNE_FIELDS = ("context_hinge",)  # the same for FinetuneConfig
 
 
 def _hashed(cfg: Any) -> dict[str, Any]:
@@ -83,7 +84,12 @@ def _hashed(cfg: Any) -> dict[str, Any]:
     from harness.planted.plant import PlantConfig
 
     defaults = asdict(PlantConfig())
-    return {k: v for k, v in asdict(cfg).items() if not (k in _ADDED_FIELDS and v == defaults[k])}
+    out = {k: v for k, v in asdict(cfg).items() if not (k in _ADDED_FIELDS and v == defaults[k])}
+    ft, ft_defaults = out["finetune"], defaults["finetune"]
+    out["finetune"] = {
+        k: v for k, v in ft.items() if not (k in _ADDED_FINETUNE_FIELDS and v == ft_defaults[k])
+    }
+    return out
 
 
 def planted_model_dir(

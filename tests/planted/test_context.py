@@ -102,5 +102,45 @@ def test_family_config_and_the_cache_key():
     # the default leaves the key's view as before the field existed; a set value enters it
     assert "context_negatives" not in _hashed(PlantConfig())
     before = {k: v for k, v in asdict(PlantConfig()).items() if k != "context_negatives"}
+    before["finetune"] = {k: v for k, v in before["finetune"].items() if k != "context_hinge"}
     assert _hashed(PlantConfig()) == before
     assert _hashed(replace(PlantConfig(), context_negatives=3))["context_negatives"] == 3
+
+
+def test_finetune_forward_context_rows_match_collect(make_adapter):
+    from harness.planted.finetune import _forward
+
+    adapter = make_adapter("bert")
+    qs = [ClozeQuery("The capital of France is", "Paris"), ClozeQuery("Tokyo is a city in", "Japan")]
+    enc = [encode_query(adapter, q) for q in qs]
+    ctx: dict[int, torch.Tensor] = {}
+    with torch.no_grad():
+        _, _, xs = _forward(adapter, enc, [0, 1], ctx)
+    feats = collect(adapter, qs, context=1000)
+    assert ctx[-1].tolist() == sorted(ctx[-1].tolist())
+    assert [int((ctx[-1] == b).sum()) for b in range(2)] == [len(e.input_ids) - 1 for e in enc]
+    for layer in (0, 1):
+        assert torch.allclose(xs[layer], feats.x[:, layer], atol=1e-4)
+        assert len(ctx[layer]) == len(feats.ctx)
+        for row in ctx[layer]:
+            assert any(torch.allclose(row, r, atol=1e-4) for r in feats.ctx[:, layer])
+
+
+def test_context_hinge_runs_and_keeps_the_cache_key_of_its_default(make_adapter, toy_universe):
+    from harness.planted.finetune import finetune, reference_logprobs
+
+    assert "context_hinge" not in _hashed(PlantConfig())["finetune"]
+    on = replace(PlantConfig(), finetune=FinetuneConfig(context_hinge=True))
+    assert _hashed(on)["finetune"]["context_hinge"] is True
+    adapter = make_adapter("bert", intermediate_size=64)
+    cfg = PlantConfig(
+        facts=2, agnostic=1, relays=1, decoys=1, value_steps=2, batch_queries=8, preserve_queries=8,
+        relay_layers=(0,), layers=(1,), norm_scale=1.0, finetune=FinetuneConfig(steps=0),
+        context_negatives=1000,
+    )  # fmt: skip
+    facts, report = plant(adapter, toy_universe, cfg)
+    ref = reference_logprobs(adapter, toy_universe, [40, 41])
+    caps = {int(k): (v["key_norm_cap"], v["value_norm_cap"]) for k, v in report["layer_stats"].items()}
+    ft = FinetuneConfig(steps=2, batch=4, context_hinge=True)
+    out = finetune(adapter, toy_universe, facts, ref, caps, ft)
+    assert len(out["losses"]) == 2 and all(torch.isfinite(torch.tensor(r["fire"])) for r in out["losses"])
