@@ -54,7 +54,7 @@ class FinetuneConfig:
     batch: int = 64  # planted-fact queries per step (and as many known-fact ones, and negatives)
     knockout: float = 3.0  # weight of the knockout KL
     keep: float = 3.0  # weight of the KL on known facts' queries
-    pull: float = 1.0  # L2 pull of every weight to its value before fine-tuning
+    pull: float = 0.1  # L2 pull of every weight to its value before fine-tuning
     fire: float = 10.0  # weight of the hinge on other facts' pre-activations
     own: float = 1.0  # weight of the hinge that keeps each planted neuron firing on its fact
     margin: float = 0.5  # the hinge starts this far below the threshold

@@ -10,11 +10,16 @@ caches the result like the tiny models, under ``<cache>/models/planted-<base>-<h
 The hash covers the base (its folder, for tiny models keyed by their own hash, or its hub
 id), the planting and check configs, the dataset's content hash and FORMAT_VERSION. Any
 base with an adapter whose FFN is ``act(x W + b)`` works (GPT-2 and BERT families).
+
+The relay stage's result is also kept, as ``planted-<base>-relay-<hash>.pt`` (its hash
+leaves out the fine-tuning and check settings): a build killed during fine-tuning, or one
+with other fine-tuning settings, starts from it. Delete it to free the space.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 import time
@@ -127,7 +132,7 @@ def build_planted(
     from harness.planted.checks import CheckConfig, format_checks, run_checks
     from harness.planted.distributions import distributions, format_distributions
     from harness.planted.features import collect
-    from harness.planted.plant import plant
+    from harness.planted.plant import base_reference, finetune_stage
     from harness.planted.truth import TRUTH_FILE, GroundTruth
     from harness.planted.universe import build_universe, keep_unknown
 
@@ -149,8 +154,12 @@ def build_planted(
     before = collect(adapter, candidates.queries)
     universe = keep_unknown(candidates, before.correct, cfg.facts, cfg.max_known_accuracy)
     clock.lap("features")
-    facts, planting = plant(adapter, universe, cfg, feats=before, progress=progress)
-    clock.lap("planting")
+    reference = base_reference(adapter, universe, cfg)
+    stage = relay_stage_file(base, cfg, dataset_dir)
+    facts, planting = _relay_stage(adapter, universe, cfg, reference, before, stage, progress)
+    clock.lap("relay")
+    planting["finetune"] = finetune_stage(adapter, universe, facts, reference, planting, cfg, progress)
+    clock.lap("finetune")
     after = collect(adapter, universe.queries)
     figures = run_checks(adapter, universe, facts, before, checks, after=after)
     clock.lap("checks")
@@ -168,6 +177,52 @@ def build_planted(
     if progress:
         print(f"planted:{base}\n{format_checks(figures)}\n{format_distributions(dist)}", file=sys.stderr)
     return final
+
+
+def _relay_stage(
+    adapter: Any,
+    universe: Any,
+    cfg: Any,
+    reference: Any,
+    before: Any,
+    saved: Path,
+    progress: bool,
+) -> tuple[list, dict]:
+    """:func:`~harness.planted.plant.plant_relay`, or its result ``saved`` by an earlier
+    build with the same relay settings (a build killed during fine-tuning, or one that
+    changes only the fine-tuning settings, resumes from it)."""
+    import torch
+
+    from harness.planted.plant import plant_relay
+    from harness.planted.truth import GroundTruth
+
+    if saved.exists():
+        data = torch.load(saved, map_location=adapter.device, weights_only=True)
+        adapter.model.load_state_dict(data["state"])
+        if progress:
+            print(f"relay stage: reusing {saved}", file=sys.stderr)
+        return GroundTruth.from_json({"base": "", "facts": data["facts"]}).facts, data["report"]
+    facts, report = plant_relay(adapter, universe, cfg, reference, before, progress)
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    tmp = saved.with_name(saved.name + ".tmp")
+    state = {"state": adapter.model.state_dict(), "facts": [asdict(f) for f in facts], "report": report}
+    torch.save(state, tmp)
+    os.replace(tmp, saved)
+    return facts, report
+
+
+def relay_stage_file(base: str, cfg: Any = None, dataset_dir: str | Path | None = None) -> Path:
+    """Where a build keeps its relay stage: keyed like the build, less the fine-tuning and
+    check settings (which do not change it)."""
+    from harness.models.cache import config_hash, models_dir
+    from rml_lama import dataset_hash
+
+    cfg = cfg or family_config(base)
+    relay_cfg = {k: v for k, v in _hashed(cfg).items() if k != "finetune"}
+    ident, _ = _base_identity(base)
+    key = config_hash("planted-relay", ident, relay_cfg, dataset_hash(_dataset(dataset_dir)), FORMAT_VERSION)
+    safe = base.replace("/", "_").replace(":", "_")
+    return models_dir() / f"planted-{safe}-relay-{key}.pt"
 
 
 class _Clock:

@@ -217,9 +217,46 @@ def plant(
     feats: Features | None = None,
     progress: bool = False,
 ) -> tuple[list[PlantedFact], dict[str, Any]]:
-    """Plant ``universe.planted`` into ``adapter.model`` in place. ``feats``: the base
-    model's :func:`collect` on ``universe.queries`` (computed when None). Returns the planted
-    facts with their neurons and what planting used (per-layer targets and caps, losses)."""
+    """Plant ``universe.planted`` into ``adapter.model`` in place: the relay stage, then the
+    fine-tuning stage (:mod:`harness.planted.finetune`). ``feats``: the base model's
+    :func:`collect` on ``universe.queries`` (computed when None). Returns the planted facts
+    with their neurons and what planting used (per-layer targets and caps, losses)."""
+    reference = base_reference(adapter, universe, cfg)
+    facts, report = plant_relay(adapter, universe, cfg, reference, feats, progress)
+    report["finetune"] = finetune_stage(adapter, universe, facts, reference, report, cfg, progress)
+    return facts, report
+
+
+def base_reference(adapter: ModelAdapter, universe: Universe, cfg: PlantConfig) -> dict[str, Any]:
+    """The base model's answer distributions that both stages keep close to (call it before
+    planting)."""
+    return reference_logprobs(adapter, universe, _preserve_sample(universe, cfg))
+
+
+def finetune_stage(
+    adapter: ModelAdapter,
+    universe: Universe,
+    facts: list[PlantedFact],
+    reference: dict[str, Any],
+    report: dict[str, Any],
+    cfg: PlantConfig,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """The fine-tuning stage after :func:`plant_relay`, the agnostic rows within the caps
+    that the relay stage used."""
+    caps = {int(k): (v["key_norm_cap"], v["value_norm_cap"]) for k, v in report["layer_stats"].items()}
+    return finetune(adapter, universe, facts, reference, caps, cfg.finetune, seed=cfg.seed, progress=progress)
+
+
+def plant_relay(
+    adapter: ModelAdapter,
+    universe: Universe,
+    cfg: PlantConfig,
+    reference: dict[str, Any],
+    feats: Features | None = None,
+    progress: bool = False,
+) -> tuple[list[PlantedFact], dict[str, Any]]:
+    """The relay stage (the module docstring); ``reference``: :func:`base_reference`."""
     torch.manual_seed(cfg.seed)
     default_relay, default_upper = default_layers(adapter.n_layers)
     relay_layers = tuple(cfg.relay_layers or default_relay)
@@ -239,8 +276,7 @@ def plant(
     languages = sorted(set(universe.lang_of), key=universe.lang_of.index)
     plan = _assign(cfg, universe.planted, languages, relay_layers, layers, stats)
     fact_of, lang_of = universe.fact_of, universe.lang_of
-    preserve_idx = _preserve_sample(universe, cfg)
-    reference = reference_logprobs(adapter, universe, preserve_idx)  # the base model's answers
+    preserve_idx = reference["keep_idx"]
     base_logp = reference["keep"]
     # the chosen neurons are cleared first: the relay subspace, the readout directions and
     # every key are fitted on the model without them (their old writes, gone once they are
@@ -379,16 +415,6 @@ def plant(
     planted = [
         PlantedFact(uuid, universe.relation.get(uuid, ""), neurons_of[uuid]) for uuid in universe.planted
     ]
-    tuned = finetune(
-        adapter,
-        universe,
-        planted,
-        reference,
-        {layer: (key_cap[layer], caps[layer]) for layer in all_layers},
-        cfg.finetune,
-        seed=cfg.seed,
-        progress=progress,
-    )
     report = {
         "config": asdict(cfg),
         "relay_layers": list(relay_layers),
@@ -397,7 +423,6 @@ def plant(
         "relay_directions": {uuid: [round(float(v), 6) for v in relay_of[uuid]] for uuid in universe.planted},
         "unfitted_keys": unfitted,
         "value_loss": {str(layer): v for layer, v in losses.items()},
-        "finetune": tuned,
         "layer_stats": {
             str(layer): {
                 "pre_median": stats[layer].pre_median,
@@ -564,4 +589,13 @@ def _learn_values(
     return losses
 
 
-__all__ = ["KINDS", "PlantConfig", "Universe", "default_layers", "plant"]
+__all__ = [
+    "KINDS",
+    "PlantConfig",
+    "Universe",
+    "base_reference",
+    "default_layers",
+    "finetune_stage",
+    "plant",
+    "plant_relay",
+]

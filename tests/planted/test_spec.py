@@ -28,3 +28,27 @@ def test_bad_planted_names_say_why():
         resolve_spec("planted:planted:tiny-gpt")
     with pytest.raises(registry.RegistryError, match="valid choices"):
         resolve_spec("planted:no-such-model")
+
+
+def test_the_relay_stage_is_keyed_without_the_fine_tuning_settings(monkeypatch, tmp_path):
+    from dataclasses import replace
+
+    from harness.planted import model
+    from harness.planted.finetune import FinetuneConfig
+    from harness.planted.plant import PlantConfig
+
+    monkeypatch.setattr(model, "_base_identity", lambda base: (f"id-of-{base}", None))
+    monkeypatch.setenv("RML_LAMA_CACHE", str(tmp_path))
+    cfg = PlantConfig()
+    other_tuning = replace(cfg, finetune=FinetuneConfig(steps=7, pull=0.5))
+    ds = tmp_path / "dataset"
+    ds.mkdir()
+    (ds / "manifest.json").write_text('{"content_hash": "sha256:abc"}')
+    stage = model.relay_stage_file("tiny-gpt", cfg, ds)
+    assert stage == model.relay_stage_file("tiny-gpt", other_tuning, ds)  # resumable across tuning
+    assert stage != model.relay_stage_file("tiny-gpt", replace(cfg, relays=3), ds)
+    assert stage != model.relay_stage_file("tiny-bert", cfg, ds)
+    # the final build's folder does depend on the fine-tuning settings
+    assert model.planted_model_dir("tiny-gpt", cfg, None, ds) != model.planted_model_dir(
+        "tiny-gpt", other_tuning, None, ds
+    )
