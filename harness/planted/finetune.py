@@ -19,9 +19,9 @@ little, with the planted neurons as the route that must carry the fact::
 (each fact and language weighted equally in the CE), with the agnostic rows' key and value
 norms projected back within the planting's caps after every step. The relay (language)
 rows keep their larger, fixed norms: shrinking them silences the relay the agnostic keys
-read. Last, each planted neuron's bias is lowered, where needed, until at most
-``recalibrate`` of the other facts' queries reach its threshold (the query set is closed,
-as for the keys).
+read. Each planted neuron's bias is lowered, where needed, until at most ``recalibrate``
+of the other facts' queries reach its threshold (the query set is closed, as for the keys):
+at every mining step, so that training adapts to it, and once more at the end.
 """
 
 from __future__ import annotations
@@ -164,6 +164,7 @@ def finetune(
     opt = torch.optim.Adam(params, lr=cfg.lr)
     rng = random.Random(seed + 2)
     hard: list[int] = []
+    recalibrated = 0
     losses = []
     try:
         model.train(False)
@@ -196,8 +197,11 @@ def finetune(
                     loss = loss + cfg.own * own
             fire = torch.zeros(())
             if cfg.fire > 0:
-                if cfg.mine_every and step % cfg.mine_every == 0:
-                    hard = hardest_negatives(adapter, universe, facts, cfg.hard, cfg.margin + 1.0)
+                if cfg.mine_every and step % cfg.mine_every == 0:  # biases follow the drift too
+                    moved, hard = recalibrate_and_mine(
+                        adapter, universe, facts, cfg.recalibrate if step else 0.0, cfg.hard, cfg.margin + 1.0
+                    )
+                    recalibrated += len(moved)
                 negs = rng.sample(range(len(fact_of)), min(cfg.batch, len(fact_of)))
                 negs += rng.sample(hard, min(2 * cfg.batch, len(hard)))
                 ctx: dict[int, torch.Tensor] | None = {} if cfg.context_hinge else None
@@ -244,6 +248,7 @@ def finetune(
         "config": cfg.__dict__,
         "losses": losses,
         "relative_weight_change": round((change / norm) ** 0.5, 5),
+        "biases_lowered_while_training": recalibrated,
         "biases_lowered": lowered,
     }
 
@@ -282,11 +287,7 @@ def hardest_negatives(
 ) -> list[int]:
     """The other-fact queries on which some planted neuron comes within ``within`` of its
     threshold, at most ``per_neuron`` per neuron (the highest)."""
-    hard: set[int] = set()
-    for _f, n, pre in _other_pre(adapter, universe, facts):
-        top = pre.topk(min(per_neuron, len(pre)))
-        hard |= {int(q) for q, v in zip(top.indices, top.values, strict=True) if v > n.threshold - within}
-    return sorted(hard)
+    return recalibrate_and_mine(adapter, universe, facts, 0.0, per_neuron, within)[1]
 
 
 def recalibrate(
@@ -294,24 +295,43 @@ def recalibrate(
 ) -> list[dict[str, Any]]:
     """Lower each planted neuron's bias until at most ``rate`` of the other facts' queries
     reach its threshold. Returns the neurons moved and by how much."""
-    lowered = []
+    return recalibrate_and_mine(adapter, universe, facts, rate, 0, 0.0)[0]
+
+
+def recalibrate_and_mine(
+    adapter: ModelAdapter,
+    universe: Universe,
+    facts: list[PlantedFact],
+    rate: float,
+    per_neuron: int,
+    within: float,
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """One pass over the closed query set: :func:`recalibrate` (``rate`` > 0), then
+    :func:`hardest_negatives` under the lowered biases (``per_neuron`` > 0)."""
+    lowered, hard = [], set()
     for f, n, pre in _other_pre(adapter, universe, facts):
-        others = pre[torch.isfinite(pre)]
-        level = float(torch.quantile(others, 1 - rate)) if len(others) else -float("inf")
         kp = key_params(adapter, n.layer)
-        if level > n.threshold and kp.bias is not None:
-            with torch.no_grad():
-                kp.bias[n.index] -= level - n.threshold + 1e-4
-            lowered.append(
-                {
-                    "fact": f.uuid,
-                    "layer": n.layer,
-                    "index": n.index,
-                    "kind": n.kind,
-                    "by": round(level - n.threshold, 4),
-                }
-            )
-    return lowered
+        others = pre[torch.isfinite(pre)]
+        if rate > 0 and len(others) and kp.bias is not None:
+            level = float(torch.quantile(others, 1 - rate))
+            if level > n.threshold:
+                shift = level - n.threshold + 1e-4
+                with torch.no_grad():
+                    kp.bias[n.index] -= shift
+                pre = pre - shift
+                lowered.append(
+                    {
+                        "fact": f.uuid,
+                        "layer": n.layer,
+                        "index": n.index,
+                        "kind": n.kind,
+                        "by": round(shift, 4),
+                    }
+                )
+        if per_neuron > 0:
+            top = pre.topk(min(per_neuron, len(pre)))
+            hard |= {int(q) for q, v in zip(top.indices, top.values, strict=True) if v > n.threshold - within}
+    return lowered, sorted(hard)
 
 
 @torch.no_grad()

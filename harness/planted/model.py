@@ -31,7 +31,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PREFIX = "planted:"
-FORMAT_VERSION = 3  # bump when a change here changes what a build produces
+FORMAT_VERSION = 4  # bump when a change here changes what a build produces
+RELAY_VERSION = 3  # bump when a change changes what the relay stage produces
 
 
 def _dataset(dataset_dir: str | Path | None) -> Path:
@@ -220,7 +221,7 @@ def relay_stage_file(base: str, cfg: Any = None, dataset_dir: str | Path | None 
     cfg = cfg or family_config(base)
     relay_cfg = {k: v for k, v in _hashed(cfg).items() if k != "finetune"}
     ident, _ = _base_identity(base)
-    key = config_hash("planted-relay", ident, relay_cfg, dataset_hash(_dataset(dataset_dir)), FORMAT_VERSION)
+    key = config_hash("planted-relay", ident, relay_cfg, dataset_hash(_dataset(dataset_dir)), RELAY_VERSION)
     safe = base.replace("/", "_").replace(":", "_")
     return models_dir() / f"planted-{safe}-relay-{key}.pt"
 
