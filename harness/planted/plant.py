@@ -333,7 +333,8 @@ def plant_relay(
         # ... except the fact's own queries' (its subject's tokens carry what its keys read;
         # firing there moves no other fact)
         code = {uuid: i for i, uuid in enumerate(dict.fromkeys(fact_of))}
-        ctx_code = torch.tensor([code[fact_of[q]] for q in feats.ctx_of.tolist()] if len(ctx) else [])
+        ctx_of = feats.ctx_of.tolist() if feats.ctx_of is not None else []
+        ctx_code = torch.tensor([code[fact_of[q]] for q in ctx_of] if len(ctx) else [])
         kp = key_params(adapter, layer)
         for uuid in universe.planted:
             for kind, langs, lay, index in plan[uuid]:
