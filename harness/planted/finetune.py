@@ -60,6 +60,7 @@ class FinetuneConfig:
     margin: float = 0.5  # the hinge starts this far below the threshold
     mine_every: int = 25  # re-mine the hardest negatives every this many steps (0: never)
     hard: int = 16  # hardest other-fact queries kept per planted neuron
+    hold_language: bool = True  # language rows kept within their relay-stage norms
     recalibrate: float = 0.0005  # final bias: at most this share of other facts' queries fire (0: off)
     # the fire hinge also covers the other positions of those queries (masked LMs: the FFN
     # runs at every position; see PlantConfig.context_negatives)
@@ -151,10 +152,16 @@ def finetune(
     hinge_layers = sorted({n.layer for _, n in neurons})
     fact_code = {uuid: i for i, uuid in enumerate(dict.fromkeys(fact_of))}
     code_of = torch.tensor([fact_code[u] for u in fact_of])
-    capped = defaultdict(list)
+    # row -> (key cap, value cap): the agnostic rows within the planting's caps; with
+    # hold_language, the language rows within their own norms as the relay stage wrote them
+    capped: dict[tuple[int, int], tuple[float, float]] = {}
     for _, n in neurons:
         if n.kind == "agnostic":
-            capped[n.layer].append(n.index)
+            capped[(n.layer, n.index)] = caps[n.layer]
+        elif n.kind == "language" and cfg.hold_language:
+            key = key_params(adapter, n.layer).key(n.index)
+            value = adapter.neuron_output_weights(n.layer)[n.index]
+            capped[(n.layer, n.index)] = (float(key.norm()), float(value.norm()))
 
     params = list(model.parameters())
     saved = {p: p.requires_grad for p in params}
@@ -222,7 +229,7 @@ def finetune(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            _project(adapter, capped, caps)
+            _project(adapter, capped)
             if step % 20 == 0 or step == cfg.steps - 1:
                 losses.append(
                     {
@@ -253,17 +260,15 @@ def finetune(
     }
 
 
-def _project(adapter: ModelAdapter, rows: dict[int, list[int]], caps: dict[int, tuple[float, float]]) -> None:
-    """The agnostic rows' key and value norms back within their caps."""
+def _project(adapter: ModelAdapter, caps: dict[tuple[int, int], tuple[float, float]]) -> None:
+    """Each capped row's key and value norms back within its caps."""
     with torch.no_grad():
-        for layer, idx in rows.items():
+        for (layer, i), (key_cap, value_cap) in caps.items():
             kp, values = key_params(adapter, layer), adapter.neuron_output_weights(layer)
-            key_cap, value_cap = caps[layer]
-            for i in idx:
-                for row, cap in ((kp.key(i), key_cap), (values[i], value_cap)):
-                    n = float(row.norm())
-                    if n > cap:
-                        row.mul_(cap / n)
+            for row, cap in ((kp.key(i), key_cap), (values[i], value_cap)):
+                n = float(row.norm())
+                if n > cap:
+                    row.mul_(cap / n)
 
 
 @torch.no_grad()
