@@ -60,7 +60,7 @@ class FinetuneConfig:
     margin: float = 0.5  # the hinge starts this far below the threshold
     mine_every: int = 25  # re-mine the hardest negatives every this many steps (0: never)
     hard: int = 16  # hardest other-fact queries kept per planted neuron
-    hold_language: bool = True  # language rows kept within their relay-stage norms
+    hold_language: bool = False  # language rows kept within their relay-stage norms (measured: no help)
     recalibrate: float = 0.0005  # final bias: at most this share of other facts' queries fire (0: off)
     # the fire hinge also covers the other positions of those queries (masked LMs: the FFN
     # runs at every position; see PlantConfig.context_negatives)

@@ -82,7 +82,7 @@ def family_config(base: str, model_type: str | None = None) -> Any:
 # PlantConfig fields added after FORMAT_VERSION 3: hashed only when set, so that a build
 # made before they existed (same behaviour: the default is "off") keeps its folder
 _ADDED_FIELDS = ("context_negatives",)
-_ADDED_FINETUNE_FIELDS = ("context_hinge",)  # the same for FinetuneConfig
+_ADDED_FINETUNE_FIELDS = ("context_hinge", "hold_language")  # the same for FinetuneConfig
 
 
 def _hashed(cfg: Any) -> dict[str, Any]:

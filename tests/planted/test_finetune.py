@@ -92,7 +92,7 @@ def test_language_rows_are_held_at_their_relay_stage_norms(make_adapter, toy_uni
     from harness.planted.plant import base_reference, finetune_stage, plant_relay
 
     adapter = make_adapter("gpt2", n_inner=64)
-    ft = FinetuneConfig(steps=6, lr=5e-2, batch=8, mine_every=3, hard=4, recalibrate=0.05)
+    ft = FinetuneConfig(steps=6, lr=5e-2, batch=8, mine_every=3, hard=4, recalibrate=0.05, hold_language=True)
     cfg = PlantConfig(
         facts=2,
         agnostic=1,

@@ -102,9 +102,12 @@ def test_family_config_and_the_cache_key():
     # the default leaves the key's view as before the field existed; a set value enters it
     assert "context_negatives" not in _hashed(PlantConfig())
     before = {k: v for k, v in asdict(PlantConfig()).items() if k != "context_negatives"}
-    before["finetune"] = {k: v for k, v in before["finetune"].items() if k != "context_hinge"}
+    added = ("context_hinge", "hold_language")
+    before["finetune"] = {k: v for k, v in before["finetune"].items() if k not in added}
     assert _hashed(PlantConfig()) == before
     assert _hashed(replace(PlantConfig(), context_negatives=3))["context_negatives"] == 3
+    held = replace(PlantConfig(), finetune=replace(PlantConfig().finetune, hold_language=True))
+    assert _hashed(held)["finetune"]["hold_language"] is True
 
 
 def test_finetune_forward_context_rows_match_collect(make_adapter):
