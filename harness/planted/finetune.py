@@ -37,7 +37,7 @@ import torch
 
 from harness.attribution.query import EncodedQuery, encode_query
 from harness.attribution.scoring import pad_batch
-from harness.planted.features import collect, key_params
+from harness.planted.features import KeyParams, collect, key_params
 from harness.planted.truth import PlantedFact, PlantedNeuron
 
 if TYPE_CHECKING:
@@ -107,8 +107,7 @@ def _forward(
     return logits[rows, pos[:, 0]].float().log_softmax(-1), ans[:, 0], store
 
 
-def _pre(adapter: ModelAdapter, x: torch.Tensor, layer: int, index: int) -> torch.Tensor:
-    kp = key_params(adapter, layer)
+def _pre(kp: KeyParams, x: torch.Tensor, index: int) -> torch.Tensor:
     pre = x @ kp.key(index).float()
     return pre + kp.bias[index].float() if kp.bias is not None else pre
 
@@ -150,6 +149,7 @@ def finetune(
     pairs = torch.tensor([(n.layer, n.index) for _, n in neurons], dtype=torch.long).reshape(-1, 2)
     knockout = NeuronSet(pairs, torch.zeros(len(pairs)))
     hinge_layers = sorted({n.layer for _, n in neurons})
+    kps = {layer: key_params(adapter, layer) for layer in hinge_layers}  # looked up once
     fact_code = {uuid: i for i, uuid in enumerate(dict.fromkeys(fact_of))}
     code_of = torch.tensor([fact_code[u] for u in fact_of])
     # row -> (key cap, value cap): the agnostic rows within the planting's caps; with
@@ -197,7 +197,7 @@ def finetune(
                 for uuid, n in neurons:
                     mine = [j for j in range(len(b)) if fb[j] == fact_code[uuid] and lb[j] in n.languages]
                     if mine:
-                        pre = _pre(adapter, xs[n.layer][mine], n.layer, n.index)
+                        pre = _pre(kps[n.layer], xs[n.layer][mine], n.index)
                         terms.append(torch.relu(n.threshold + cfg.margin - pre).pow(2).mean())
                 if terms:
                     own = torch.stack(terms).sum() / len(neurons)
@@ -217,10 +217,10 @@ def finetune(
                 terms = []
                 for uuid, n in neurons:
                     other = (codes != fact_code[uuid]).to(xs[n.layer].device)
-                    pre = _pre(adapter, xs[n.layer][other], n.layer, n.index)
+                    pre = _pre(kps[n.layer], xs[n.layer][other], n.index)
                     term = torch.relu(pre - n.threshold + cfg.margin).pow(2).mean()
                     if ctx is not None:  # and at those queries' other positions
-                        pre = _pre(adapter, ctx[n.layer][other[ctx[-1]]], n.layer, n.index)
+                        pre = _pre(kps[n.layer], ctx[n.layer][other[ctx[-1]]], n.index)
                         if len(pre):
                             term = term + torch.relu(pre - n.threshold + cfg.margin).pow(2).mean()
                     terms.append(term)
@@ -279,10 +279,11 @@ def _other_pre(
     query, the fact's own set to -inf."""
     feats = collect(adapter, universe.queries)
     fact_of = universe.fact_of
+    kps = {layer: key_params(adapter, layer) for layer in range(adapter.n_layers)}
     for f in facts:
         own = torch.tensor([u == f.uuid for u in fact_of])
         for n in f.neurons:
-            pre = _pre(adapter, feats.x[:, n.layer].to(adapter.device), n.layer, n.index).cpu()
+            pre = _pre(kps[n.layer], feats.x[:, n.layer].to(adapter.device), n.index).cpu()
             pre[own] = -float("inf")
             yield f, n, pre
 
