@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.attribution.query import ClozeQuery
-from harness.planted.plant import Universe
+from harness.planted.plant import PlantConfig, Universe
 
 WORDS = [
     "Paris",
@@ -38,3 +38,26 @@ def toy_universe() -> Universe:
                 fact_of.append(f"f{i}")
                 lang_of.append(lang)
     return Universe(queries, fact_of, lang_of, planted=["f0", "f1"], known=[f"f{i}" for i in range(4, 16)])
+
+
+@pytest.fixture
+def toy_config():
+    """``toy_config(**overrides)``: a PlantConfig small enough for the toy universe (2 facts,
+    one neuron of each kind, relays in layer 0, the rest in layer 1)."""
+
+    def make(**overrides: object) -> PlantConfig:
+        base: dict = dict(
+            facts=2,
+            agnostic=1,
+            relays=1,
+            decoys=1,
+            value_steps=3,
+            batch_queries=8,
+            preserve_queries=8,
+            relay_layers=(0,),
+            layers=(1,),
+            norm_scale=1.0,
+        )
+        return PlantConfig(**(base | overrides))
+
+    return make

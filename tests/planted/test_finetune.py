@@ -52,22 +52,10 @@ def test_hardest_negatives_are_other_facts_queries(make_adapter, toy_universe):
     assert set(hard) == set(pre.topk(5).indices.tolist())
 
 
-def test_finetune_lowers_the_loss_keeps_caps_and_selectivity(make_adapter, toy_universe):
+def test_finetune_lowers_the_loss_keeps_caps_and_selectivity(make_adapter, toy_universe, toy_config):
     adapter = make_adapter("gpt2", n_inner=64)
     ft = FinetuneConfig(steps=12, lr=1e-2, batch=8, mine_every=4, hard=4, recalibrate=0.05)
-    cfg = PlantConfig(
-        facts=2,
-        agnostic=1,
-        relays=1,
-        decoys=1,
-        value_steps=3,
-        batch_queries=8,
-        preserve_queries=8,
-        relay_layers=(0,),
-        layers=(1,),
-        norm_scale=1.0,
-        finetune=ft,
-    )
+    cfg = toy_config(finetune=ft)
     before = {n: p.detach().clone() for n, p in adapter.model.named_parameters()}
     facts, report = plant(adapter, toy_universe, cfg, feats=collect(adapter, toy_universe.queries))
     tuned = report["finetune"]
@@ -88,23 +76,12 @@ def test_finetune_lowers_the_loss_keeps_caps_and_selectivity(make_adapter, toy_u
     assert all(p.grad is None for p in adapter.model.parameters())
 
 
-def test_language_rows_are_held_at_their_relay_stage_norms(make_adapter, toy_universe):
+def test_language_rows_are_held_at_their_relay_stage_norms(make_adapter, toy_universe, toy_config):
     from harness.planted.plant import base_reference, finetune_stage, plant_relay
 
     adapter = make_adapter("gpt2", n_inner=64)
     ft = FinetuneConfig(steps=6, lr=5e-2, batch=8, mine_every=3, hard=4, recalibrate=0.05, hold_language=True)
-    cfg = PlantConfig(
-        facts=2,
-        agnostic=1,
-        relays=1,
-        decoys=1,
-        value_steps=2,
-        batch_queries=8,
-        preserve_queries=8,
-        relay_layers=(0,),
-        layers=(1,),
-        finetune=ft,
-    )
+    cfg = toy_config(value_steps=2, norm_scale=PlantConfig().norm_scale, finetune=ft)
     reference = base_reference(adapter, toy_universe, cfg)
     facts, report = plant_relay(adapter, toy_universe, cfg, reference)
     language = [n for f in facts for n in f.neurons if n.kind == "language"]

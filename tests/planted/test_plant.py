@@ -8,26 +8,15 @@ from harness.attribution.query import ClozeQuery, encode_query
 from harness.planted.checks import format_checks, run_checks
 from harness.planted.features import collect, key_params
 from harness.planted.finetune import FinetuneConfig
-from harness.planted.plant import PlantConfig, Universe, plant, relay_directions
+from harness.planted.plant import Universe, plant, relay_directions
 
 
-def test_plant_writes_only_the_chosen_neurons(make_adapter, toy_universe):
+def test_plant_writes_only_the_chosen_neurons(make_adapter, toy_universe, toy_config):
     adapter = make_adapter("gpt2", n_inner=64)
     before = {n: p.detach().clone() for n, p in adapter.model.named_parameters()}
     universe = toy_universe
-    cfg = PlantConfig(
-        facts=2,
-        agnostic=1,
-        relays=1,
-        decoys=1,
-        value_steps=3,
-        batch_queries=8,
-        preserve_queries=8,
-        relay_layers=(0,),
-        layers=(1,),
-        norm_scale=1.0,
-        finetune=FinetuneConfig(steps=0),  # the relay stage alone (fine-tuning: test_finetune.py)
-    )
+    # the relay stage alone (fine-tuning: test_finetune.py)
+    cfg = toy_config(finetune=FinetuneConfig(steps=0))
     before_feats = collect(adapter, universe.queries)
     facts, report = plant(adapter, universe, cfg, feats=before_feats)
     checks = run_checks(adapter, universe, facts, before_feats)  # runs end to end on any result

@@ -62,22 +62,11 @@ def test_collect_context_rows_are_the_other_positions(make_adapter, family):
     assert capped.ctx is not None and len(capped.ctx) == 4
 
 
-def test_plant_with_context_negatives_keeps_keys_quiet_on_other_positions(make_adapter, toy_universe):
+def test_plant_with_context_negatives_keeps_keys_quiet_on_other_positions(
+    make_adapter, toy_universe, toy_config
+):
     adapter = make_adapter("bert", intermediate_size=64)
-    cfg = PlantConfig(
-        facts=2,
-        agnostic=1,
-        relays=1,
-        decoys=1,
-        value_steps=2,
-        batch_queries=8,
-        preserve_queries=8,
-        relay_layers=(0,),
-        layers=(1,),
-        norm_scale=1.0,
-        finetune=FinetuneConfig(steps=0),
-        context_negatives=1000,
-    )
+    cfg = toy_config(value_steps=2, finetune=FinetuneConfig(steps=0), context_negatives=1000)
     facts, _ = plant(adapter, toy_universe, cfg)
     feats = collect(adapter, toy_universe.queries, context=1000)
     assert feats.ctx is not None
@@ -129,18 +118,14 @@ def test_finetune_forward_context_rows_match_collect(make_adapter):
             assert any(torch.allclose(row, r, atol=1e-4) for r in feats.ctx[:, layer])
 
 
-def test_context_hinge_runs_and_keeps_the_cache_key_of_its_default(make_adapter, toy_universe):
+def test_context_hinge_runs_and_keeps_the_cache_key_of_its_default(make_adapter, toy_universe, toy_config):
     from harness.planted.finetune import finetune, reference_logprobs
 
     assert "context_hinge" not in _hashed(PlantConfig())["finetune"]
     on = replace(PlantConfig(), finetune=FinetuneConfig(context_hinge=True))
     assert _hashed(on)["finetune"]["context_hinge"] is True
     adapter = make_adapter("bert", intermediate_size=64)
-    cfg = PlantConfig(
-        facts=2, agnostic=1, relays=1, decoys=1, value_steps=2, batch_queries=8, preserve_queries=8,
-        relay_layers=(0,), layers=(1,), norm_scale=1.0, finetune=FinetuneConfig(steps=0),
-        context_negatives=1000,
-    )  # fmt: skip
+    cfg = toy_config(value_steps=2, finetune=FinetuneConfig(steps=0), context_negatives=1000)
     facts, report = plant(adapter, toy_universe, cfg)
     ref = reference_logprobs(adapter, toy_universe, [40, 41])
     caps = {int(k): (v["key_norm_cap"], v["value_norm_cap"]) for k, v in report["layer_stats"].items()}
