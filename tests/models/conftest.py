@@ -9,10 +9,12 @@ small pool per relation with skewed frequencies, as in T-REx.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import rml_lama
 from rml_lama.languages import LANGUAGE_CODES, LANGUAGES
 from rml_lama.relations import RELATION_IDS
 
@@ -119,3 +121,13 @@ def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RML_LAMA_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+@pytest.fixture(scope="module")
+def env(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private cache, and the synthetic dataset as the package's dataset."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RML_LAMA_CACHE", str(tmp_path_factory.mktemp("cache")))
+    mp.setattr(rml_lama, "DATASET_DIR", synthetic_dataset)
+    yield synthetic_dataset
+    mp.undo()

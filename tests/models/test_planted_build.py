@@ -4,26 +4,15 @@ settings that resumes from the saved relay stage."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-import rml_lama
 from harness.planted.finetune import FinetuneConfig
 from harness.planted.model import build_planted, relay_stage_file
 from harness.planted.plant import PlantConfig
 from harness.planted.truth import GroundTruth
-
-
-@pytest.fixture(scope="module")
-def env(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RML_LAMA_CACHE", str(tmp_path_factory.mktemp("cache")))
-    mp.setattr(rml_lama, "DATASET_DIR", synthetic_dataset)
-    yield synthetic_dataset
-    mp.undo()
 
 
 def _neurons(truth: GroundTruth) -> list[tuple[str, int, int, str]]:

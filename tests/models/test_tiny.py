@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,16 +31,6 @@ MICRO = CONFIGS["micro"]["tiny-gpt"]
 QUICK = dataclasses.replace(
     MICRO, name="quick", optim=dataclasses.replace(MICRO.optim, epochs=1), n_layer=1, d_model=32
 )
-
-
-@pytest.fixture(scope="module")
-def env(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A private cache, and the synthetic dataset as the package's dataset."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("RML_LAMA_CACHE", str(tmp_path_factory.mktemp("cache")))
-    mp.setattr(rml_lama, "DATASET_DIR", synthetic_dataset)
-    yield synthetic_dataset
-    mp.undo()
 
 
 @pytest.fixture(scope="module")
