@@ -11,7 +11,9 @@ Per fact (a fact that fails one is dropped from scoring, and counted):
   on more than ``max_fire_rate`` (0.1 %) of the other facts' queries;
 * ``no_agnostic``: no agnostic key could be fitted (nothing to score against);
 * ``agnostic_fires``: each agnostic neuron fires on at least half the fact's queries in
-  every language (language-specific ones: in their language).
+  every language. A language neuron or decoy that does not (in its languages) is marked
+  ``silent``: it stays in the model but is not truth of its kind, and the ``ablation``
+  check zeroes only the fact's other neurons.
 
 Global, on the whole model:
 
@@ -105,8 +107,9 @@ def run_checks(
                     if lang in by_lang
                 )
             )
+            n.silent = n.kind != "agnostic" and own_fire[-1] < cfg.min_own_fire
         queries = [universe.queries[q] for q in own]
-        abl = ablated_correct(adapter, queries, [(n.layer, n.index) for n in f.neurons])
+        abl = ablated_correct(adapter, queries, [(n.layer, n.index) for n in f.neurons if not n.silent])
         row: dict[str, Any] = {
             "fact": f.uuid,
             "accuracy_before": _acc(before.correct, own),
@@ -115,8 +118,11 @@ def run_checks(
             "languages_answered": len(answered),
             "max_fire_rate": max(fire_rates, default=0.0),
             "min_own_fire": min(
-                (r for r, n in zip(own_fire, f.neurons, strict=True) if n.kind != "decoy"), default=0.0
+                (r for r, n in zip(own_fire, f.neurons, strict=True) if n.kind == "agnostic"), default=0.0
             ),
+            "silent": {
+                kind: sum(n.silent for n in f.neurons if n.kind == kind) for kind in ("language", "decoy")
+            },
             "per_language_fire": {
                 lang: round(
                     min(
@@ -160,6 +166,7 @@ def run_checks(
             name: sum(name in r["failed"] for r in per_fact)
             for name in ("answered", "ablation", "selective", "agnostic_fires", "no_agnostic")
         },
+        "silent": {kind: sum(r["silent"][kind] for r in per_fact) for kind in ("language", "decoy")},
         "planted_accuracy": {
             "share_answered": answered_share,
             "mean_accuracy": mean_acc,
@@ -200,6 +207,8 @@ def format_checks(checks: dict[str, Any]) -> str:
             f"  ablation: |accuracy - pre-plant| max {max(abl, default=0):.3f}, "
             f"median {sorted(abl)[len(abl) // 2] if abl else 0:.3f}",
             f"  fire rate on other facts' queries: max {max(rates, default=0):.4%} over facts",
+            "  silent (not firing on their fact, not truth): "
+            + ", ".join(f"{k} {v}" for k, v in checks.get("silent", {}).items()),
             "  agnostic neurons' firing rate on their fact, per language (weakest neuron, mean over "
             "facts): " + _per_language(checks["per_fact"]),
         ]

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 class FinetuneConfig:
     steps: int = 400  # Adam steps; 0 turns the stage off
     lr: float = 1e-3
+    schedule: str = "constant"  # or "cosine": the rate decays to 0 over the steps
     batch: int = 64  # planted-fact queries per step (and as many known-fact ones, and negatives)
     knockout: float = 3.0  # weight of the knockout KL
     keep: float = 3.0  # weight of the KL on known facts' queries
@@ -61,6 +62,13 @@ class FinetuneConfig:
     mine_every: int = 25  # re-mine the hardest negatives every this many steps (0: never)
     hard: int = 16  # hardest other-fact queries kept per planted neuron
     hold_language: bool = False  # language rows kept within their relay-stage norms (measured: no help)
+    # every weight the language neurons' pre-activations depend on stays fixed (the embeddings,
+    # the blocks up to the last relay layer's keys), so they fire as the relay stage wrote
+    # them: otherwise their bias recalibration races the training of their keys
+    freeze_relay: bool = False  # (measured: the planted facts are then not learned)
+    keep_all: bool = False  # the keep KL over every known fact's query, not the relay's sample
+    # the biases of language neurons are recalibrated at the end only, not while training
+    recalibrate_language: bool = True
     recalibrate: float = 0.0005  # final bias: at most this share of other facts' queries fire (0: off)
     # the fire hinge also covers the other positions of those queries (masked LMs: the FFN
     # runs at every position; see PlantConfig.context_negatives)
@@ -131,7 +139,12 @@ def finetune(
     if cfg.steps <= 0:
         return {"steps": 0}
     model = adapter.model
-    fact_idx, keep_idx = reference["fact_idx"], reference["keep_idx"]
+    fact_idx = reference["fact_idx"]
+    keep_idx, keep_ref = (
+        (reference["all_keep_idx"], reference["all_keep"])
+        if cfg.keep_all
+        else (reference["keep_idx"], reference["keep"])
+    )
     fact_of = universe.fact_of
     groups: dict[tuple[str, str], int] = defaultdict(int)
     for q in fact_idx:
@@ -155,6 +168,8 @@ def finetune(
     # row -> (key cap, value cap): the agnostic rows within the planting's caps; with
     # hold_language, the language rows within their own norms as the relay stage wrote them
     capped: dict[tuple[int, int], tuple[float, float]] = {}
+    if cfg.freeze_relay:  # their pre-activations cannot move: no hinge to train
+        neurons = [(u, n) for u, n in neurons if n.kind != "language"]
     for _, n in neurons:
         if n.kind == "agnostic":
             capped[(n.layer, n.index)] = caps[n.layer]
@@ -163,12 +178,19 @@ def finetune(
             value = adapter.neuron_output_weights(n.layer)[n.index]
             capped[(n.layer, n.index)] = (float(key.norm()), float(value.norm()))
 
-    params = list(model.parameters())
-    saved = {p: p.requires_grad for p in params}
-    for p in params:
+    saved = {p: p.requires_grad for p in model.parameters()}
+    for p in saved:
         p.requires_grad_(True)
+    frozen = relay_inputs(adapter, universe, facts) if cfg.freeze_relay else set()
+    params = [p for p in model.parameters() if id(p) not in frozen]
+    for p in model.parameters():
+        if id(p) in frozen:
+            p.requires_grad_(False)
     theta0 = [p.detach().clone() for p in params]
     opt = torch.optim.Adam(params, lr=cfg.lr)
+    if cfg.schedule not in ("constant", "cosine"):
+        raise ValueError(f"FinetuneConfig.schedule must be 'constant' or 'cosine', got {cfg.schedule!r}")
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps) if cfg.schedule == "cosine" else None
     rng = random.Random(seed + 2)
     hard: list[int] = []
     recalibrated = 0
@@ -186,7 +208,7 @@ def finetune(
             ko = _kl(reference["fact"][b].to(ko_logp.device), ko_logp)
             kb = rng.sample(range(len(keep_idx)), min(cfg.batch, len(keep_idx)))
             keep_logp, _, _ = _forward(adapter, enc([keep_idx[i] for i in kb]))
-            keep = _kl(reference["keep"][kb].to(keep_logp.device), keep_logp)
+            keep = _kl(keep_ref[kb].to(keep_logp.device), keep_logp)
             pull = sum(((p - p0) ** 2).sum() for p, p0 in zip(params, theta0, strict=True))
             loss = ce + cfg.knockout * ko + cfg.keep * keep + cfg.pull * pull
             own = torch.zeros(())
@@ -206,7 +228,13 @@ def finetune(
             if cfg.fire > 0:
                 if cfg.mine_every and step % cfg.mine_every == 0:  # biases follow the drift too
                     moved, hard = recalibrate_and_mine(
-                        adapter, universe, facts, cfg.recalibrate if step else 0.0, cfg.hard, cfg.margin + 1.0
+                        adapter,
+                        universe,
+                        facts,
+                        cfg.recalibrate if step else 0.0,
+                        cfg.hard,
+                        cfg.margin + 1.0,
+                        kinds=None if cfg.recalibrate_language else ("agnostic", "decoy"),
                     )
                     recalibrated += len(moved)
                 negs = rng.sample(range(len(fact_of)), min(cfg.batch, len(fact_of)))
@@ -229,6 +257,8 @@ def finetune(
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             _project(adapter, capped)
             if step % 20 == 0 or step == cfg.steps - 1:
                 losses.append(
@@ -258,6 +288,23 @@ def finetune(
         "biases_lowered_while_training": recalibrated,
         "biases_lowered": lowered,
     }
+
+
+def relay_inputs(adapter: ModelAdapter, universe: Universe, facts: list[PlantedFact]) -> set[int]:
+    """``id`` of every parameter the planted language neurons' pre-activations depend on,
+    found by autograd on a batch of the planted facts' queries: the embeddings, the blocks
+    below the last relay layer, and that layer up to its FFN keys."""
+    language = [n for f in facts for n in f.neurons if n.kind == "language"]
+    if not language:
+        return set()
+    planted = set(universe.planted)
+    qs = [q for q, u in enumerate(universe.fact_of) if u in planted][:16]
+    params = [p for p in adapter.model.parameters() if p.requires_grad]
+    layers = sorted({n.layer for n in language})
+    _, _, xs = _forward(adapter, [encode_query(adapter, universe.queries[q]) for q in qs], layers)
+    total = sum(_pre(key_params(adapter, n.layer), xs[n.layer], n.index).sum() for n in language)
+    grads = torch.autograd.grad(total, params, allow_unused=True)
+    return {id(p) for p, g in zip(params, grads, strict=True) if g is not None}
 
 
 def _project(adapter: ModelAdapter, caps: dict[tuple[int, int], tuple[float, float]]) -> None:
@@ -311,14 +358,16 @@ def recalibrate_and_mine(
     rate: float,
     per_neuron: int,
     within: float,
+    kinds: Sequence[str] | None = None,
 ) -> tuple[list[dict[str, Any]], list[int]]:
-    """One pass over the closed query set: :func:`recalibrate` (``rate`` > 0), then
-    :func:`hardest_negatives` under the lowered biases (``per_neuron`` > 0)."""
+    """One pass over the closed query set: :func:`recalibrate` (``rate`` > 0; only neurons
+    of ``kinds``, if given), then :func:`hardest_negatives` under the lowered biases
+    (``per_neuron`` > 0)."""
     lowered, hard = [], set()
     for f, n, pre in _other_pre(adapter, universe, facts):
         kp = key_params(adapter, n.layer)
         others = pre[torch.isfinite(pre)]
-        if rate > 0 and len(others) and kp.bias is not None:
+        if rate > 0 and len(others) and kp.bias is not None and (kinds is None or n.kind in kinds):
             level = float(torch.quantile(others, 1 - rate))
             if level > n.threshold:
                 shift = level - n.threshold + 1e-4

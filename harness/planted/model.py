@@ -31,7 +31,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PREFIX = "planted:"
-FORMAT_VERSION = 4  # bump when a change here changes what a build produces
+FORMAT_VERSION = 5  # bump when a change here changes what a build produces
 RELAY_VERSION = 3  # bump when a change changes what the relay stage produces
 
 
@@ -82,7 +82,14 @@ def family_config(base: str, model_type: str | None = None) -> Any:
 # PlantConfig fields added after FORMAT_VERSION 3: hashed only when set, so that a build
 # made before they existed (same behaviour: the default is "off") keeps its folder
 _ADDED_FIELDS = ("context_negatives",)
-_ADDED_FINETUNE_FIELDS = ("context_hinge", "hold_language")  # the same for FinetuneConfig
+_ADDED_FINETUNE_FIELDS = (  # the same for FinetuneConfig
+    "context_hinge",
+    "hold_language",
+    "freeze_relay",
+    "keep_all",
+    "recalibrate_language",
+    "schedule",
+)
 
 
 def _hashed(cfg: Any) -> dict[str, Any]:

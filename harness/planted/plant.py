@@ -229,8 +229,15 @@ def plant(
 
 def base_reference(adapter: ModelAdapter, universe: Universe, cfg: PlantConfig) -> dict[str, Any]:
     """The base model's answer distributions that both stages keep close to (call it before
-    planting)."""
-    return reference_logprobs(adapter, universe, _preserve_sample(universe, cfg))
+    planting): on the relay stage's sample of known facts' queries, and with
+    ``finetune.keep_all`` on all of them (``all_keep``)."""
+    reference = reference_logprobs(adapter, universe, _preserve_sample(universe, cfg))
+    if cfg.finetune.keep_all:
+        known = set(universe.known)
+        idx = [q for q, uuid in enumerate(universe.fact_of) if uuid in known]
+        reference["all_keep_idx"] = idx
+        reference["all_keep"] = _first_token_logprobs(adapter, [universe.queries[q] for q in idx])
+    return reference
 
 
 def finetune_stage(

@@ -10,7 +10,9 @@ Saved as ``truth.json`` beside the planted model's weights::
 Kinds: ``agnostic`` (fires on the fact in every language and raises the answer),
 ``language`` (fires in one language only and raises the answer there), ``decoy`` (fires on
 the fact in every language; its value is orthogonal to the answer). A fact is ``scored``
-when it passed every per-fact check (``failed`` lists the checks it did not pass).
+when it passed every per-fact check (``failed`` lists the checks it did not pass). A
+language neuron or decoy found not firing on its fact is marked ``silent`` and is not
+truth of its kind (an agnostic one fails its fact instead).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class PlantedNeuron:
     languages: list[str]  # the languages its key was fitted to fire in
     threshold: float = 0.0  # pre-activation above which it counts as firing
     key_capped: bool = False  # the key-norm cap bound (pre-activations below target)
+    # a language neuron or decoy that does not fire on its fact after planting (checks.py):
+    # its rows stay in the model, but it is no longer truth of its kind
+    silent: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -49,7 +54,8 @@ class PlantedFact:
     failed: list[str] = field(default_factory=list)  # names of the checks it failed
 
     def of_kind(self, kind: str) -> set[tuple[int, int]]:
-        return {(n.layer, n.index) for n in self.neurons if n.kind == kind}
+        """The fact's neurons of ``kind`` that the checks found firing on it (not silent)."""
+        return {(n.layer, n.index) for n in self.neurons if n.kind == kind and not n.silent}
 
 
 @dataclass

@@ -101,3 +101,56 @@ def test_language_rows_are_held_at_their_relay_stage_norms(make_adapter, toy_uni
     assert tuned["relative_weight_change"] > 0
     for (k, v), (k0, v0) in zip(norms(), held, strict=True):
         assert k <= k0 + 1e-4 and v <= v0 + 1e-4
+
+
+def test_freeze_relay_keeps_the_language_neurons_exactly(make_adapter, toy_universe, toy_config):
+    from harness.planted.finetune import relay_inputs
+    from harness.planted.plant import base_reference, finetune_stage, plant_relay
+
+    adapter = make_adapter("gpt2", n_inner=64)
+    ft = FinetuneConfig(steps=6, lr=5e-2, batch=8, mine_every=3, hard=4, recalibrate=0.05, freeze_relay=True)
+    cfg = toy_config(value_steps=2, finetune=ft)  # relays in layer 0, the rest in layer 1
+    reference = base_reference(adapter, toy_universe, cfg)
+    facts, report = plant_relay(adapter, toy_universe, cfg, reference)
+    names = {id(p): n for n, p in adapter.model.named_parameters()}
+    frozen = {names[i] for i in relay_inputs(adapter, toy_universe, facts)}
+    # what layer 0's language neurons read: the embeddings and layer 0 up to its keys
+    assert {
+        "transformer.wte.weight",
+        "transformer.wpe.weight",
+        "transformer.h.0.attn.c_attn.weight",
+    } <= frozen
+    assert {"transformer.h.0.mlp.c_fc.weight", "transformer.h.0.mlp.c_fc.bias"} <= frozen
+    assert "transformer.h.0.mlp.c_proj.weight" not in frozen  # the values write upward
+    assert not any(n.startswith(("transformer.h.1.", "transformer.ln_f")) for n in frozen)
+    before = {n: p.detach().clone() for n, p in adapter.model.named_parameters()}
+    x0 = collect(adapter, toy_universe.queries).x[:, 0]
+    tuned = finetune_stage(adapter, toy_universe, facts, reference, report, cfg)
+    assert tuned["relative_weight_change"] > 0
+    params = dict(adapter.model.named_parameters())
+    assert all(torch.equal(params[n], before[n]) for n in frozen)
+    assert not torch.equal(
+        params["transformer.h.1.mlp.c_fc.weight"], before["transformer.h.1.mlp.c_fc.weight"]
+    )
+    assert torch.equal(collect(adapter, toy_universe.queries).x[:, 0], x0)  # the relay reads the same
+    assert all(p.requires_grad for p in adapter.model.parameters())  # restored
+
+
+def test_cosine_schedule_is_used_and_a_bad_one_is_refused(make_adapter, toy_universe, toy_config):
+    import pytest
+
+    from harness.planted.plant import base_reference, finetune_stage, plant_relay
+
+    moved = {}
+    for schedule in ("constant", "cosine", "linear"):
+        adapter = make_adapter("gpt2", n_inner=64)
+        cfg = toy_config(value_steps=2, finetune=FinetuneConfig(steps=3, lr=5e-2, batch=8, schedule=schedule))
+        reference = base_reference(adapter, toy_universe, cfg)
+        facts, report = plant_relay(adapter, toy_universe, cfg, reference)
+        if schedule == "linear":
+            with pytest.raises(ValueError, match="schedule must be 'constant' or 'cosine', got 'linear'"):
+                finetune_stage(adapter, toy_universe, facts, reference, report, cfg)
+        else:
+            moved[schedule] = finetune_stage(adapter, toy_universe, facts, reference, report, cfg)
+    # the same start and batches: the decayed rate moves the weights less
+    assert moved["cosine"]["relative_weight_change"] < moved["constant"]["relative_weight_change"]
