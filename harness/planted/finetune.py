@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 class FinetuneConfig:
     steps: int = 400  # Adam steps; 0 turns the stage off
     lr: float = 1e-3
-    schedule: str = "constant"  # or "cosine": the rate decays to 0 over the steps
+    schedule: str = "cosine"  # the rate decays to 0 over the steps; or "constant"
     batch: int = 64  # planted-fact queries per step (and as many known-fact ones, and negatives)
     knockout: float = 3.0  # weight of the knockout KL
     keep: float = 3.0  # weight of the KL on known facts' queries
