@@ -302,7 +302,9 @@ def relay_inputs(adapter: ModelAdapter, universe: Universe, facts: list[PlantedF
     params = [p for p in adapter.model.parameters() if p.requires_grad]
     layers = sorted({n.layer for n in language})
     _, _, xs = _forward(adapter, [encode_query(adapter, universe.queries[q]) for q in qs], layers)
-    total = sum(_pre(key_params(adapter, n.layer), xs[n.layer], n.index).sum() for n in language)
+    total = torch.stack(
+        [_pre(key_params(adapter, n.layer), xs[n.layer], n.index).sum() for n in language]
+    ).sum()
     grads = torch.autograd.grad(total, params, allow_unused=True)
     return {id(p) for p, g in zip(params, grads, strict=True) if g is not None}
 
