@@ -54,6 +54,9 @@ class FinetuneConfig:
     schedule: str = "cosine"  # the rate decays to 0 over the steps; or "constant"
     batch: int = 64  # planted-fact queries per step (and as many known-fact ones, and negatives)
     knockout: float = 3.0  # weight of the knockout KL
+    # weight of an unlikelihood term, -log(1 - p(object)) with every planted neuron zeroed:
+    # the KL above hardly sees the object, whose base probability is tiny
+    unlikely: float = 0.0
     keep: float = 3.0  # weight of the KL on known facts' queries
     pull: float = 0.1  # L2 pull of every weight to its value before fine-tuning
     fire: float = 10.0  # weight of the hinge on other facts' pre-activations
@@ -77,6 +80,12 @@ class FinetuneConfig:
 
 def _kl(ref: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
     return (ref.exp() * (ref - new)).sum(-1).mean()
+
+
+def _unlikelihood(logp: torch.Tensor, ans: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Weighted mean of ``-log(1 - p(answer))`` over the batch (``logp``: ``[B, V]``)."""
+    p = logp.gather(1, ans[:, None])[:, 0].exp().clamp(max=1 - 1e-6)
+    return -(torch.log1p(-p) * w).sum() / w.sum()
 
 
 def _forward(
@@ -206,11 +215,12 @@ def finetune(
             with manipulated(adapter, knockout, "set", 0.0):
                 ko_logp, _, _ = _forward(adapter, batch)
             ko = _kl(reference["fact"][b].to(ko_logp.device), ko_logp)
+            unlikely = _unlikelihood(ko_logp, ans, w) if cfg.unlikely > 0 else torch.zeros(())
             kb = rng.sample(range(len(keep_idx)), min(cfg.batch, len(keep_idx)))
             keep_logp, _, _ = _forward(adapter, enc([keep_idx[i] for i in kb]))
             keep = _kl(keep_ref[kb].to(keep_logp.device), keep_logp)
             pull = sum(((p - p0) ** 2).sum() for p, p0 in zip(params, theta0, strict=True))
-            loss = ce + cfg.knockout * ko + cfg.keep * keep + cfg.pull * pull
+            loss = ce + cfg.knockout * ko + cfg.unlikely * unlikely + cfg.keep * keep + cfg.pull * pull
             own = torch.zeros(())
             if cfg.own > 0:  # the fact's own neurons keep firing on it (decoys too)
                 fb = torch.tensor([fact_code[fact_of[fact_idx[i]]] for i in b])
@@ -266,6 +276,7 @@ def finetune(
                         "step": step,
                         "ce": round(float(ce.detach()), 4),
                         "knockout": round(float(ko.detach()), 4),
+                        "unlikely": round(float(unlikely.detach()), 4),
                         "keep": round(float(keep.detach()), 4),
                         "fire": round(float(fire.detach()), 5),
                         "own": round(float(own.detach()), 5),

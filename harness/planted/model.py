@@ -89,6 +89,7 @@ _ADDED_FINETUNE_FIELDS = (  # the same for FinetuneConfig
     "keep_all",
     "recalibrate_language",
     "schedule",
+    "unlikely",
 )
 
 

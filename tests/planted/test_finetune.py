@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from harness.planted.features import collect, key_params
@@ -154,3 +156,16 @@ def test_cosine_schedule_is_used_and_a_bad_one_is_refused(make_adapter, toy_univ
             moved[schedule] = finetune_stage(adapter, toy_universe, facts, reference, report, cfg)
     # the same start and batches: the decayed rate moves the weights less
     assert moved["cosine"]["relative_weight_change"] < moved["constant"]["relative_weight_change"]
+
+
+def test_unlikelihood_is_the_weighted_mean_of_minus_log_one_minus_p():
+    from harness.planted.finetune import _unlikelihood
+
+    probs = torch.tensor([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]])
+    ans, w = torch.tensor([0, 2]), torch.tensor([1.0, 3.0])
+    expected = (1.0 * -math.log(1 - 0.5) + 3.0 * -math.log(1 - 0.8)) / 4.0
+    assert abs(float(_unlikelihood(probs.log(), ans, w)) - expected) < 1e-6
+    # a certain answer stays finite (clamped), and grows the penalty
+    sure = torch.tensor([[1.0, 0.0, 0.0]]).clamp(min=1e-12).log()
+    big = float(_unlikelihood(sure, torch.tensor([0]), torch.tensor([1.0])))
+    assert math.isfinite(big) and big > 10

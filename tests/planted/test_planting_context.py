@@ -91,7 +91,15 @@ def test_family_config_and_the_cache_key():
     # the default leaves the key's view as before the field existed; a set value enters it
     assert "context_negatives" not in _hashed(PlantConfig())
     before = {k: v for k, v in asdict(PlantConfig()).items() if k != "context_negatives"}
-    added = ("context_hinge", "hold_language", "freeze_relay", "keep_all", "recalibrate_language", "schedule")
+    added = (
+        "context_hinge",
+        "hold_language",
+        "freeze_relay",
+        "keep_all",
+        "recalibrate_language",
+        "schedule",
+        "unlikely",
+    )
     before["finetune"] = {k: v for k, v in before["finetune"].items() if k not in added}
     assert _hashed(PlantConfig()) == before
     assert _hashed(replace(PlantConfig(), context_negatives=3))["context_negatives"] == 3
