@@ -8,6 +8,7 @@ little, with the planted neurons as the route that must carry the fact::
 
     L =          CE(object | the planted facts' queries)            the facts are known
       + ko     · KL(p_base || p_theta, all planted neurons zeroed)   knocking them out undoes it
+      + unlikely · -log(1 - p_theta(object)), the same knockout      ... and the object with it
       + keep   · KL(p_base || p_theta) on known facts' queries       the rest is kept
       + pull   · sum ||theta - theta_0||^2                           the weights change little
       + fire   · mean relu(pre - threshold + margin)^2               planted neurons stay quiet
@@ -56,7 +57,7 @@ class FinetuneConfig:
     knockout: float = 3.0  # weight of the knockout KL
     # weight of an unlikelihood term, -log(1 - p(object)) with every planted neuron zeroed:
     # the KL above hardly sees the object, whose base probability is tiny
-    unlikely: float = 0.0
+    unlikely: float = 1.0
     keep: float = 3.0  # weight of the KL on known facts' queries
     pull: float = 0.1  # L2 pull of every weight to its value before fine-tuning
     fire: float = 10.0  # weight of the hinge on other facts' pre-activations

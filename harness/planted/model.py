@@ -88,9 +88,8 @@ _ADDED_FINETUNE_FIELDS = (  # the same for FinetuneConfig
     "freeze_relay",
     "keep_all",
     "recalibrate_language",
-    "schedule",
-    "unlikely",
-)
+)  # (not `schedule` or `unlikely`: their defaults changed what a build does, so they are
+#     always in the key)
 
 
 def _hashed(cfg: Any) -> dict[str, Any]:
