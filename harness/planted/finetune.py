@@ -148,6 +148,8 @@ def finetune(
 
     if cfg.steps <= 0:
         return {"steps": 0}
+    if cfg.schedule not in ("constant", "cosine"):
+        raise ValueError(f"FinetuneConfig.schedule must be 'constant' or 'cosine', got {cfg.schedule!r}")
     model = adapter.model
     fact_idx = reference["fact_idx"]
     keep_idx, keep_ref = (
@@ -198,8 +200,6 @@ def finetune(
             p.requires_grad_(False)
     theta0 = [p.detach().clone() for p in params]
     opt = torch.optim.Adam(params, lr=cfg.lr)
-    if cfg.schedule not in ("constant", "cosine"):
-        raise ValueError(f"FinetuneConfig.schedule must be 'constant' or 'cosine', got {cfg.schedule!r}")
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps) if cfg.schedule == "cosine" else None
     rng = random.Random(seed + 2)
     hard: list[int] = []

@@ -152,6 +152,7 @@ def test_cosine_schedule_is_used_and_a_bad_one_is_refused(make_adapter, toy_univ
         if schedule == "linear":
             with pytest.raises(ValueError, match="schedule must be 'constant' or 'cosine', got 'linear'"):
                 finetune_stage(adapter, toy_universe, facts, reference, report, cfg)
+            assert all(p.requires_grad for p in adapter.model.parameters())  # refused before any change
         else:
             moved[schedule] = finetune_stage(adapter, toy_universe, facts, reference, report, cfg)
     # the same start and batches: the decayed rate moves the weights less
