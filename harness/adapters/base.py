@@ -279,7 +279,8 @@ class ModelAdapter(ABC):
         ``spec`` maps a layer to ``(neuron_idx, mode, value)``: ``neuron_idx`` a long tensor
         (or list) of neurons, ``mode`` ``"set"`` (activation := value, e.g. 0 = suppress) or
         ``"scale"`` (activation *= value, e.g. 2 = enhance), ``value`` a scalar or a tensor
-        broadcastable to ``[len(neuron_idx)]``.
+        broadcastable to ``[len(neuron_idx)]`` (at one position per row: ``[B, len(neuron_idx)]``,
+        a value per batch row).
 
         ``positions``: ``"target"`` (default) the query's target position (see
         :meth:`targeting`), an int or a ``[B]`` tensor of sequence indices (negative counts

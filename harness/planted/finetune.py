@@ -7,7 +7,7 @@ plateaus at the norm cap: docs/ground-truth.md). So every weight is then fine-tu
 little, with the planted neurons as the route that must carry the fact::
 
     L =          CE(object | the planted facts' queries)            the facts are known
-      + ko     · KL(p_base || p_theta, all planted neurons zeroed)   knocking them out undoes it
+      + ko     · KL(p_base || p_theta, the fact's planted neurons zeroed)  knocking them out undoes it
       + unlikely · -log(1 - p_theta(object)), the same knockout      ... and the object with it
       + keep   · KL(p_base || p_theta) on known facts' queries       the rest is kept
       + pull   · sum ||theta - theta_0||^2                           the weights change little
@@ -55,6 +55,10 @@ class FinetuneConfig:
     schedule: str = "cosine"  # the rate decays to 0 over the steps; or "constant"
     batch: int = 64  # planted-fact queries per step (and as many known-fact ones, and negatives)
     knockout: float = 3.0  # weight of the knockout KL
+    # which neurons the knockout zeroes for a query: its own fact's ("fact"), as the ablation
+    # check does, or every planted neuron ("all"; measured: the model then spreads a fact
+    # over the other facts' neurons' sub-threshold activity, and zeroing its own leaves it)
+    knockout_scope: str = "fact"
     # weight of an unlikelihood term, -log(1 - p(object)) with every planted neuron zeroed:
     # the KL above hardly sees the object, whose base probability is tiny
     unlikely: float = 1.0
@@ -77,6 +81,39 @@ class FinetuneConfig:
     # the fire hinge also covers the other positions of those queries (masked LMs: the FFN
     # runs at every position; see PlantConfig.context_negatives)
     context_hinge: bool = False
+
+
+KNOCKOUT_SCOPES = ("fact", "all")
+
+
+class Knockout:
+    """The knockout as a per-row intervention: each layer's planted neurons are multiplied by
+    0 in a batch row when they belong to that row's fact (scope "fact") or always ("all")."""
+
+    def __init__(self, neurons: Sequence[tuple[str, PlantedNeuron]], fact_code: dict[str, int], scope: str):
+        self.scope = scope
+        by_layer: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for uuid, n in neurons:
+            by_layer[n.layer].append((n.index, fact_code[uuid]))
+        self.layers = {
+            layer: (torch.tensor([i for i, _ in rows]), torch.tensor([c for _, c in rows]))
+            for layer, rows in sorted(by_layer.items())
+        }
+        for layer, (idx, _) in self.layers.items():  # planting pops each from a free list
+            if len(set(idx.tolist())) < len(idx):
+                raise ValueError(f"layer {layer}: a neuron is planted for more than one fact")
+
+    def spec(self, codes: torch.Tensor) -> dict[int, tuple[torch.Tensor, str, torch.Tensor]]:
+        """``layer -> (neurons, "scale", [B, k] factors)`` for a batch whose rows' facts are
+        ``codes [B]``."""
+        out = {}
+        for layer, (idx, owner) in self.layers.items():
+            if self.scope == "all":
+                keep = torch.zeros(len(codes), len(idx))
+            else:
+                keep = (owner[None, :] != codes[:, None]).float()
+            out[layer] = (idx, "scale", keep)
+        return out
 
 
 def _kl(ref: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
@@ -143,13 +180,14 @@ def finetune(
     """Fine-tune ``adapter.model`` in place (see the module docstring). ``reference``: from
     :func:`reference_logprobs` on the base model; ``caps``: layer -> (key, value) norm cap
     of the agnostic rows. Returns what it did (losses, recalibrated biases, weight change)."""
-    from harness.localizers.base import NeuronSet
-    from harness.tasks.base import manipulated
-
     if cfg.steps <= 0:
         return {"steps": 0}
     if cfg.schedule not in ("constant", "cosine"):
         raise ValueError(f"FinetuneConfig.schedule must be 'constant' or 'cosine', got {cfg.schedule!r}")
+    if cfg.knockout_scope not in KNOCKOUT_SCOPES:
+        raise ValueError(
+            f"FinetuneConfig.knockout_scope must be one of {KNOCKOUT_SCOPES}, got {cfg.knockout_scope!r}"
+        )
     model = adapter.model
     fact_idx = reference["fact_idx"]
     keep_idx, keep_ref = (
@@ -171,12 +209,11 @@ def finetune(
         return [encoded[q] for q in qs]
 
     neurons = [(f.uuid, n) for f in facts for n in f.neurons]
-    pairs = torch.tensor([(n.layer, n.index) for _, n in neurons], dtype=torch.long).reshape(-1, 2)
-    knockout = NeuronSet(pairs, torch.zeros(len(pairs)))
     hinge_layers = sorted({n.layer for _, n in neurons})
     kps = {layer: key_params(adapter, layer) for layer in hinge_layers}  # looked up once
     fact_code = {uuid: i for i, uuid in enumerate(dict.fromkeys(fact_of))}
     code_of = torch.tensor([fact_code[u] for u in fact_of])
+    knockout = Knockout(neurons, fact_code, cfg.knockout_scope)
     # row -> (key cap, value cap): the agnostic rows within the planting's caps; with
     # hold_language, the language rows within their own norms as the relay stage wrote them
     capped: dict[tuple[int, int], tuple[float, float]] = {}
@@ -213,7 +250,7 @@ def finetune(
             logp, ans, xs = _forward(adapter, batch, hinge_layers if cfg.own > 0 else ())
             w = weights[b].to(logp.device)
             ce = -(logp.gather(1, ans[:, None])[:, 0] * w).sum() / w.sum()
-            with manipulated(adapter, knockout, "set", 0.0):
+            with adapter.intervene(knockout.spec(code_of[[fact_idx[i] for i in b]]), positions="target"):
                 ko_logp, _, _ = _forward(adapter, batch)
             ko = _kl(reference["fact"][b].to(ko_logp.device), ko_logp)
             unlikely = _unlikelihood(ko_logp, ans, w) if cfg.unlikely > 0 else torch.zeros(())

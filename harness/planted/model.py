@@ -31,7 +31,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PREFIX = "planted:"
-FORMAT_VERSION = 5  # bump when a change here changes what a build produces
+FORMAT_VERSION = 6  # bump when a change here changes what a build produces
 RELAY_VERSION = 3  # bump when a change changes what the relay stage produces
 
 
@@ -88,7 +88,7 @@ _ADDED_FINETUNE_FIELDS = (  # the same for FinetuneConfig
     "freeze_relay",
     "keep_all",
     "recalibrate_language",
-)  # (not `schedule` or `unlikely`: their defaults changed what a build does, so they are
+)  # (not `schedule`, `unlikely` or `knockout_scope`: their defaults changed what a build does, so they are
 #     always in the key)
 
 

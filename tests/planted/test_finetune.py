@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from harness.planted.features import collect, key_params
@@ -139,8 +140,6 @@ def test_freeze_relay_keeps_the_language_neurons_exactly(make_adapter, toy_unive
 
 
 def test_cosine_schedule_is_used_and_a_bad_one_is_refused(make_adapter, toy_universe, toy_config):
-    import pytest
-
     from harness.planted.plant import base_reference, finetune_stage, plant_relay
 
     moved = {}
@@ -170,3 +169,55 @@ def test_unlikelihood_is_the_weighted_mean_of_minus_log_one_minus_p():
     sure = torch.tensor([[1.0, 0.0, 0.0]]).clamp(min=1e-12).log()
     big = float(_unlikelihood(sure, torch.tensor([0]), torch.tensor([1.0])))
     assert math.isfinite(big) and big > 10
+
+
+@pytest.mark.parametrize("family", ["gpt2", "bert"])
+def test_knockout_zeroes_each_rows_own_facts_neurons_only(make_adapter, toy_universe, family):
+    """The batched per-row knockout gives, row by row, what the ablation check does: that
+    row's fact's neurons zeroed at the target, the other facts' neurons left alone."""
+    from harness.attribution.query import encode_query
+    from harness.localizers.base import NeuronSet
+    from harness.planted.finetune import Knockout, _forward
+    from harness.tasks.base import manipulated
+
+    adapter = make_adapter(family)
+    own = {
+        "f0": [PlantedNeuron(0, 3, "agnostic", ["en"]), PlantedNeuron(1, 7, "language", ["fi"])],
+        "f1": [PlantedNeuron(1, 9, "agnostic", ["en"]), PlantedNeuron(1, 11, "decoy", ["en"])],
+    }
+    with torch.no_grad():  # make the planted neurons matter, so that zeroing them shows
+        for ns in own.values():
+            for n in ns:
+                key_params(adapter, n.layer).bias[n.index] = 5.0
+                adapter.neuron_output_weights(n.layer)[n.index] *= 50
+    neurons = [(u, n) for u, ns in own.items() for n in ns]
+    code = {"f0": 0, "f1": 1, "f2": 2}
+    qs = [q for q, u in enumerate(toy_universe.fact_of) if u in code][::2]
+    enc = [encode_query(adapter, toy_universe.queries[q]) for q in qs]
+    codes = torch.tensor([code[toy_universe.fact_of[q]] for q in qs])
+    with torch.no_grad():
+        plain, _, _ = _forward(adapter, enc)
+        for scope in ("fact", "all"):
+            with adapter.intervene(Knockout(neurons, code, scope).spec(codes), positions="target"):
+                got, _, _ = _forward(adapter, enc)
+            for row, q in enumerate(qs):
+                u = toy_universe.fact_of[q]
+                zeroed = [n for v, n in neurons if scope == "all" or v == u]
+                pairs = torch.tensor([(n.layer, n.index) for n in zeroed]).reshape(-1, 2)
+                with manipulated(adapter, NeuronSet(pairs, torch.zeros(len(pairs))), "set", 0.0):
+                    want, _, _ = _forward(adapter, [enc[row]])
+                assert torch.allclose(got[row], want[0], atol=1e-5), (scope, u)
+        # and the knockout did something on the planted facts' rows
+        f0 = [r for r, q in enumerate(qs) if toy_universe.fact_of[q] == "f0"]
+        assert not torch.allclose(got[f0], plain[f0], atol=1e-3)
+
+
+def test_bad_knockout_scope_is_refused(make_adapter, toy_universe, toy_config):
+    from harness.planted.plant import base_reference, finetune_stage, plant_relay
+
+    adapter = make_adapter("gpt2", n_inner=64)
+    cfg = toy_config(value_steps=2, finetune=FinetuneConfig(steps=2, batch=8, knockout_scope="mine"))
+    reference = base_reference(adapter, toy_universe, cfg)
+    facts, report = plant_relay(adapter, toy_universe, cfg, reference)
+    with pytest.raises(ValueError, match=r"knockout_scope must be one of \('fact', 'all'\), got 'mine'"):
+        finetune_stage(adapter, toy_universe, facts, reference, report, cfg)
