@@ -11,7 +11,7 @@ import torch
 from harness.attribution.query import ClozeQuery, encode_query
 from harness.planted.features import collect, context_positions, key_params, pre_activations
 from harness.planted.finetune import FinetuneConfig
-from harness.planted.model import MASKED_LM_CONTEXT_NEGATIVES, _hashed, family_config
+from harness.planted.model import MASKED_LM_CONTEXT_NEGATIVES, MASKED_LM_KEEP, _hashed, family_config
 from harness.planted.plant import PlantConfig, plant
 
 
@@ -86,7 +86,10 @@ def test_family_config_and_the_cache_key():
     assert family_config("tiny-gpt") == PlantConfig()
     bert = family_config("tiny-bert")
     assert bert.context_negatives == MASKED_LM_CONTEXT_NEGATIVES > 0
-    assert asdict(bert) | {"context_negatives": 0} == asdict(PlantConfig())  # nothing else differs
+    assert bert.finetune.keep == MASKED_LM_KEEP != PlantConfig().finetune.keep
+    default, got = asdict(PlantConfig()), asdict(bert)
+    got["context_negatives"], got["finetune"]["keep"] = 0, default["finetune"]["keep"]
+    assert got == default  # nothing else differs
     assert family_config("x", model_type="xlm-roberta") == bert
     # the default leaves the key's view as before the field existed; a set value enters it
     assert "context_negatives" not in _hashed(PlantConfig())
@@ -97,10 +100,10 @@ def test_family_config_and_the_cache_key():
         "freeze_relay",
         "keep_all",
         "recalibrate_language",
-    )  # schedule and unlikely changed the default build: always in the key
+    )  # schedule, unlikely and knockout_scope changed the default build: always in the key
     before["finetune"] = {k: v for k, v in before["finetune"].items() if k not in added}
     assert _hashed(PlantConfig()) == before
-    assert {"schedule", "unlikely"} <= set(_hashed(PlantConfig())["finetune"])
+    assert {"schedule", "unlikely", "knockout_scope"} <= set(_hashed(PlantConfig())["finetune"])
     assert _hashed(replace(PlantConfig(), context_negatives=3))["context_negatives"] == 3
     held = replace(PlantConfig(), finetune=replace(PlantConfig().finetune, hold_language=True))
     assert _hashed(held)["finetune"]["hold_language"] is True
