@@ -124,6 +124,7 @@ class GroundTruthRow(TypedDict):
     base_rate: float  # agnostic neurons / all neurons
     mean_selected: float
     empty: Count  # facts with nothing selected (precision undefined there)
+    selected_facts: Count  # facts with a selection: the n of precision and the shares
 
 
 def summarize_scores(records: Sequence[dict], seed: int = 0) -> list[GroundTruthRow]:
@@ -142,6 +143,7 @@ def summarize_scores(records: Sequence[dict], seed: int = 0) -> list[GroundTruth
         row["base_rate"] = sum(r["base_rate"] for r in rs) / len(rs)
         row["mean_selected"] = sum(r["n_selected"] for r in rs) / len(rs)
         row["empty"] = sum(r["n_selected"] == 0 for r in rs)
+        row["selected_facts"] = row["facts"] - row["empty"]
         rows.append(GroundTruthRow(**row))  # type: ignore[typeddict-item]
     return rows
 
@@ -188,13 +190,14 @@ class GroundTruthTask:
     output = Output(
         row=GroundTruthRow,
         metrics=tuple(
-            Metric(f"{s}{part}", f"{title}{label}", "ratio", n="facts")
+            # precision and the shares exist only where something was selected
+            Metric(f"{s}{part}", f"{title}{label}", "ratio", n="selected_facts" if s == "precision" else "facts")
             for s, title in (("ap", "AP"), ("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
             for part, label in (("", ""), ("_low", " low"), ("_high", " high"))
         )
         + (
-            Metric("share_decoy", "decoy share", "ratio", n="facts"),
-            Metric("share_language", "language-specific share", "ratio", n="facts"),
+            Metric("share_decoy", "decoy share", "ratio", n="selected_facts"),
+            Metric("share_language", "language-specific share", "ratio", n="selected_facts"),
             Metric("chance_ap", "chance AP", "ratio"),
         ),
         columns=None,

@@ -108,6 +108,23 @@ def test_declared_output_shows_the_summary():
     assert "AP low" in text and "matrice" in text.lower()
 
 
+def test_precision_and_shares_count_only_facts_with_a_selection():
+    """A localizer that selects on one fact of two: its precision is over n = 1, its AP
+    over n = 2, and the summary table says so."""
+    from harness.summary import summary_text
+
+    recs = []
+    for uuid, nset in (("f1", _set([(3, 1)])), ("f2", NeuronSet.empty())):
+        for r in score_fact(_truth(), uuid, SHAPE, {"matrice": nset}):
+            recs.append({**r, "fact": uuid})
+    (row,) = summarize_scores(recs)
+    assert (row["facts"], row["empty"], row["selected_facts"]) == (2, 1, 1)
+    text = summary_text({"config": {"model": "planted:toy"}, "tasks": {"ground-truth": [row]}})
+    line = next(t for t in text.splitlines() if t.lower().startswith("matrice"))
+    assert "(n=1)" in line and "(n=2)" in line
+    assert f"{row['precision']:.3f} (n=1)" in line and f"{row['ap']:.3f} (n=2)" in line
+
+
 def test_model_without_truth_is_refused(tmp_path):
     ctx = TaskContext(
         adapter=SimpleNamespace(n_layers=4, n_neurons=50),
