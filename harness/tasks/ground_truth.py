@@ -177,6 +177,7 @@ def format_summary(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
+_N = {"precision": "selected_facts"}  # a score's n field, where not "facts"
 _CI = "mean over facts; low/high: 95 % bootstrap interval over facts (harness.stats)"
 
 
@@ -191,7 +192,7 @@ class GroundTruthTask:
         row=GroundTruthRow,
         metrics=tuple(
             # precision and the shares exist only where something was selected
-            Metric(f"{s}{part}", f"{title}{label}", "ratio", n="selected_facts" if s == "precision" else "facts")
+            Metric(f"{s}{part}", f"{title}{label}", "ratio", n=_N.get(s, "facts"))
             for s, title in (("ap", "AP"), ("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
             for part, label in (("", ""), ("_low", " low"), ("_high", " high"))
         )
