@@ -116,7 +116,8 @@ def lines(spec: FigureSpec, rows: Sequence[Mapping[str, Any]], models: Sequence[
 
 def bars(spec: FigureSpec, rows: Sequence[Mapping[str, Any]], models: Sequence[str]) -> Figure | None:
     """Bars per value of ``spec.x``, one per localizer; one row of panels per model, one
-    panel per (field, title) of ``spec.panels``, values ×100."""
+    panel per (field, title) of ``spec.panels``, values ×100; the 95 % interval
+    (``<field>_ci_low/_ci_high``) as error bars where the rows have one."""
     present = [m for m in models if any(r[MODEL] == m for r in rows)]
     if not present:
         return None
@@ -131,10 +132,22 @@ def bars(spec: FigureSpec, rows: Sequence[Mapping[str, Any]], models: Sequence[s
         for j, (key, name) in enumerate(panels):
             ax = axes[i][j]
             for k, loc in enumerate(locs):
-                by = {r[spec.x]: _finite(r.get(key)) for r in mrows if row_localizer(r) == loc}
+                mine = {r[spec.x]: r for r in mrows if row_localizer(r) == loc}
                 xs = [x + (k - (len(locs) - 1) / 2) * width for x in range(len(xs_all))]
-                ys = [100 * v if (v := by.get(x)) is not None else math.nan for x in xs_all]
-                ax.bar(xs, ys, width, label=localizer_label(loc), color=color(loc, locs))
+
+                def at(x: Any, suffix: str = "", key: str = key, mine: dict = mine) -> float:
+                    v = _finite(mine[x].get(key + suffix)) if x in mine else None
+                    return 100 * v if v is not None else math.nan
+
+                ys = [at(x) for x in xs_all]
+                lo, hi = [at(x, "_ci_low") for x in xs_all], [at(x, "_ci_high") for x in xs_all]
+                err = None
+                if any(not math.isnan(v) for v in lo + hi):  # NaN bounds draw no bar
+                    err = [
+                        [y - v for y, v in zip(ys, lo, strict=True)],
+                        [v - y for y, v in zip(ys, hi, strict=True)],
+                    ]
+                ax.bar(xs, ys, width, yerr=err, capsize=2, label=localizer_label(loc), color=color(loc, locs))
             ax.axhline(0, color="black", linewidth=0.6)
             ax.set_xticks(range(len(xs_all)), [str(x) for x in xs_all])
             ax.set_ylabel(spec.ylabel)

@@ -100,26 +100,26 @@ class GroundTruthRow(TypedDict):
     truth: str  # what the scores are against: "agnostic" (for the figure's x axis)
     facts: Count
     ap: float
-    ap_low: float
-    ap_high: float
+    ap_ci_low: float
+    ap_ci_high: float
     precision: float
-    precision_low: float
-    precision_high: float
+    precision_ci_low: float
+    precision_ci_high: float
     recall: float
-    recall_low: float
-    recall_high: float
+    recall_ci_low: float
+    recall_ci_high: float
     f1: float
-    f1_low: float
-    f1_high: float
+    f1_ci_low: float
+    f1_ci_high: float
     share_decoy: float
-    share_decoy_low: float
-    share_decoy_high: float
+    share_decoy_ci_low: float
+    share_decoy_ci_high: float
     share_language: float
-    share_language_low: float
-    share_language_high: float
+    share_language_ci_low: float
+    share_language_ci_high: float
     share_other_planted: float
-    share_other_planted_low: float
-    share_other_planted_high: float
+    share_other_planted_ci_low: float
+    share_other_planted_ci_high: float
     chance_ap: float  # a random ranking's expected AP
     base_rate: float  # agnostic neurons / all neurons
     mean_selected: float
@@ -138,7 +138,7 @@ def summarize_scores(records: Sequence[dict], seed: int = 0) -> list[GroundTruth
         for s in SCORES:
             vals = [float(r[s]) for r in rs if not math.isnan(r[s])]
             est = mean_ci(vals, seed=seed) if vals else NAN_ESTIMATE  # bootstrap over facts
-            row[s], row[f"{s}_low"], row[f"{s}_high"] = est.value, est.low, est.high
+            row.update(est.as_dict(s))
         row["chance_ap"] = sum(r["chance_ap"] for r in rs) / len(rs)
         row["base_rate"] = sum(r["base_rate"] for r in rs) / len(rs)
         row["mean_selected"] = sum(r["n_selected"] for r in rs) / len(rs)
@@ -154,7 +154,7 @@ def format_summary(rows: Sequence[dict]) -> str:
     def ci(r: dict, s: str) -> str:
         if math.isnan(r[s]):
             return "n/a".ljust(22)
-        return f"{r[s]:.3f} [{r[s + '_low']:.3f}, {r[s + '_high']:.3f}]".ljust(22)
+        return f"{r[s]:.3f} [{r[s + '_ci_low']:.3f}, {r[s + '_ci_high']:.3f}]".ljust(22)
 
     head = (
         "localizer".ljust(16)
@@ -177,8 +177,8 @@ def format_summary(rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-_N = {"precision": "selected_facts"}  # a score's n field, where not "facts"
-_CI = "mean over facts; low/high: 95 % bootstrap interval over facts (harness.stats)"
+_N = {s: "selected_facts" for s in ("precision", "share_decoy", "share_language")}  # else "facts"
+_CI = "mean over facts [95 % bootstrap interval over facts] (harness.stats)"
 
 
 @register("task", "ground-truth")
@@ -190,17 +190,19 @@ class GroundTruthTask:
     requires: ClassVar[tuple[str, ...]] = ()
     output = Output(
         row=GroundTruthRow,
-        metrics=tuple(
-            # precision and the shares exist only where something was selected
-            Metric(f"{s}{part}", f"{title}{label}", "ratio", n=_N.get(s, "facts"))
-            for s, title in (("ap", "AP"), ("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
-            for part, label in (("", ""), ("_low", " low"), ("_high", " high"))
+        metrics=tuple(  # each with its 95 % interval; precision and the shares exist only
+            # where something was selected, so their n is the facts with a selection
+            Metric(s, title, "ratio", n=_N.get(s, "facts"), ci=True)
+            for s, title in (
+                ("ap", "AP"),
+                ("precision", "precision"),
+                ("recall", "recall"),
+                ("f1", "F1"),
+                ("share_decoy", "decoy share"),
+                ("share_language", "language-specific share"),
+            )
         )
-        + (
-            Metric("share_decoy", "decoy share", "ratio", n="selected_facts"),
-            Metric("share_language", "language-specific share", "ratio", n="selected_facts"),
-            Metric("chance_ap", "chance AP", "ratio"),
-        ),
+        + (Metric("chance_ap", "chance AP", "ratio"),),
         columns=None,
         title="Ground truth: localizers against planted agnostic neurons",
         caption="AP of the full ranking, precision, recall and F1 of the selected neurons against "

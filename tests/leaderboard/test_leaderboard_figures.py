@@ -53,3 +53,30 @@ def test_one_panel_per_model(runs_dir: Path) -> None:
 def test_no_rows_no_figure(tmp_path: Path) -> None:
     assert build_figures({}, [], tmp_path / "figures") == []
     assert not (tmp_path / "figures").exists()
+
+
+def test_bars_show_the_interval_as_error_bars() -> None:
+    """Bars draw each row's 95 % interval (×100) where it has one, and none where not."""
+    from harness.leaderboard.figures import bars
+    from harness.leaderboard.sources import MODEL
+    from harness.tasks.output import Figure
+
+    spec = Figure("gt", "t", "bars", x="truth", panels=(("ap", "AP"),), ylabel="%")
+    rows = [
+        {
+            MODEL: "m",
+            "localizer": "matrice",
+            "truth": "agnostic",
+            "ap": 0.8,
+            "ap_ci_low": 0.6,
+            "ap_ci_high": 0.9,
+        },
+        {MODEL: "m", "localizer": "random", "truth": "agnostic", "ap": 0.01},
+    ]
+    fig = bars(spec, rows, ["m"])
+    (ax,) = fig.axes
+    by_label = {c.get_label(): c for c in ax.containers if hasattr(c, "errorbar")}
+    (segments,) = [c.errorbar.lines[2][0].get_segments() for c in by_label.values() if c.errorbar is not None]
+    (((_, y0), (_, y1)),) = segments
+    assert (round(y0, 6), round(y1, 6)) == (60.0, 90.0)
+    assert len([c for c in by_label.values() if c.errorbar is None]) == 1  # Random: no interval

@@ -89,7 +89,7 @@ def test_summary_has_intervals_and_prints():
             r["fact"] = uuid
             recs.append(r)
     rows = {r["localizer"]: r for r in summarize_scores(recs)}
-    assert rows["a"]["facts"] == 2 and rows["a"]["ap_low"] <= rows["a"]["ap"] <= rows["a"]["ap_high"]
+    assert rows["a"]["facts"] == 2 and rows["a"]["ap_ci_low"] <= rows["a"]["ap"] <= rows["a"]["ap_ci_high"]
     assert math.isnan(rows["b"]["precision"]) and rows["b"]["empty"] == 2 and rows["b"]["f1"] == 0.0
     text = format_summary(list(rows.values()))
     assert "AP" in text and "chance AP" in text and "n/a" in text
@@ -105,7 +105,11 @@ def test_declared_output_shows_the_summary():
     text = summary_text(
         {"config": {"model": "planted:toy"}, "tasks": {"ground-truth": summarize_scores(recs)}}
     )
-    assert "AP low" in text and "matrice" in text.lower()
+    line = next(t for t in text.splitlines() if t.lower().startswith("matrice"))
+    row = summarize_scores(recs)[0]
+    assert (
+        f"{row['ap']:.3f} [{row['ap_ci_low']:.3f}, {row['ap_ci_high']:.3f}] (n=2)" in line
+    )  # inline interval
 
 
 def test_precision_and_shares_count_only_facts_with_a_selection():
@@ -122,7 +126,9 @@ def test_precision_and_shares_count_only_facts_with_a_selection():
     text = summary_text({"config": {"model": "planted:toy"}, "tasks": {"ground-truth": [row]}})
     line = next(t for t in text.splitlines() if t.lower().startswith("matrice"))
     assert "(n=1)" in line and "(n=2)" in line
-    assert f"{row['precision']:.3f} (n=1)" in line and f"{row['ap']:.3f} (n=2)" in line
+    # one fact has no interval; two do
+    assert f"{row['precision']:.3f} (n=1)" in line
+    assert f"{row['ap']:.3f} [{row['ap_ci_low']:.3f}, {row['ap_ci_high']:.3f}] (n=2)" in line
 
 
 def test_model_without_truth_is_refused(tmp_path):
