@@ -258,14 +258,21 @@ class _Clock:
 def planted_facts(base: str) -> list[str]:
     """The planted facts that passed the checks (what a run on ``planted:<base>`` scores);
     prints the checks, so every run shows them."""
+    return folder_facts(build_planted(base), f"planted:{base}")
+
+
+def folder_facts(folder: str | Path, name: str) -> list[str]:
+    """The scored facts of the planted model in ``folder`` (its ``truth.json``), printing
+    its checks: what a run on a planted model's folder, e.g. another seed's build, scores."""
     from harness.planted.checks import format_checks
     from harness.planted.truth import GroundTruth
 
-    truth = GroundTruth.load(build_planted(base))
-    print(f"planted:{base}: ground truth checks\n{format_checks(truth.checks)}", file=sys.stderr)
+    truth = GroundTruth.load(folder)
+    if truth.checks:
+        print(f"{name}: ground truth checks\n{format_checks(truth.checks)}", file=sys.stderr)
     facts = truth.scored_facts()
     if not facts:
-        raise ValueError(f"planted:{base}: no planted fact passed the checks; see its truth.json")
+        raise ValueError(f"{name}: no planted fact passed the checks; see {Path(folder) / 'truth.json'}")
     return facts
 
 

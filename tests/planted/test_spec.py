@@ -52,3 +52,22 @@ def test_the_relay_stage_is_keyed_without_the_fine_tuning_settings(monkeypatch, 
     assert model.planted_model_dir("tiny-gpt", cfg, None, ds) != model.planted_model_dir(
         "tiny-gpt", other_tuning, None, ds
     )
+
+
+def test_a_planted_models_folder_scores_its_planted_facts(tmp_path):
+    """A local folder with a truth.json (e.g. another seed's build) runs on its scored
+    planted facts, like planted:BASE; a plain folder has no default facts."""
+    from harness.planted.truth import GroundTruth, PlantedFact, PlantedNeuron
+
+    n = PlantedNeuron(0, 1, "agnostic", ["en"])
+    facts = [PlantedFact("f1", "P1", [n]), PlantedFact("f2", "P1", [n], scored=False, failed=["answered"])]
+    GroundTruth("toy", facts).save(tmp_path / "truth.json")
+    spec = resolve_spec(str(tmp_path))
+    assert spec.hf_id == str(tmp_path.resolve()) and spec.facts is not None
+    assert spec.facts() == ["f1"]
+    GroundTruth("toy", facts[1:]).save(tmp_path / "truth.json")
+    with pytest.raises(ValueError, match=r"no planted fact passed the checks; see .*truth\.json"):
+        spec.facts()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert resolve_spec(str(plain)).facts is None
