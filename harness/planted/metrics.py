@@ -7,6 +7,12 @@
   ``E[AP] = H_n / n + (R − 1)(n − H_n) / (n (n − 1))`` with ``H_n`` the n-th harmonic
   number: for R = 3 relevant of n = 2048 it is 0.0050, not the base rate R/n = 0.0015.
 
+A random ranking's AP is heavily right-skewed (one relevant neuron drawn near the top
+lifts it many-fold), so the mean over a dozen facts usually lies *below* ``E[AP]``, and a
+bootstrap interval of a random localizer's mean can miss it. What a random localizer
+should be compared with is :func:`chance_mean_ap_range`: the range of the mean over the
+same facts under random rankings, simulated.
+
 Intervals over facts come from :mod:`harness.stats`.
 """
 
@@ -14,6 +20,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Sequence
+
+import numpy as np
 
 
 def precision_recall_f1(selected: Collection, relevant: Collection) -> tuple[float, float, float]:
@@ -54,3 +62,31 @@ def chance_ap(n: int, relevant: int) -> float:
     if n == 1:
         return 1.0
     return h / n + (relevant - 1) * (n - h) / (n * (n - 1))
+
+
+def random_ap_draws(n: int, relevant: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """``[draws]`` APs of uniformly random rankings of ``n`` items with ``relevant`` of them
+    relevant: the relevant items' ranks ``r_(1) < … < r_(R)`` give ``AP = (1/R) Σ_i i / r_(i)``."""
+    if relevant < 1 or n < relevant:
+        raise ValueError(f"random_ap_draws needs 1 <= relevant <= n, got {relevant}, {n}")
+    ranks = rng.integers(1, n + 1, size=(draws, relevant))
+    while True:  # redraw rows with a repeated rank: uniform over sets of distinct ranks
+        ranks.sort(axis=1)
+        bad = (np.diff(ranks, axis=1) == 0).any(axis=1) if relevant > 1 else np.zeros(draws, bool)
+        if not bad.any():
+            break
+        ranks[bad] = rng.integers(1, n + 1, size=(int(bad.sum()), relevant))
+    return (np.arange(1, relevant + 1) / ranks).mean(axis=1)
+
+
+def chance_mean_ap_range(
+    facts: Sequence[tuple[int, int]], draws: int = 10_000, seed: int = 0, confidence: float = 0.95
+) -> tuple[float, float]:
+    """The central ``confidence`` range of the mean AP over ``facts`` (each ``(n, relevant)``)
+    when every fact's ranking is uniformly random (simulated, seeded)."""
+    if not facts:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = np.mean([random_ap_draws(n, r, draws, rng) for n, r in facts], axis=0)
+    tail = (1 - confidence) / 2
+    return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))

@@ -28,7 +28,7 @@ import torch
 from harness.data import Fact
 from harness.localizers.base import NeuronSet
 from harness.localizers.random import fact_generator
-from harness.planted.metrics import average_precision, chance_ap, precision_recall_f1
+from harness.planted.metrics import average_precision, chance_ap, chance_mean_ap_range, precision_recall_f1
 from harness.planted.truth import GroundTruth
 from harness.registry import register
 from harness.stats import NAN_ESTIMATE, mean_ci
@@ -79,6 +79,7 @@ def score_fact(
                 "localizer": loc,
                 "n_selected": k,
                 "n_agnostic": len(agnostic),
+                "n_neurons": total,
                 "precision": p,
                 "recall": r,
                 "f1": f1,
@@ -121,6 +122,8 @@ class GroundTruthRow(TypedDict):
     share_other_planted_ci_low: float
     share_other_planted_ci_high: float
     chance_ap: float  # a random ranking's expected AP
+    chance_ap_ci_low: float  # the 95 % range of the mean AP over these facts under random
+    chance_ap_ci_high: float  # rankings (simulated): where a random localizer should fall
     base_rate: float  # agnostic neurons / all neurons
     mean_selected: float
     empty: Count  # facts with nothing selected (precision undefined there)
@@ -140,6 +143,10 @@ def summarize_scores(records: Sequence[dict], seed: int = 0) -> list[GroundTruth
             est = mean_ci(vals, seed=seed) if vals else NAN_ESTIMATE  # bootstrap over facts
             row.update(est.as_dict(s))
         row["chance_ap"] = sum(r["chance_ap"] for r in rs) / len(rs)
+        sizes = [
+            (int(r["n_neurons"]), int(r["n_agnostic"])) for r in rs if r.get("n_neurons") and r["n_agnostic"]
+        ]
+        row["chance_ap_ci_low"], row["chance_ap_ci_high"] = chance_mean_ap_range(sizes, seed=seed)
         row["base_rate"] = sum(r["base_rate"] for r in rs) / len(rs)
         row["mean_selected"] = sum(r["n_selected"] for r in rs) / len(rs)
         row["empty"] = sum(r["n_selected"] == 0 for r in rs)
@@ -170,7 +177,9 @@ def format_summary(rows: Sequence[dict]) -> str:
         )
     if rows:
         lines.append(
-            f"chance AP (random ranking) {rows[0]['chance_ap']:.4f}, base rate "
+            f"chance AP (random ranking) {rows[0]['chance_ap']:.4f}, the mean over these facts under "
+            f"random rankings within [{rows[0]['chance_ap_ci_low']:.4f}, {rows[0]['chance_ap_ci_high']:.4f}] "
+            f"(95 %), base rate "
             f"{rows[0]['base_rate']:.4f}; precision over facts with a selection; "
             "decoys/lang.: share of the selected neurons"
         )
@@ -202,12 +211,14 @@ class GroundTruthTask:
                 ("share_language", "language-specific share"),
             )
         )
-        + (Metric("chance_ap", "chance AP", "ratio"),),
+        + (Metric("chance_ap", "chance AP", "ratio", ci=True),),
         columns=None,
         title="Ground truth: localizers against planted agnostic neurons",
         caption="AP of the full ranking, precision, recall and F1 of the selected neurons against "
         "the planted language-agnostic neurons; shares of the selected neurons that are the fact's "
-        f"decoys or language-specific planted neurons; {_CI}. Chance AP: a random ranking's.",
+        f"decoys or language-specific planted neurons; {_CI}. Chance AP: a random ranking's "
+        "expected AP [the 95 % range of the mean over these facts under random rankings, simulated: "
+        "where a random localizer's AP should fall].",
         figures=(
             Figure(
                 "ground-truth",

@@ -46,3 +46,37 @@ def test_chance_ap_edge_cases():
     assert chance_ap(5, 5) == pytest.approx(1.0)
     with pytest.raises(ValueError):
         chance_ap(3, 0)
+
+
+def test_random_ap_draws_follow_the_exact_mean_and_a_plain_ranking():
+    """The rank-based draws average to chance_ap, and agree with AP of shuffled rankings
+    (the plain reference) in distribution: their quartiles match."""
+    import numpy as np
+
+    from harness.planted.metrics import random_ap_draws
+
+    rng = np.random.default_rng(0)
+    n, rel = 60, 3
+    draws = random_ap_draws(n, rel, 40_000, rng)
+    assert draws.mean() == pytest.approx(chance_ap(n, rel), rel=0.02)
+    plain = [average_precision(list(rng.permutation(n)), {0, 1, 2}) for _ in range(4000)]
+    assert np.quantile(draws, [0.25, 0.5, 0.75]) == pytest.approx(
+        np.quantile(plain, [0.25, 0.5, 0.75]), rel=0.08
+    )
+    assert draws.min() > 0 and draws.max() <= 1
+
+
+def test_chance_range_of_the_mean_is_skewed_below_and_above_the_expectation():
+    """For a dozen facts of ~2,000 neurons the mean AP under chance is usually below its
+    expectation (a heavy right tail); the range holds the expectation and is seeded."""
+    from harness.planted.metrics import chance_mean_ap_range
+
+    facts = [(2048, 2)] * 6 + [(2048, 3)] * 6
+    low, high = chance_mean_ap_range(facts, seed=1)
+    expected = sum(chance_ap(n, r) for n, r in facts) / len(facts)
+    assert low < expected < high
+    assert low < 0.6 * expected  # skewed: the low end is far below the mean
+    assert (low, high) == chance_mean_ap_range(facts, seed=1)
+    assert math.isnan(chance_mean_ap_range([])[0])
+    with pytest.raises(ValueError, match="relevant <= n"):
+        chance_mean_ap_range([(2, 3)])
