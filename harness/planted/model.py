@@ -66,11 +66,6 @@ MASKED_LM_CONTEXT_NEGATIVES = 16
 # at 3 (bar 1); 0.84 and 1.07 at 10; 0.79 and 0.56 at 20 (seeds 0 and 1, 24 facts; chosen
 # on the checks alone)
 MASKED_LM_KEEP = 20.0
-# ... and agnostic and decoy keys may let through twice as many of the fitted negatives
-# (the other positions count among them): at 0.0005, 6 of tiny-bert's 24 facts got no
-# agnostic key; at 0.001, 3 (12 -> 14 scored); the final bias recalibration still holds
-# the other facts' queries to 0.05 %
-MASKED_LM_FIT_FIRE_RATE = 0.001
 
 
 def family_config(base: str, model_type: str | None = None) -> Any:
@@ -88,7 +83,6 @@ def family_config(base: str, model_type: str | None = None) -> Any:
         return replace(
             base_cfg,
             context_negatives=MASKED_LM_CONTEXT_NEGATIVES,
-            fit_fire_rate=MASKED_LM_FIT_FIRE_RATE,
             finetune=replace(base_cfg.finetune, keep=MASKED_LM_KEEP),
         )
     return PlantConfig()

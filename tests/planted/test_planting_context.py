@@ -11,13 +11,7 @@ import torch
 from harness.attribution.query import ClozeQuery, encode_query
 from harness.planted.features import collect, context_positions, key_params, pre_activations
 from harness.planted.finetune import FinetuneConfig
-from harness.planted.model import (
-    MASKED_LM_CONTEXT_NEGATIVES,
-    MASKED_LM_FIT_FIRE_RATE,
-    MASKED_LM_KEEP,
-    _hashed,
-    family_config,
-)
+from harness.planted.model import MASKED_LM_CONTEXT_NEGATIVES, MASKED_LM_KEEP, _hashed, family_config
 from harness.planted.plant import PlantConfig, plant
 
 
@@ -94,9 +88,7 @@ def test_family_config_and_the_cache_key():
     assert bert.context_negatives == MASKED_LM_CONTEXT_NEGATIVES > 0
     assert bert.finetune.keep == MASKED_LM_KEEP != PlantConfig().finetune.keep
     default, got = asdict(PlantConfig()), asdict(bert)
-    assert bert.fit_fire_rate == MASKED_LM_FIT_FIRE_RATE != PlantConfig().fit_fire_rate
     got["context_negatives"], got["finetune"]["keep"] = 0, default["finetune"]["keep"]
-    got["fit_fire_rate"] = default["fit_fire_rate"]
     assert got == default  # nothing else differs
     assert family_config("x", model_type="xlm-roberta") == bert
     # the default leaves the key's view as before the field existed; a set value enters it
