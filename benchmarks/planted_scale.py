@@ -62,7 +62,8 @@ def main() -> None:
     for f in facts:
         qs = [q for q, u in enumerate(universe.fact_of) if u == f.uuid]
         enc = [encode_query(adapter, universe.queries[q]) for q in qs]
-        chosen = [(n.layer, n.index) for n in f.neurons] if args.kind == "all" else list(f.of_kind(args.kind))
+        kinds = ("agnostic", "language", "decoy") if args.kind == "all" else (args.kind,)
+        chosen = [pair for kind in kinds for pair in f.of_kind(kind)]  # silent ones left out
         with torch.no_grad():
             logp, ans, _ = _forward(adapter, enc)
             p0 = logp.gather(1, ans[:, None])[:, 0].exp()

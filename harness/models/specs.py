@@ -272,17 +272,14 @@ def resolve_spec(name: str) -> ModelSpec:
         return ModelSpec(name, hf_id, kind="auto", description=f"Hugging Face model {hf_id}")
     path = Path(name).expanduser()
     if path.is_dir():
-        if (path / "truth.json").is_file():  # a planted model's folder: score its planted facts
+        planted = (path / "truth.json").is_file()  # a planted model's folder: its planted facts
+        facts = None
+        if planted:
             from harness.planted.model import folder_facts
 
-            return ModelSpec(
-                name,
-                str(path.resolve()),
-                kind="auto",
-                description=f"local planted model {path}",
-                facts=partial(folder_facts, path.resolve(), name),
-            )
-        return ModelSpec(name, str(path.resolve()), kind="auto", description=f"local model {path}")
+            facts = partial(folder_facts, path.resolve(), name)
+        kind = "local planted model" if planted else "local model"
+        return ModelSpec(name, str(path.resolve()), kind="auto", description=f"{kind} {path}", facts=facts)
     try:
         return _as_spec(name, registry.get("model", name))
     except registry.RegistryError as e:

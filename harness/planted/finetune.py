@@ -59,8 +59,8 @@ class FinetuneConfig:
     # check does, or every planted neuron ("all"; measured: the model then spreads a fact
     # over the other facts' neurons' sub-threshold activity, and zeroing its own leaves it)
     knockout_scope: str = "fact"
-    # weight of an unlikelihood term, -log(1 - p(object)) with every planted neuron zeroed:
-    # the KL above hardly sees the object, whose base probability is tiny
+    # weight of an unlikelihood term, -log(1 - p(object)) under the same knockout: the KL
+    # above hardly sees the object, whose base probability is tiny
     unlikely: float = 1.0
     keep: float = 3.0  # weight of the KL on known facts' queries
     pull: float = 0.1  # L2 pull of every weight to its value before fine-tuning

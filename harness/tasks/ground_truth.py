@@ -155,37 +155,6 @@ def summarize_scores(records: Sequence[dict], seed: int = 0) -> list[GroundTruth
     return rows
 
 
-def format_summary(rows: Sequence[dict]) -> str:
-    """A printable table: AP, precision, recall, F1 with 95 % intervals per localizer."""
-
-    def ci(r: dict, s: str) -> str:
-        if math.isnan(r[s]):
-            return "n/a".ljust(22)
-        return f"{r[s]:.3f} [{r[s + '_ci_low']:.3f}, {r[s + '_ci_high']:.3f}]".ljust(22)
-
-    head = (
-        "localizer".ljust(16)
-        + "".join(c.ljust(22) for c in ("AP", "precision", "recall", "F1"))
-        + "decoys  lang.  k     facts"
-    )
-    lines = [head]
-    for r in rows:
-        lines.append(
-            r["localizer"].ljust(16)
-            + "".join(ci(r, s) for s in ("ap", "precision", "recall", "f1"))
-            + f"{r['share_decoy']:<8.2f}{r['share_language']:<7.2f}{r['mean_selected']:<6.1f}{r['facts']}"
-        )
-    if rows:
-        lines.append(
-            f"chance AP (random ranking) {rows[0]['chance_ap']:.4f}, the mean over these facts under "
-            f"random rankings within [{rows[0]['chance_ap_ci_low']:.4f}, {rows[0]['chance_ap_ci_high']:.4f}] "
-            f"(95 %), base rate "
-            f"{rows[0]['base_rate']:.4f}; precision over facts with a selection; "
-            "decoys/lang.: share of the selected neurons"
-        )
-    return "\n".join(lines)
-
-
 _N = {s: "selected_facts" for s in ("precision", "share_decoy", "share_language")}  # else "facts"
 _CI = "mean over facts [95 % bootstrap interval over facts] (harness.stats)"
 

@@ -14,7 +14,7 @@ from harness.localizers.base import NeuronSet
 from harness.planted.metrics import chance_ap
 from harness.planted.truth import GroundTruth, PlantedFact, PlantedNeuron
 from harness.tasks.base import TaskContext
-from harness.tasks.ground_truth import GroundTruthTask, format_summary, score_fact, summarize_scores
+from harness.tasks.ground_truth import GroundTruthTask, score_fact, summarize_scores
 
 SHAPE = (4, 50)
 
@@ -91,8 +91,12 @@ def test_summary_has_intervals_and_prints():
     rows = {r["localizer"]: r for r in summarize_scores(recs)}
     assert rows["a"]["facts"] == 2 and rows["a"]["ap_ci_low"] <= rows["a"]["ap"] <= rows["a"]["ap_ci_high"]
     assert math.isnan(rows["b"]["precision"]) and rows["b"]["empty"] == 2 and rows["b"]["f1"] == 0.0
-    text = format_summary(list(rows.values()))
-    assert "AP" in text and "chance AP" in text and "n/a" in text
+    from harness.summary import summary_text  # what rml-eval prints
+
+    text = summary_text({"config": {"model": "planted:toy"}, "tasks": {"ground-truth": list(rows.values())}})
+    assert "AP" in text and "chance AP" in text
+    b_line = next(t for t in text.splitlines() if t.startswith("b "))
+    assert b_line.split("(n=2)")[1].split()[0] == "–"  # b's precision (after AP): undefined, shown as such
 
 
 def test_declared_output_shows_the_summary():
